@@ -1,1 +1,45 @@
-fn main() {}
+//! `trainer`: train a GAN, export its generator, sample from an exported file, benchmark.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Train GANs with candle and export generators for microcontrollers.
+#[derive(Parser)]
+#[command(name = "trainer", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a GAN (by default on the bundled digits), then export its generator to models/.
+    Train(trainer::config::TrainArgs),
+    /// Export a run's generator as a model file, verified against the runtime.
+    Export(trainer::export::ExportArgs),
+    /// Draw images from an exported model file with the runtime.
+    Sample(trainer::sample::SampleArgs),
+    /// Print training throughput (images/s) of each architecture on this machine.
+    Bench(trainer::bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => trainer::train::run(&a).map(|_| ()),
+        Command::Export(a) => trainer::export::run(&a),
+        Command::Sample(a) => trainer::sample::run(&a),
+        Command::Bench(a) => trainer::bench::run(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            match e {
+                trainer::Error::Interrupted { .. } => ExitCode::from(130),
+                _ => ExitCode::FAILURE,
+            }
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Checkpoints: both networks, their batch-norm statistics and both optimisers' moments in one
+//! safetensors file, written atomically (temporary file, fsync, rename) with a CRC-32 of every
+//! tensor in the metadata. A truncated or corrupted file is detected on load and the previous
+//! checkpoint is used instead.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::error::{Error, Result};
+use crate::models::{Gan, ModelSpec};
+use crate::optim::Adam;
+
+const FORMAT: &str = "microgan-checkpoint";
+const VERSION: &str = "1";
+/// Checkpoints kept per run; older ones are removed after a newer one is safely on disk.
+const KEEP: usize = 3;
+
+/// Writes `bytes` to `path` so that a crash leaves either the old file or the new one, never a
+/// mixture: write a temporary file in the same directory, fsync it, rename it over, fsync the dir.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            // Directory fsync is not supported everywhere; the rename is already done.
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+/// What a checkpoint holds besides tensors.
+#[derive(Debug, Clone)]
+pub struct CheckpointInfo {
+    pub step: u64,
+    pub spec: ModelSpec,
+    pub path: PathBuf,
+}
+
+/// CRC-32 over every tensor's name and f32 little-endian bytes, in name order.
+fn checksum(tensors: &[(String, Tensor)]) -> Result<u32> {
+    let mut sorted: Vec<&(String, Tensor)> = tensors.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut h = crc32fast::Hasher::new();
+    for (name, t) in sorted {
+        h.update(name.as_bytes());
+        for v in t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()? {
+            h.update(&v.to_le_bytes());
+        }
+    }
+    Ok(h.finalize())
+}
+
+/// The checkpoint file name for a step; zero-padded so names sort by step.
+pub fn file_name(step: u64) -> String {
+    format!("step-{step:010}.safetensors")
+}
+
+/// Saves a checkpoint into `dir/checkpoints/` and prunes old ones; returns its path.
+pub fn save(dir: &Path, gan: &Gan, opt_g: &Adam, opt_d: &Adam, step: u64) -> Result<PathBuf> {
+    let ck_dir = dir.join("checkpoints");
+    std::fs::create_dir_all(&ck_dir).map_err(|e| Error::io(&ck_dir, e))?;
+    let mut tensors: Vec<(String, Tensor)> = Vec::new();
+    for (n, v) in gan.g_params.all() {
+        tensors.push((format!("g.{n}"), v.as_tensor().to_device(&Device::Cpu)?));
+    }
+    for (n, v) in gan.d_params.all() {
+        tensors.push((format!("d.{n}"), v.as_tensor().to_device(&Device::Cpu)?));
+    }
+    for (n, t) in opt_g.state() {
+        tensors.push((format!("opt_g.{n}"), t.to_device(&Device::Cpu)?));
+    }
+    for (n, t) in opt_d.state() {
+        tensors.push((format!("opt_d.{n}"), t.to_device(&Device::Cpu)?));
+    }
+    let spec = serde_json::to_string(&gan.spec).map_err(|e| Error::Json {
+        path: dir.into(),
+        reason: e.to_string(),
+    })?;
+    let meta: HashMap<String, String> = [
+        ("format", FORMAT.to_string()),
+        ("version", VERSION.to_string()),
+        ("step", step.to_string()),
+        ("opt_g_t", opt_g.t.to_string()),
+        ("opt_d_t", opt_d.t.to_string()),
+        ("spec", spec),
+        ("crc32", format!("{:08x}", checksum(&tensors)?)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let path = ck_dir.join(file_name(step));
+    let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
+        .map_err(|e| Error::Checkpoint {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    write_atomic(&path, &bytes)?;
+    prune(&ck_dir, KEEP);
+    Ok(path)
+}
+
+/// Removes all but the newest `keep` checkpoints; failures only cost disk space.
+fn prune(ck_dir: &Path, keep: usize) {
+    if let Ok(mut files) = list(ck_dir) {
+        files.truncate(files.len().saturating_sub(keep));
+        for f in files {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
+/// Checkpoint files in `ck_dir`, oldest first.
+pub fn list(ck_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    if !ck_dir.is_dir() {
+        return Ok(out);
+    }
+    for e in std::fs::read_dir(ck_dir).map_err(|e| Error::io(ck_dir, e))? {
+        let p = e.map_err(|e| Error::io(ck_dir, e))?.path();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with("step-") && name.ends_with(".safetensors") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A verified checkpoint read into memory.
+pub struct Loaded {
+    pub info: CheckpointInfo,
+    pub tensors: HashMap<String, Tensor>,
+    pub opt_g_t: u64,
+    pub opt_d_t: u64,
+}
+
+/// Reads and verifies one checkpoint file.
+pub fn read(path: &Path) -> Result<Loaded> {
+    let bad = |reason: String| Error::Checkpoint {
+        path: path.into(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let (_, st_meta) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| bad(format!("not a valid safetensors file ({e})")))?;
+    let meta = st_meta.metadata().clone().unwrap_or_default();
+    let get = |k: &str| {
+        meta.get(k)
+            .cloned()
+            .ok_or_else(|| bad(format!("metadata key {k:?} is missing")))
+    };
+    if get("format")? != FORMAT {
+        return Err(bad("not a microgan checkpoint".into()));
+    }
+    if get("version")? != VERSION {
+        return Err(bad(format!(
+            "checkpoint version {} is not supported",
+            get("version")?
+        )));
+    }
+    let num = |k: &str| -> Result<u64> {
+        get(k)?
+            .parse()
+            .map_err(|_| bad(format!("metadata {k:?} is not a number")))
+    };
+    let step = num("step")?;
+    let opt_g_t = num("opt_g_t")?;
+    let opt_d_t = num("opt_d_t")?;
+    let spec: ModelSpec =
+        serde_json::from_str(&get("spec")?).map_err(|e| bad(format!("bad spec: {e}")))?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| {
+        bad(format!(
+            "cannot read tensors ({})",
+            e.to_string().lines().next().unwrap_or("")
+        ))
+    })?;
+    let list: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let want = get("crc32")?;
+    let got = format!("{:08x}", checksum(&list)?);
+    if got != want {
+        return Err(bad(format!(
+            "checksum mismatch (stored {want}, computed {got}): the file is corrupted"
+        )));
+    }
+    Ok(Loaded {
+        info: CheckpointInfo {
+            step,
+            spec,
+            path: path.into(),
+        },
+        tensors,
+        opt_g_t,
+        opt_d_t,
+    })
+}
+
+/// The newest checkpoint of a run that verifies, skipping (and reporting) damaged ones.
+pub fn newest_valid(run_dir: &Path) -> Result<Loaded> {
+    let ck_dir = run_dir.join("checkpoints");
+    let files = list(&ck_dir)?;
+    let mut last_err = None;
+    for f in files.iter().rev() {
+        match read(f) {
+            Ok(l) => return Ok(l),
+            Err(e) => {
+                eprintln!("warning: skipping {e}");
+                last_err = Some(e);
+            }
+        }
+    }
+    Err(last_err.unwrap_or_else(|| Error::Run {
+        path: run_dir.into(),
+        reason: "has no checkpoint".into(),
+    }))
+}
+
+/// Loads a verified checkpoint into a freshly built GAN (and optimisers, when given), refusing a
+/// checkpoint of another architecture.
+pub fn restore(l: &Loaded, gan: &Gan, opts: Option<(&mut Adam, &mut Adam)>) -> Result<()> {
+    let path = &l.info.path;
+    if l.info.spec != gan.spec {
+        return Err(Error::Checkpoint {
+            path: path.clone(),
+            reason: format!(
+                "it holds a {} model ({}), this run builds {} ({})",
+                l.info.spec.arch,
+                describe(&l.info.spec),
+                gan.spec.arch,
+                describe(&gan.spec)
+            ),
+        });
+    }
+    let bad = |reason: String| Error::Checkpoint {
+        path: path.clone(),
+        reason,
+    };
+    gan.g_params.load(&l.tensors, "g.").map_err(bad)?;
+    gan.d_params.load(&l.tensors, "d.").map_err(bad)?;
+    if let Some((og, od)) = opts {
+        og.load(&l.tensors, "opt_g.", l.opt_g_t).map_err(bad)?;
+        od.load(&l.tensors, "opt_d.", l.opt_d_t).map_err(bad)?;
+    }
+    Ok(())
+}
+
+fn describe(s: &ModelSpec) -> String {
+    format!(
+        "latent {}, {} classes, output {}x{}x{}",
+        s.latent_dim, s.num_classes, s.channels, s.height, s.width
+    )
+}

@@ -1,0 +1,320 @@
+//! The training configuration: command-line options, presets, and the resolved `config.json` a
+//! run directory keeps so it can be rebuilt and resumed.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{toy::ToyKind, DataSource};
+use crate::error::{Error, Result};
+use crate::losses::GanLoss;
+use crate::models::Arch;
+use crate::optim::AdamConfig;
+use crate::paths;
+
+/// Named starting points; any option given on the command line overrides them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// Conditional dcgan, non-saturating loss, 6,000 steps: every digit class, about 10 minutes
+    /// on 2 CPU cores.
+    #[default]
+    Default,
+    /// The classic reference GAN exactly: unconditional mlp, non-saturating loss, batch 64,
+    /// 200 epochs, Adam 2e-4 (0.5, 0.999).
+    Classic,
+}
+
+/// Where to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceChoice {
+    /// CUDA if this binary was built with it and a GPU is present, else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+/// `trainer train` options.
+#[derive(Debug, Clone, Args, Default)]
+pub struct TrainArgs {
+    /// Starting configuration; the options below override it.
+    #[arg(long, value_enum, default_value_t = Preset::Default)]
+    pub preset: Preset,
+    /// Network family.
+    #[arg(long, value_enum)]
+    pub arch: Option<Arch>,
+    /// Condition both networks on the class label (needs labelled data).
+    #[arg(long, overrides_with = "unconditional")]
+    pub conditional: bool,
+    /// Train an unconditional GAN even if the preset is conditional.
+    #[arg(long)]
+    pub unconditional: bool,
+    /// Generator loss: non-saturating or minimax.
+    #[arg(long, value_enum)]
+    pub loss: Option<GanLoss>,
+    /// Directory with train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]
+    /// [default: the bundled digits, data/mnist].
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["images", "toy"])]
+    pub data: Option<PathBuf>,
+    /// Train on a folder of PNG/JPEG images (unlabelled) instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "toy")]
+    pub images: Option<PathBuf>,
+    /// Side of the square images made from --images.
+    #[arg(long, default_value_t = 28, value_name = "PIXELS")]
+    pub image_size: usize,
+    /// Channels of the images made from --images: 1 (grey) or 3 (RGB).
+    #[arg(long, default_value_t = 1)]
+    pub channels: usize,
+    /// Train on a 2-D toy distribution (use with --arch toy).
+    #[arg(long, value_enum)]
+    pub toy: Option<ToyKind>,
+    /// Use only the first N samples of the data.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Total optimisation steps (one generator and one discriminator update each).
+    #[arg(long, conflicts_with = "epochs")]
+    pub steps: Option<u64>,
+    /// Total epochs (passes over the data, last partial batch dropped) instead of --steps.
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    /// Samples per batch.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adam learning rate (both networks).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Adam beta1.
+    #[arg(long)]
+    pub beta1: Option<f64>,
+    /// Adam beta2.
+    #[arg(long)]
+    pub beta2: Option<f64>,
+    /// Length of the latent vector z.
+    #[arg(long)]
+    pub latent_dim: Option<usize>,
+    /// Seed for initialisation, shuffling and latents.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write a sample grid every N steps (0: only at the end).
+    #[arg(long, value_name = "N")]
+    pub sample_every: Option<u64>,
+    /// Write a checkpoint every N steps (0: only at the end).
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<u64>,
+    /// Append a line to metrics.jsonl every N steps.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub log_every: u64,
+    /// Run name [default: <arch>[-cond]-<loss>-<data>-<UTC time>].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where run directories are created [default: runs/ in the workspace].
+    #[arg(long, value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Continue the run in DIR from its newest valid checkpoint (its config.json is used;
+    /// --steps/--epochs may extend it).
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// Do not export the generator to models/ at the end.
+    #[arg(long)]
+    pub no_export: bool,
+    /// Hide the progress bar (for logs and scripts).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Everything that defines a run, as written to `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub name: String,
+    pub preset: Preset,
+    pub arch: Arch,
+    pub conditional: bool,
+    pub loss: GanLoss,
+    pub data: DataSource,
+    pub limit: Option<usize>,
+    pub steps: u64,
+    pub batch_size: usize,
+    pub adam: AdamConfig,
+    pub latent_dim: usize,
+    pub seed: u64,
+    pub sample_every: u64,
+    pub checkpoint_every: u64,
+    pub log_every: u64,
+    /// Epochs asked for, when the length was given in epochs.
+    pub epochs: Option<u64>,
+    pub trainer_version: String,
+}
+
+impl TrainConfig {
+    /// Resolves the options against the preset. `steps` stays 0 when given in epochs until the
+    /// data size is known (see [`TrainConfig::resolve_epochs`]).
+    pub fn from_args(a: &TrainArgs) -> Result<Self> {
+        let classic = a.preset == Preset::Classic;
+        let data = if let Some(dir) = &a.images {
+            DataSource::Images {
+                dir: dir.clone(),
+                size: a.image_size,
+                channels: a.channels,
+            }
+        } else if let Some(kind) = a.toy {
+            DataSource::Toy { kind }
+        } else {
+            DataSource::Idx {
+                dir: a.data.clone().unwrap_or_else(paths::default_data_dir),
+            }
+        };
+        let is_toy = matches!(data, DataSource::Toy { .. });
+        let arch = a.arch.unwrap_or(if is_toy {
+            Arch::Toy
+        } else if classic {
+            Arch::Mlp
+        } else {
+            Arch::Dcgan
+        });
+        let labelled = !matches!(data, DataSource::Images { .. });
+        let conditional = if a.conditional {
+            true
+        } else if a.unconditional {
+            false
+        } else {
+            !classic && labelled && !is_toy
+        };
+        if conditional && !labelled {
+            return Err(Error::InvalidArgument(
+                "--conditional needs labelled data (--data or --toy); an --images folder has no labels".into(),
+            ));
+        }
+        let loss = a.loss.unwrap_or(GanLoss::Ns);
+        let batch_size = a.batch_size.unwrap_or(64);
+        if batch_size < 2 {
+            return Err(Error::InvalidArgument(format!(
+                "--batch-size {batch_size} is too small (batch norm needs at least 2)"
+            )));
+        }
+        let default_steps = if classic { 0 } else { 6_000 };
+        let epochs = a.epochs.or(if classic && a.steps.is_none() {
+            Some(200)
+        } else {
+            None
+        });
+        let steps = a.steps.unwrap_or(default_steps);
+        if a.steps == Some(0) || a.epochs == Some(0) {
+            return Err(Error::InvalidArgument(
+                "--steps/--epochs must be at least 1".into(),
+            ));
+        }
+        let d = AdamConfig::default();
+        let adam = AdamConfig {
+            lr: a.lr.unwrap_or(d.lr),
+            beta1: a.beta1.unwrap_or(d.beta1),
+            beta2: a.beta2.unwrap_or(d.beta2),
+            eps: d.eps,
+        };
+        if !(adam.lr > 0.0 && adam.lr.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "--lr {} must be positive",
+                adam.lr
+            )));
+        }
+        for (n, b) in [("--beta1", adam.beta1), ("--beta2", adam.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return Err(Error::InvalidArgument(format!("{n} {b} must be in [0, 1)")));
+            }
+        }
+        if a.limit == Some(0) {
+            return Err(Error::InvalidArgument("--limit must be at least 1".into()));
+        }
+        let latent_dim = a
+            .latent_dim
+            .unwrap_or(if arch == Arch::Toy { 2 } else { 100 });
+        let name = match &a.name {
+            Some(n) => {
+                if n.is_empty() || n.contains(['/', '\\']) || n == "." || n == ".." {
+                    return Err(Error::InvalidArgument(format!(
+                        "--name {n:?} must be a plain file name"
+                    )));
+                }
+                n.clone()
+            }
+            None => format!(
+                "{}{}-{}-{}-{}",
+                arch.name(),
+                if conditional { "-cond" } else { "" },
+                loss.name(),
+                data.name(),
+                paths::timestamp()
+            ),
+        };
+        Ok(TrainConfig {
+            name,
+            preset: a.preset,
+            arch,
+            conditional,
+            loss,
+            data,
+            limit: a.limit,
+            steps,
+            batch_size,
+            adam,
+            latent_dim,
+            seed: a.seed,
+            sample_every: a.sample_every.unwrap_or(500),
+            checkpoint_every: a.checkpoint_every.unwrap_or(1000),
+            log_every: a.log_every.max(1),
+            epochs,
+            trainer_version: env!("CARGO_PKG_VERSION").into(),
+        })
+    }
+
+    /// Steps per epoch for `len` samples (the last partial batch is dropped, as the reference does
+    /// not; with 10,000 digits and batch 64 that is 156 steps, the figure epochs are quoted in).
+    pub fn steps_per_epoch(&self, len: usize) -> u64 {
+        (len / self.batch_size).max(1) as u64
+    }
+
+    /// Turns a length in epochs into steps once the data size is known.
+    pub fn resolve_epochs(&mut self, len: usize) -> Result<()> {
+        if len < self.batch_size {
+            return Err(Error::InvalidArgument(format!(
+                "the data has {len} samples, fewer than one batch of {}",
+                self.batch_size
+            )));
+        }
+        if let Some(e) = self.epochs {
+            self.steps = e * self.steps_per_epoch(len);
+        }
+        Ok(())
+    }
+
+    /// Reads `config.json` from a run directory.
+    pub fn load(run_dir: &Path) -> Result<Self> {
+        let path = run_dir.join("config.json");
+        if !run_dir.is_dir() {
+            return Err(Error::Run {
+                path: run_dir.into(),
+                reason: "no such directory".into(),
+            });
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::Json {
+            path,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Writes `config.json` into a run directory.
+    pub fn save(&self, run_dir: &Path) -> Result<()> {
+        let path = run_dir.join("config.json");
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Json {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        crate::checkpoint::write_atomic(&path, text.as_bytes())
+    }
+}

@@ -1,0 +1,133 @@
+//! The trainer's one error type: every failure a user can cause carries what they need to fix it.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the trainer, one variant per failure.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file or directory could not be read or written.
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A data directory that does not exist or lacks the expected files.
+    DataMissing { path: PathBuf, hint: String },
+    /// An IDX file whose bytes do not describe what its header or name promise.
+    Idx { path: PathBuf, reason: String },
+    /// An image in an `--images` folder that cannot be used.
+    Image { path: PathBuf, reason: String },
+    /// An `--images` folder without any PNG or JPEG file.
+    EmptyImageDir { path: PathBuf },
+    /// A command-line value or combination that makes no sense.
+    InvalidArgument(String),
+    /// A checkpoint that is missing, corrupt, or does not fit this run.
+    Checkpoint { path: PathBuf, reason: String },
+    /// A run directory that is missing or incomplete.
+    Run { path: PathBuf, reason: String },
+    /// No run to export from.
+    NoRuns { path: PathBuf },
+    /// A loss became NaN or infinite.
+    NonFinite {
+        step: u64,
+        what: String,
+        last_checkpoint: Option<PathBuf>,
+    },
+    /// The exported file does not reproduce candle's generator closely enough.
+    ExportMismatch {
+        max_abs_error: f32,
+        psnr_db: f64,
+        limit: String,
+    },
+    /// Refused to replace an existing file.
+    WouldOverwrite { path: PathBuf },
+    /// Training stopped by Ctrl-C after writing a checkpoint.
+    Interrupted { checkpoint: PathBuf },
+    /// A tensor operation failed.
+    Candle(candle_core::Error),
+    /// The runtime rejected a model file.
+    Model { path: PathBuf, reason: String },
+    /// JSON that could not be read or written.
+    Json { path: PathBuf, reason: String },
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::DataMissing { path, hint } => {
+                write!(f, "data directory {} not found or incomplete: {hint}", path.display())
+            }
+            Error::Idx { path, reason } => write!(f, "{}: not a valid IDX file: {reason}", path.display()),
+            Error::Image { path, reason } => write!(f, "{}: {reason}", path.display()),
+            Error::EmptyImageDir { path } => {
+                write!(f, "{}: no PNG or JPEG images in this folder", path.display())
+            }
+            Error::InvalidArgument(msg) => write!(f, "{msg}"),
+            Error::Checkpoint { path, reason } => write!(f, "checkpoint {}: {reason}", path.display()),
+            Error::Run { path, reason } => write!(f, "run {}: {reason}", path.display()),
+            Error::NoRuns { path } => write!(
+                f,
+                "no training run found in {} (train one first, or pass --run DIR or --checkpoint FILE)",
+                path.display()
+            ),
+            Error::NonFinite { step, what, last_checkpoint } => {
+                write!(f, "{what} became NaN or infinite at step {step}; ")?;
+                match last_checkpoint {
+                    Some(p) => write!(f, "the last good checkpoint is {}", p.display()),
+                    None => write!(f, "no checkpoint had been written yet"),
+                }
+            }
+            Error::ExportMismatch { max_abs_error, psnr_db, limit } => write!(
+                f,
+                "the exported file does not match candle's generator (max abs error {max_abs_error:.3e}, \
+                 PSNR {psnr_db:.1} dB; required {limit}); nothing written"
+            ),
+            Error::WouldOverwrite { path } => write!(
+                f,
+                "{} already exists; pass --force to replace it or --out to choose another file",
+                path.display()
+            ),
+            Error::Interrupted { checkpoint } => {
+                write!(f, "interrupted; checkpoint written to {}", checkpoint.display())
+            }
+            Error::Candle(e) => write!(f, "tensor operation failed: {}", first_line(&e.to_string())),
+            Error::Model { path, reason } => write!(f, "{}: {reason}", path.display()),
+            Error::Json { path, reason } => write!(f, "{}: {reason}", path.display()),
+        }
+    }
+}
+
+/// candle errors can carry multi-line backtraces; a user gets one line.
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            Error::Candle(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error::Candle(e)
+    }
+}
+
+/// The trainer's result type.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,305 @@
+//! Measures what a GAN is known to get wrong: sample quality, mode collapse and mode dropping.
+//!
+//! Two yardsticks. Digits are judged by a small classifier the trainer trains itself
+//! (`trainer classifier`): class histogram, classes covered, KL from the real class distribution,
+//! conditional accuracy, Frechet distance in its features and its confidence. 2-D generators
+//! trained on `ring8` / `grid25` are judged by the literature's protocol (modes captured,
+//! high-quality share, reverse KL), so our figures compare with published tables.
+
+pub mod classifier;
+pub mod digits;
+pub mod frechet;
+pub mod report;
+pub mod stats;
+pub mod toy;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::Device;
+
+use crate::data::toy::ToyKind;
+use crate::error::{Error, Result};
+use digits::{ImageScore, ImageSet, RealReference};
+use report::{DigitsReport, DigitsSummary, ToyReport, ToyRow, ToySummary};
+
+/// Where `trainer classifier` writes and `trainer eval` reads the classifier.
+pub const DEFAULT_CLASSIFIER: &str = "models/digits-classifier.safetensors";
+/// The bundled digits.
+pub const DEFAULT_DIGITS: &str = "data/mnist";
+/// Sample counts of the toy protocol: the literature's 2,500, and 100,000 for a steadier estimate.
+pub const TOY_SAMPLE_COUNTS: [usize; 2] = [2_500, 100_000];
+/// Upper bound on `--count`, to keep a typo from exhausting memory.
+const MAX_COUNT: usize = 1_000_000;
+
+/// `trainer classifier`: trains the digit classifier used by `trainer eval`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClassifierArgs {
+    /// Directory with train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] (digits).
+    #[arg(long, default_value = DEFAULT_DIGITS)]
+    pub data: PathBuf,
+    /// Digits at the end of the data kept out of training to measure accuracy (and as the real
+    /// images of the Frechet distance).
+    #[arg(long, default_value_t = 1000)]
+    pub holdout: usize,
+    /// Passes over the training digits.
+    #[arg(long, default_value_t = classifier::TrainConfig::default().epochs)]
+    pub epochs: usize,
+    /// Seed of the initial weights, shuffling and augmentation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where to write the classifier.
+    #[arg(long, default_value = DEFAULT_CLASSIFIER)]
+    pub out: PathBuf,
+    /// Replace an existing classifier file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `trainer eval`: measures generators or images.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalArgs {
+    /// Generator files (several, for instance one per training seed, give a mean and standard
+    /// error).
+    #[arg(long, num_args = 1.., required_unless_present_any = ["run", "images"], conflicts_with_all = ["run", "images"])]
+    pub model: Vec<PathBuf>,
+    /// Run directories: each is evaluated through its newest checkpoint, exported in memory.
+    #[arg(long, num_args = 1.., conflicts_with = "images")]
+    pub run: Vec<PathBuf>,
+    /// Images made elsewhere: a file of raw 28x28 grey bytes (n * 784, 0 = background) or a
+    /// folder of PNG/JPEG images.
+    #[arg(long, num_args = 1..)]
+    pub images: Vec<PathBuf>,
+    /// Images generated per digit generator (classes cycled for a conditional one).
+    #[arg(long, default_value_t = 2000)]
+    pub count: usize,
+    /// Seed of the latent vectors (runtime `LatentRng`).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The distribution a 2-D generator was trained on (default: its file's provenance).
+    #[arg(long, value_enum)]
+    pub toy: Option<ToyKind>,
+    /// The digit classifier.
+    #[arg(long, default_value = DEFAULT_CLASSIFIER)]
+    pub classifier: PathBuf,
+    /// The real digits: class distribution, baseline and held-out images.
+    #[arg(long, default_value = DEFAULT_DIGITS)]
+    pub data: PathBuf,
+    /// Held-out real digits at the end of the data (must match the classifier's hold-out).
+    #[arg(long, default_value_t = 1000)]
+    pub holdout: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Trains, measures and saves the classifier; prints its held-out accuracy.
+pub fn run_classifier(args: &ClassifierArgs) -> Result<()> {
+    if args.out.exists() && !args.force {
+        return Err(Error::WouldOverwrite { path: args.out.clone() });
+    }
+    let device = Device::Cpu;
+    let all = digits::load_digits(&args.data)?;
+    let (train, heldout) = all.split(args.holdout)?;
+    let cfg = classifier::TrainConfig { epochs: args.epochs, seed: args.seed, ..Default::default() };
+    eprintln!(
+        "training the digit classifier on {} digits of {} ({} held out), {} epochs",
+        train.len(),
+        args.data.display(),
+        heldout.len(),
+        cfg.epochs
+    );
+    let start = Instant::now();
+    let trained = classifier::train(&train.pixels, &train.labels, &cfg, &device, |epoch, loss| {
+        eprintln!("epoch {epoch}/{}: mean training loss {loss:.4}", cfg.epochs);
+    })?;
+    let secs = start.elapsed().as_secs_f64();
+    let verdicts = trained.model.classify(&heldout.pixels)?;
+    let accuracy = classifier::accuracy(&verdicts, &heldout.labels)?;
+    let per_class = per_class_accuracy(&verdicts.predicted, &heldout.labels);
+    println!(
+        "held-out accuracy {:.2}% on the last {} digits ({} errors); trained in {secs:.1} s",
+        100.0 * accuracy,
+        heldout.len(),
+        verdicts.predicted.iter().zip(&heldout.labels).filter(|(p, &l)| **p != usize::from(l)).count()
+    );
+    let per: Vec<String> = per_class.iter().enumerate().map(|(c, a)| format!("{c}: {:.1}%", 100.0 * a)).collect();
+    println!("per digit: {}", per.join(", "));
+    let provenance = [
+        ("dataset", args.data.display().to_string()),
+        ("train_images", train.len().to_string()),
+        ("heldout_images", heldout.len().to_string()),
+        ("heldout_accuracy", format!("{accuracy:.4}")),
+        ("epochs", cfg.epochs.to_string()),
+        ("batch_size", cfg.batch_size.to_string()),
+        ("seed", cfg.seed.to_string()),
+        ("augmentation", format!("random shifts up to {} px", cfg.max_shift)),
+        ("trainer", format!("trainer {}", env!("CARGO_PKG_VERSION"))),
+    ];
+    classifier::save(&trained.vars, &args.out, &provenance)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// Accuracy per true class (NaN-free: a class with no example scores 0).
+fn per_class_accuracy(predicted: &[usize], labels: &[u8]) -> Vec<f64> {
+    let mut hits = [0usize; classifier::CLASSES];
+    let mut total = [0usize; classifier::CLASSES];
+    for (&p, &l) in predicted.iter().zip(labels) {
+        let l = usize::from(l).min(classifier::CLASSES - 1);
+        total[l] += 1;
+        hits[l] += usize::from(p == l);
+    }
+    hits.iter().zip(&total).map(|(&h, &t)| if t == 0 { 0.0 } else { h as f64 / t as f64 }).collect()
+}
+
+/// A generator to evaluate: its bytes and a name for the report.
+struct Source {
+    name: String,
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+/// Runs `trainer eval` and prints the table or JSON.
+pub fn run_eval(args: &EvalArgs) -> Result<()> {
+    let text = evaluate(args)?;
+    print!("{text}");
+    Ok(())
+}
+
+/// Runs `trainer eval` and returns what it prints.
+pub fn evaluate(args: &EvalArgs) -> Result<String> {
+    if !(2..=MAX_COUNT).contains(&args.count) {
+        return Err(Error::InvalidArgument(format!("--count {} must be between 2 and {MAX_COUNT}", args.count)));
+    }
+    if !args.images.is_empty() {
+        let sets = args
+            .images
+            .iter()
+            .map(|p| Ok((p.display().to_string(), digits::load_images(p)?)))
+            .collect::<Result<Vec<_>>>()?;
+        return digits_report(args, sets);
+    }
+    let sources = if args.run.is_empty() {
+        args.model
+            .iter()
+            .map(|p| {
+                let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+                Ok(Source { name: p.display().to_string(), path: p.clone(), bytes })
+            })
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        args.run.iter().map(|dir| run_source(dir)).collect::<Result<Vec<_>>>()?
+    };
+    let first = sources.first().ok_or_else(|| Error::InvalidArgument("nothing to evaluate".into()))?;
+    let g = runtime::Generator::load(&first.bytes)
+        .map_err(|e| Error::Model { path: first.path.clone(), reason: e.to_string() })?;
+    if g.output_len() == 2 {
+        toy_report(args, &sources)
+    } else {
+        let sets = sources
+            .iter()
+            .map(|s| Ok((s.name.clone(), digits::generate(&s.bytes, &s.path, args.count, args.seed)?)))
+            .collect::<Result<Vec<_>>>()?;
+        digits_report(args, sets)
+    }
+}
+
+/// The generator of a run directory, exported in memory from its newest checkpoint.
+fn run_source(dir: &Path) -> Result<Source> {
+    let (bytes, checkpoint) = crate::export::export_run_bytes(dir)?;
+    Ok(Source { name: checkpoint.display().to_string(), path: checkpoint, bytes })
+}
+
+fn digits_report(args: &EvalArgs, sets: Vec<(String, ImageSet)>) -> Result<String> {
+    let device = Device::Cpu;
+    if !args.classifier.is_file() {
+        return Err(Error::Classifier {
+            path: args.classifier.clone(),
+            reason: "not found; train it with `cargo run --release -p trainer -- classifier`".into(),
+        });
+    }
+    let model = classifier::Classifier::load(&args.classifier, &device)?;
+    let all = digits::load_digits(&args.data)?;
+    let (train, heldout) = all.split(args.holdout)?;
+    let reference = RealReference::new(&model, &all.labels, &heldout)?;
+    // Real training digits, as many as a generator draws: the figures a perfect generator gets.
+    let n = args.count.min(train.len());
+    let real = ImageSet { pixels: train.pixels[..n * classifier::PIXELS].to_vec(), asked: None };
+    let baseline = digits::score(&format!("real digits (first {n} of the training split)"), &real, &model, &reference)?;
+    let results = sets
+        .iter()
+        .map(|(name, set)| digits::score(name, set, &model, &reference))
+        .collect::<Result<Vec<ImageScore>>>()?;
+    let report = DigitsReport {
+        kind: "digits",
+        classifier: args.classifier.display().to_string(),
+        heldout_images: heldout.len(),
+        real_baseline: Some(baseline),
+        summary: DigitsSummary::of(&results),
+        results,
+    };
+    if args.json {
+        to_json(&report)
+    } else {
+        Ok(report::digits_table(&report))
+    }
+}
+
+fn toy_report(args: &EvalArgs, sources: &[Source]) -> Result<String> {
+    let mut kind = args.toy;
+    let mut rows = Vec::new();
+    for s in sources {
+        let g = runtime::Generator::load(&s.bytes).map_err(|e| Error::Model { path: s.path.clone(), reason: e.to_string() })?;
+        let named = g.metadata("provenance.dataset").and_then(|d| match d {
+            "ring8" => Some(ToyKind::Ring8),
+            "grid25" => Some(ToyKind::Grid25),
+            _ => None,
+        });
+        let k = match (args.toy, named, kind) {
+            (Some(k), _, _) => k,
+            (None, Some(n), Some(prev)) if n != prev => {
+                return Err(Error::InvalidArgument(format!(
+                    "{} was trained on {}, the previous generators on {}: evaluate them separately",
+                    s.name,
+                    n.name(),
+                    prev.name()
+                )))
+            }
+            (None, Some(n), _) => n,
+            (None, None, _) => {
+                return Err(Error::InvalidArgument(format!(
+                    "{}: a 2-D generator whose provenance does not name ring8 or grid25; pass --toy",
+                    s.name
+                )))
+            }
+        };
+        kind = Some(k);
+        let largest = TOY_SAMPLE_COUNTS.iter().copied().max().unwrap_or(0);
+        let points = toy::generate(&s.bytes, &s.path, largest, args.seed)?;
+        for n in TOY_SAMPLE_COUNTS {
+            let sc = toy::score(k, &points[..n])?;
+            rows.push(ToyRow { source: s.name.clone(), score: (&sc).into() });
+        }
+    }
+    let kind = kind.ok_or_else(|| Error::InvalidArgument("nothing to evaluate".into()))?;
+    let report = ToyReport {
+        kind: "toy",
+        distribution: kind.name().into(),
+        modes: kind.modes().len(),
+        summary: TOY_SAMPLE_COUNTS.iter().map(|&n| ToySummary::of(&rows, n)).collect(),
+        results: rows,
+    };
+    if args.json {
+        to_json(&report)
+    } else {
+        Ok(report::toy_table(&report))
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    let mut s = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Json { path: PathBuf::from("-"), reason: e.to_string() })?;
+    s.push('\n');
+    Ok(s)
+}

@@ -1,0 +1,21 @@
+//! Trains GAN generators on digits, image folders or 2-D toy data with candle, and exports them in
+//! the microgan model format that the `runtime` crate runs on microcontrollers and hosts.
+//!
+//! The binary (`src/main.rs`) only parses arguments; everything it runs lives here, so tests and
+//! other tools can drive training step by step.
+
+pub mod bench;
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod export;
+pub mod grid;
+pub mod losses;
+pub mod models;
+pub mod optim;
+pub mod paths;
+pub mod sample;
+pub mod train;
+
+pub use error::{Error, Result};

@@ -1,0 +1,311 @@
+//! Layers with PyTorch's initialisation and batch-norm semantics, plus their folded export form.
+
+use candle_core::{Tensor, Var, D};
+use rand_chacha::ChaCha8Rng;
+
+use super::params::ParamStore;
+use super::ExportLayer;
+use crate::error::Result;
+
+/// PyTorch's default bound for weights and biases: 1 / sqrt(fan_in).
+fn bound(fan_in: usize) -> f32 {
+    1.0 / (fan_in as f32).sqrt()
+}
+
+/// `y = x W^T + b`, weight `[out, in]`.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    pub weight: Var,
+    pub bias: Var,
+}
+
+impl Linear {
+    pub fn new(
+        store: &mut ParamStore,
+        name: &str,
+        fan_in: usize,
+        out: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self> {
+        let b = bound(fan_in);
+        Ok(Linear {
+            weight: store.uniform(&format!("{name}.weight"), &[out, fan_in], b, rng)?,
+            bias: store.uniform(&format!("{name}.bias"), &[out], b, rng)?,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
+    }
+
+    /// The dense layer for the model file, with an optional batch norm folded in.
+    pub fn export(&self, bn: Option<(&BatchNorm, usize)>) -> Result<ExportLayer> {
+        let (out, inp) = self.weight.dims2()?;
+        let w = self.weight.flatten_all()?.to_vec1::<f32>()?;
+        let b = self.bias.to_vec1::<f32>()?;
+        let (w, b) = match bn {
+            Some((bn, per_channel)) => bn.fold(w, b, out, 1, per_channel)?,
+            None => (w, b),
+        };
+        Ok(ExportLayer::Dense {
+            in_features: inp,
+            out_features: out,
+            weight: w,
+            bias: b,
+        })
+    }
+}
+
+/// Batch normalisation over the channel axis (1) of `[B, C]` or `[B, C, H, W]` activations, with
+/// PyTorch's momentum 0.1 and unbiased running variance.
+#[derive(Debug, Clone)]
+pub struct BatchNorm {
+    pub gamma: Var,
+    pub beta: Var,
+    pub running_mean: Var,
+    pub running_var: Var,
+    pub eps: f64,
+    pub momentum: f64,
+}
+
+impl BatchNorm {
+    pub fn new(store: &mut ParamStore, name: &str, channels: usize, eps: f64) -> Result<Self> {
+        Ok(BatchNorm {
+            gamma: store.constant(&format!("{name}.weight"), &[channels], 1.0, true)?,
+            beta: store.constant(&format!("{name}.bias"), &[channels], 0.0, true)?,
+            running_mean: store.constant(
+                &format!("{name}.running_mean"),
+                &[channels],
+                0.0,
+                false,
+            )?,
+            running_var: store.constant(&format!("{name}.running_var"), &[channels], 1.0, false)?,
+            eps,
+            momentum: 0.1,
+        })
+    }
+
+    /// Training mode normalises with the batch statistics and updates the running ones; evaluation
+    /// mode uses the running statistics, as the exported file and the board do.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let c = self.gamma.dim(0)?;
+        let rank = x.rank();
+        let mut bshape = vec![1usize; rank];
+        bshape[1] = c;
+        let (mean, var) = if train {
+            let n = x.elem_count() / c;
+            let (mean, var) = if rank == 2 {
+                let mean = x.mean_keepdim(0)?;
+                let var = x.broadcast_sub(&mean)?.sqr()?.mean_keepdim(0)?;
+                (mean, var)
+            } else {
+                // Move channels last so one reduction covers batch and space.
+                let flat = x.transpose(1, D::Minus1)?.flatten_to(D::Minus2)?;
+                let flat = flat.reshape(((), c))?;
+                let mean = flat.mean_keepdim(0)?;
+                let var = flat.broadcast_sub(&mean)?.sqr()?.mean_keepdim(0)?;
+                (
+                    mean.reshape(bshape.as_slice())?,
+                    var.reshape(bshape.as_slice())?,
+                )
+            };
+            let m = self.momentum;
+            let unbiased = n as f64 / (n.max(2) - 1) as f64;
+            let new_mean = ((self.running_mean.as_tensor() * (1.0 - m))?
+                + (mean.flatten_all()?.detach() * m)?)?;
+            let new_var = ((self.running_var.as_tensor() * (1.0 - m))?
+                + (var.flatten_all()?.detach() * (m * unbiased))?)?;
+            self.running_mean.set(&new_mean)?;
+            self.running_var.set(&new_var)?;
+            (mean, var)
+        } else {
+            (
+                self.running_mean.reshape(bshape.as_slice())?,
+                self.running_var.reshape(bshape.as_slice())?,
+            )
+        };
+        let xhat = x
+            .broadcast_sub(&mean)?
+            .broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        Ok(xhat
+            .broadcast_mul(&self.gamma.reshape(bshape.as_slice())?)?
+            .broadcast_add(&self.beta.reshape(bshape.as_slice())?)?)
+    }
+
+    /// Folds this normalisation (running statistics) into a preceding layer's f32 weights:
+    /// `w' = w * s`, `b' = (b - mean) * s + beta`, `s = gamma / sqrt(var + eps)`. `outer` is
+    /// the number of leading blocks of the weight (1 for dense/conv, in-channels for a transposed
+    /// convolution), and each bias entry belongs to channel `index / per_channel`.
+    pub fn fold(
+        &self,
+        mut w: Vec<f32>,
+        mut b: Vec<f32>,
+        out_units: usize,
+        outer: usize,
+        per_channel: usize,
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        let gamma = self.gamma.to_vec1::<f32>()?;
+        let beta = self.beta.to_vec1::<f32>()?;
+        let mean = self.running_mean.to_vec1::<f32>()?;
+        let var = self.running_var.to_vec1::<f32>()?;
+        let scale: Vec<f32> = (0..out_units)
+            .map(|o| {
+                let c = o / per_channel;
+                gamma[c] / (var[c] + self.eps as f32).sqrt()
+            })
+            .collect();
+        let inner = w.len() / (outer * out_units);
+        for block in w.chunks_mut(out_units * inner) {
+            for (o, row) in block.chunks_mut(inner).enumerate() {
+                row.iter_mut().for_each(|v| *v *= scale[o]);
+            }
+        }
+        for (o, v) in b.iter_mut().enumerate() {
+            let c = o / per_channel;
+            *v = (*v - mean[c]) * scale[o] + beta[c];
+        }
+        Ok((w, b))
+    }
+}
+
+/// A square 2-D convolution, weight `[out, in, k, k]`.
+#[derive(Debug, Clone)]
+pub struct Conv2d {
+    pub weight: Var,
+    pub bias: Var,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl Conv2d {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: &mut ParamStore,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        padding: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self> {
+        let b = bound(cin * k * k);
+        Ok(Conv2d {
+            weight: store.uniform(&format!("{name}.weight"), &[cout, cin, k, k], b, rng)?,
+            bias: store.uniform(&format!("{name}.bias"), &[cout], b, rng)?,
+            stride,
+            padding,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let c = self.bias.dim(0)?;
+        Ok(x.conv2d(&self.weight, self.padding, self.stride, 1, 1)?
+            .broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?)
+    }
+}
+
+/// A square transposed convolution, weight `[in, out, k, k]` (PyTorch's layout).
+#[derive(Debug, Clone)]
+pub struct ConvTranspose2d {
+    pub weight: Var,
+    pub bias: Var,
+    pub stride: usize,
+    pub padding: usize,
+    pub output_padding: usize,
+}
+
+impl ConvTranspose2d {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: &mut ParamStore,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        padding: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self> {
+        // PyTorch takes fan_in from the weight's second axis, the output channels.
+        let b = bound(cout * k * k);
+        Ok(ConvTranspose2d {
+            weight: store.uniform(&format!("{name}.weight"), &[cin, cout, k, k], b, rng)?,
+            bias: store.uniform(&format!("{name}.bias"), &[cout], b, rng)?,
+            stride,
+            padding,
+            output_padding: 0,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let c = self.bias.dim(0)?;
+        Ok(x.conv_transpose2d(
+            &self.weight,
+            self.padding,
+            self.output_padding,
+            self.stride,
+            1,
+        )?
+        .broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?)
+    }
+
+    pub fn export(&self, bn: Option<&BatchNorm>) -> Result<ExportLayer> {
+        let (cin, cout, k, _) = self.weight.dims4()?;
+        let w = self.weight.flatten_all()?.to_vec1::<f32>()?;
+        let b = self.bias.to_vec1::<f32>()?;
+        let (w, b) = match bn {
+            Some(bn) => bn.fold(w, b, cout, cin, 1)?,
+            None => (w, b),
+        };
+        Ok(ExportLayer::ConvTranspose2d {
+            in_channels: cin,
+            out_channels: cout,
+            kernel: k,
+            stride: self.stride,
+            padding: self.padding,
+            output_padding: self.output_padding,
+            weight: w,
+            bias: b,
+        })
+    }
+}
+
+/// A class embedding table `[classes, dim]`.
+#[derive(Debug, Clone)]
+pub struct Embedding {
+    pub weight: Var,
+}
+
+impl Embedding {
+    pub fn new(
+        store: &mut ParamStore,
+        name: &str,
+        classes: usize,
+        dim: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self> {
+        Ok(Embedding {
+            weight: store.normal(&format!("{name}.weight"), &[classes, dim], rng)?,
+        })
+    }
+
+    /// Rows for `labels` (u32, `[B]`).
+    pub fn forward(&self, labels: &Tensor) -> Result<Tensor> {
+        Ok(self.weight.index_select(labels, 0)?)
+    }
+
+    pub fn export(&self) -> Result<ExportLayer> {
+        let (classes, dim) = self.weight.dims2()?;
+        Ok(ExportLayer::EmbedConcat {
+            classes,
+            dim,
+            weight: self.weight.flatten_all()?.to_vec1::<f32>()?,
+        })
+    }
+}
+
+/// LeakyReLU as two ops (candle's version takes three and a temporary of zeros).
+pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
+    Ok(x.maximum(&(x * slope)?)?)
+}

@@ -1,0 +1,147 @@
+//! The classic fully connected GAN, layer for layer as the widely used PyTorch reference
+//! (`gan.py`): G is 100 -> 128 -> 256 -> 512 -> 1024 -> C*H*W with LeakyReLU(0.2) and, after the
+//! first hidden layer, BatchNorm1d with eps 0.8 (the reference passes 0.8 positionally, where
+//! PyTorch expects eps); tanh out. D is C*H*W -> 512 -> 256 -> 1 with LeakyReLU(0.2).
+
+use candle_core::Tensor;
+use rand_chacha::ChaCha8Rng;
+
+use super::layers::{leaky_relu, BatchNorm, Embedding, Linear};
+use super::params::ParamStore;
+use super::{DiscriminatorNet, ExportLayer, GeneratorNet, ModelSpec};
+use crate::error::Result;
+
+const SLOPE: f64 = 0.2;
+const BN_EPS: f64 = 0.8;
+const G_HIDDEN: [usize; 4] = [128, 256, 512, 1024];
+const D_HIDDEN: [usize; 2] = [512, 256];
+
+/// The MLP generator.
+pub struct Generator {
+    embed: Option<Embedding>,
+    first: Linear,
+    blocks: Vec<(Linear, BatchNorm)>,
+    out: Linear,
+    shape: (usize, usize, usize),
+}
+
+impl Generator {
+    pub fn new(spec: &ModelSpec, p: &mut ParamStore, rng: &mut ChaCha8Rng) -> Result<Self> {
+        let embed = if spec.conditional() {
+            Some(Embedding::new(
+                p,
+                "label_emb",
+                spec.num_classes,
+                spec.embed_dim,
+                rng,
+            )?)
+        } else {
+            None
+        };
+        let in0 = spec.latent_dim
+            + if spec.conditional() {
+                spec.embed_dim
+            } else {
+                0
+            };
+        let first = Linear::new(p, "fc0", in0, G_HIDDEN[0], rng)?;
+        let mut blocks = Vec::new();
+        for i in 1..G_HIDDEN.len() {
+            let lin = Linear::new(p, &format!("fc{i}"), G_HIDDEN[i - 1], G_HIDDEN[i], rng)?;
+            let bn = BatchNorm::new(p, &format!("bn{i}"), G_HIDDEN[i], BN_EPS)?;
+            blocks.push((lin, bn));
+        }
+        let out = Linear::new(p, "out", G_HIDDEN[3], spec.output_len(), rng)?;
+        Ok(Generator {
+            embed,
+            first,
+            blocks,
+            out,
+            shape: (spec.channels, spec.height, spec.width),
+        })
+    }
+}
+
+impl GeneratorNet for Generator {
+    fn forward_t(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        let mut x = match (&self.embed, labels) {
+            (Some(e), Some(l)) => Tensor::cat(&[z, &e.forward(l)?], 1)?,
+            _ => z.clone(),
+        };
+        x = leaky_relu(&self.first.forward(&x)?, SLOPE)?;
+        for (lin, bn) in &self.blocks {
+            x = leaky_relu(&bn.forward_t(&lin.forward(&x)?, train)?, SLOPE)?;
+        }
+        let (c, h, w) = self.shape;
+        Ok(self.out.forward(&x)?.tanh()?.reshape(((), c, h, w))?)
+    }
+
+    fn export(&self) -> Result<Vec<ExportLayer>> {
+        let mut layers = Vec::new();
+        if let Some(e) = &self.embed {
+            layers.push(e.export()?);
+        }
+        layers.push(self.first.export(None)?);
+        layers.push(ExportLayer::LeakyRelu {
+            slope: SLOPE as f32,
+        });
+        for (lin, bn) in &self.blocks {
+            layers.push(lin.export(Some((bn, 1)))?);
+            layers.push(ExportLayer::LeakyRelu {
+                slope: SLOPE as f32,
+            });
+        }
+        layers.push(self.out.export(None)?);
+        layers.push(ExportLayer::Tanh);
+        Ok(layers)
+    }
+}
+
+/// The MLP discriminator; conditional, it sees the class embedding beside the pixels.
+pub struct Discriminator {
+    embed: Option<Embedding>,
+    layers: Vec<Linear>,
+    out: Linear,
+}
+
+impl Discriminator {
+    pub fn new(spec: &ModelSpec, p: &mut ParamStore, rng: &mut ChaCha8Rng) -> Result<Self> {
+        let embed = if spec.conditional() {
+            Some(Embedding::new(
+                p,
+                "label_emb",
+                spec.num_classes,
+                spec.embed_dim,
+                rng,
+            )?)
+        } else {
+            None
+        };
+        let mut fan_in = spec.output_len()
+            + if spec.conditional() {
+                spec.embed_dim
+            } else {
+                0
+            };
+        let mut layers = Vec::new();
+        for (i, &h) in D_HIDDEN.iter().enumerate() {
+            layers.push(Linear::new(p, &format!("fc{i}"), fan_in, h, rng)?);
+            fan_in = h;
+        }
+        let out = Linear::new(p, "out", fan_in, 1, rng)?;
+        Ok(Discriminator { embed, layers, out })
+    }
+}
+
+impl DiscriminatorNet for Discriminator {
+    fn forward(&self, x: &Tensor, labels: Option<&Tensor>) -> Result<Tensor> {
+        let mut x = x.flatten_from(1)?;
+        if let (Some(e), Some(l)) = (&self.embed, labels) {
+            x = Tensor::cat(&[&x, &e.forward(l)?], 1)?;
+        }
+        for lin in &self.layers {
+            x = leaky_relu(&lin.forward(&x)?, SLOPE)?;
+        }
+        Ok(self.out.forward(&x)?.squeeze(1)?)
+    }
+}

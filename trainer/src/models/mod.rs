@@ -1,0 +1,189 @@
+//! The generator and discriminator architectures and their export as model-file layers.
+//!
+//! Every generator produces `[B, C, H, W]` in training; its `export` lists the layers the runtime
+//! will run, with batch norms folded, so the exported file computes exactly the evaluation-mode
+//! network.
+
+pub mod dcgan;
+pub mod layers;
+pub mod mlp;
+pub mod params;
+pub mod toy;
+
+use candle_core::{Device, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use params::ParamStore;
+
+/// The network families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    /// The classic fully connected GAN (100-128-256-512-1024-784, batch norm eps 0.8).
+    Mlp,
+    /// A small convolutional generator (dense to 7x7x64, two transposed convolutions).
+    Dcgan,
+    /// A small MLP for the 2-D toy distributions.
+    Toy,
+}
+
+impl Arch {
+    /// Name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Mlp => "mlp",
+            Arch::Dcgan => "dcgan",
+            Arch::Toy => "toy",
+        }
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a pair of networks is built for; stored in `config.json` and in checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    pub arch: Arch,
+    pub latent_dim: usize,
+    /// 0 for an unconditional GAN.
+    pub num_classes: usize,
+    /// Width of the class embedding concatenated after z (conditional only).
+    pub embed_dim: usize,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl ModelSpec {
+    /// Values per generated sample.
+    pub fn output_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// True when the generator takes a class label.
+    pub fn conditional(&self) -> bool {
+        self.num_classes > 0
+    }
+
+    /// Checks that the architecture can produce this output shape.
+    pub fn validate(&self) -> Result<()> {
+        if self.latent_dim == 0 || self.latent_dim > 4096 {
+            return Err(Error::InvalidArgument(format!(
+                "--latent-dim {} must be 1..=4096",
+                self.latent_dim
+            )));
+        }
+        match self.arch {
+            Arch::Dcgan if self.height % 4 != 0 || self.width % 4 != 0 => Err(Error::InvalidArgument(format!(
+                "dcgan needs an image size divisible by 4, the data is {}x{}",
+                self.height, self.width
+            ))),
+            Arch::Toy if self.height != 1 || self.width != 1 => Err(Error::InvalidArgument(
+                "the toy architecture is for the 2-D distributions (--toy ring8|grid25); use mlp or dcgan for images"
+                    .into(),
+            )),
+            Arch::Mlp | Arch::Dcgan if self.height == 1 && self.width == 1 => Err(Error::InvalidArgument(format!(
+                "{} is for images; use --arch toy with --toy",
+                self.arch
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// One layer of the exported generator, in the model format's layout, batch norm folded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportLayer {
+    Dense {
+        in_features: usize,
+        out_features: usize,
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+    },
+    ConvTranspose2d {
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        output_padding: usize,
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+    },
+    Reshape {
+        c: usize,
+        h: usize,
+        w: usize,
+    },
+    Relu,
+    LeakyRelu {
+        slope: f32,
+    },
+    Tanh,
+    EmbedConcat {
+        classes: usize,
+        dim: usize,
+        weight: Vec<f32>,
+    },
+}
+
+/// A generator network.
+pub trait GeneratorNet {
+    /// `z` is `[B, latent]`, `labels` `[B]` u32 when conditional; returns `[B, C, H, W]`.
+    fn forward_t(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Result<Tensor>;
+    /// The layers of the model file, batch norms folded with their running statistics.
+    fn export(&self) -> Result<Vec<ExportLayer>>;
+}
+
+/// A discriminator network.
+pub trait DiscriminatorNet {
+    /// `x` is `[B, C, H, W]`; returns logits `[B]`.
+    fn forward(&self, x: &Tensor, labels: Option<&Tensor>) -> Result<Tensor>;
+}
+
+/// A generator, its discriminator, and their parameters.
+pub struct Gan {
+    pub spec: ModelSpec,
+    pub g: Box<dyn GeneratorNet>,
+    pub d: Box<dyn DiscriminatorNet>,
+    pub g_params: ParamStore,
+    pub d_params: ParamStore,
+}
+
+impl Gan {
+    /// Builds both networks with PyTorch's initialisation, drawn from `seed`.
+    pub fn new(spec: &ModelSpec, device: &Device, seed: u64) -> Result<Self> {
+        spec.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut gp = ParamStore::new(device);
+        let mut dp = ParamStore::new(device);
+        let (g, d): (Box<dyn GeneratorNet>, Box<dyn DiscriminatorNet>) = match spec.arch {
+            Arch::Mlp => (
+                Box::new(mlp::Generator::new(spec, &mut gp, &mut rng)?),
+                Box::new(mlp::Discriminator::new(spec, &mut dp, &mut rng)?),
+            ),
+            Arch::Dcgan => (
+                Box::new(dcgan::Generator::new(spec, &mut gp, &mut rng)?),
+                Box::new(dcgan::Discriminator::new(spec, &mut dp, &mut rng)?),
+            ),
+            Arch::Toy => (
+                Box::new(toy::Generator::new(spec, &mut gp, &mut rng)?),
+                Box::new(toy::Discriminator::new(spec, &mut dp, &mut rng)?),
+            ),
+        };
+        Ok(Gan {
+            spec: spec.clone(),
+            g,
+            d,
+            g_params: gp,
+            d_params: dp,
+        })
+    }
+}

@@ -1,0 +1,519 @@
+//! The training loop: per step one generator update (D scores G(z) against "real"), then one
+//! discriminator update on the real batch and the same fakes, detached, with loss
+//! (real + fake) / 2. Everything random is drawn from the run's seed and the step number, so a
+//! resumed run sees the batches and latents it would have seen without the interruption.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::Serialize;
+
+use crate::checkpoint;
+use crate::config::{DeviceChoice, TrainArgs, TrainConfig};
+use crate::data::{self, DataSource, Dataset};
+use crate::error::{Error, Result};
+use crate::grid;
+use crate::losses;
+use crate::models::{Gan, ModelSpec};
+use crate::optim::Adam;
+use crate::paths;
+
+/// Latents in the fixed sample grid of an unconditional model (8 x 8).
+const GRID_COUNT: usize = 64;
+/// Rows of the fixed grid of a conditional model (one column per class).
+const GRID_ROWS: usize = 8;
+/// Points drawn for a toy model's scatter plot.
+const SCATTER_POINTS: usize = 2_500;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static HANDLER: OnceLock<bool> = OnceLock::new();
+
+/// Makes Ctrl-C set a flag the loop checks between steps, so it can write a checkpoint first.
+fn install_interrupt_handler() -> bool {
+    *HANDLER
+        .get_or_init(|| ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).is_ok())
+}
+
+/// Picks the compute device.
+pub fn select_device(choice: DeviceChoice) -> Result<Device> {
+    match choice {
+        DeviceChoice::Cpu => Ok(Device::Cpu),
+        DeviceChoice::Cuda if !cfg!(feature = "cuda") => Err(Error::InvalidArgument(
+            "--device cuda: this trainer was built without CUDA; rebuild with `--features cuda`"
+                .into(),
+        )),
+        DeviceChoice::Cuda => Device::new_cuda(0).map_err(|e| {
+            Error::InvalidArgument(format!(
+                "--device cuda: no usable GPU ({})",
+                first_line(&e.to_string())
+            ))
+        }),
+        DeviceChoice::Auto => Ok(Device::cuda_if_available(0).unwrap_or(Device::Cpu)),
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// Human name of a device, for logs and benchmark tables.
+pub fn device_name(d: &Device) -> &'static str {
+    if d.is_cuda() {
+        "cuda:0"
+    } else {
+        "cpu"
+    }
+}
+
+/// One batch: latents and labels for the fakes, and the real samples.
+pub struct Batch {
+    pub z: Tensor,
+    pub fake_labels: Option<Tensor>,
+    pub real: Tensor,
+    pub real_labels: Option<Tensor>,
+}
+
+/// Losses and discriminator outputs of one step.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StepStats {
+    pub d_loss: f32,
+    pub g_loss: f32,
+    /// Mean D(x) on real samples.
+    pub d_real: f32,
+    /// Mean D(G(z)) on the fakes, in the discriminator update.
+    pub d_fake: f32,
+}
+
+/// A GAN, its optimisers and its data, ready to step.
+pub struct Trainer {
+    pub cfg: TrainConfig,
+    pub gan: Gan,
+    pub opt_g: Adam,
+    pub opt_d: Adam,
+    pub device: Device,
+    pub step: u64,
+    samples: Tensor,
+    labels: Option<Tensor>,
+    len: usize,
+    order: Vec<u32>,
+    order_epoch: Option<u64>,
+}
+
+/// The model shape a configuration and its data call for.
+pub fn model_spec(cfg: &TrainConfig, data: &Dataset) -> ModelSpec {
+    let num_classes = if cfg.conditional { data.num_classes } else { 0 };
+    ModelSpec {
+        arch: cfg.arch,
+        latent_dim: cfg.latent_dim,
+        num_classes,
+        embed_dim: num_classes,
+        channels: data.channels,
+        height: data.height,
+        width: data.width,
+    }
+}
+
+impl Trainer {
+    /// Loads the data and builds fresh networks.
+    pub fn new(mut cfg: TrainConfig, device: &Device) -> Result<Self> {
+        let mut data = data::load(&cfg.data)?;
+        if let Some(n) = cfg.limit {
+            data.truncate(n);
+        }
+        cfg.resolve_epochs(data.len())?;
+        if cfg.conditional && data.num_classes < 2 {
+            return Err(Error::InvalidArgument(format!(
+                "--conditional needs at least 2 classes; the data has {}",
+                data.num_classes
+            )));
+        }
+        let spec = model_spec(&cfg, &data);
+        let gan = Gan::new(&spec, device, cfg.seed)?;
+        let opt_g = Adam::new(gan.g_params.trainable(), cfg.adam)?;
+        let opt_d = Adam::new(gan.d_params.trainable(), cfg.adam)?;
+        let len = data.len();
+        let samples = Tensor::from_vec(
+            data.samples,
+            (len, data.channels, data.height, data.width),
+            device,
+        )?;
+        let labels = match &data.labels {
+            Some(l) if cfg.conditional => Some(Tensor::from_slice(l, len, device)?),
+            _ => None,
+        };
+        Ok(Trainer {
+            cfg,
+            gan,
+            opt_g,
+            opt_d,
+            device: device.clone(),
+            step: 0,
+            samples,
+            labels,
+            len,
+            order: Vec::new(),
+            order_epoch: None,
+        })
+    }
+
+    /// Number of training samples.
+    pub fn data_len(&self) -> usize {
+        self.len
+    }
+
+    /// The epoch a step belongs to.
+    pub fn epoch_of(&self, step: u64) -> u64 {
+        step / self.cfg.steps_per_epoch(self.len)
+    }
+
+    /// The batch of `step`: a slice of that epoch's shuffle, and latents drawn from the step's own
+    /// random stream.
+    pub fn batch(&mut self, step: u64) -> Result<Batch> {
+        let spe = self.cfg.steps_per_epoch(self.len);
+        let epoch = step / spe;
+        if self.order_epoch != Some(epoch) {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed ^ 0x5348_5546_464c_45);
+            rng.set_stream(epoch);
+            self.order = (0..self.len as u32).collect();
+            self.order.shuffle(&mut rng);
+            self.order_epoch = Some(epoch);
+        }
+        let b = self.cfg.batch_size;
+        let start = (step % spe) as usize * b;
+        let idx = Tensor::from_slice(&self.order[start..start + b], b, &self.device)?;
+        let real = self.samples.index_select(&idx, 0)?;
+        let real_labels = match &self.labels {
+            Some(l) => Some(l.index_select(&idx, 0)?),
+            None => None,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed);
+        rng.set_stream(step.wrapping_add(1 << 40));
+        let z: Vec<f32> = (0..b * self.cfg.latent_dim)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
+        let z = Tensor::from_vec(z, (b, self.cfg.latent_dim), &self.device)?;
+        let fake_labels = if self.gan.spec.conditional() {
+            let k = self.gan.spec.num_classes as u32;
+            let l: Vec<u32> = (0..b).map(|_| rng.random_range(0..k)).collect();
+            Some(Tensor::from_vec(l, b, &self.device)?)
+        } else {
+            None
+        };
+        Ok(Batch {
+            z,
+            fake_labels,
+            real,
+            real_labels,
+        })
+    }
+
+    /// The generator update; returns the fakes (to be reused, detached, by D) and G's loss.
+    pub fn generator_update(&mut self, batch: &Batch) -> Result<(Tensor, Tensor)> {
+        let fake = self
+            .gan
+            .g
+            .forward_t(&batch.z, batch.fake_labels.as_ref(), true)?;
+        let logits = self.gan.d.forward(&fake, batch.fake_labels.as_ref())?;
+        let g_loss = losses::generator_loss(self.cfg.loss, &logits)?;
+        let grads = g_loss.backward()?;
+        self.opt_g.step(&grads)?;
+        Ok((fake, g_loss))
+    }
+
+    /// The discriminator update on the real batch and the detached fakes; returns
+    /// (loss, mean D(x), mean D(G(z))).
+    pub fn discriminator_update(
+        &mut self,
+        batch: &Batch,
+        fake: &Tensor,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let b = self.cfg.batch_size;
+        // D has no batch norm, so one pass over real and fake together is the same computation.
+        let both = Tensor::cat(&[&batch.real, &fake.detach()], 0)?;
+        let labels = match (&batch.real_labels, &batch.fake_labels) {
+            (Some(r), Some(f)) => Some(Tensor::cat(&[r, f], 0)?),
+            _ => None,
+        };
+        let logits = self.gan.d.forward(&both, labels.as_ref())?;
+        let (real_logits, fake_logits) = (logits.narrow(0, 0, b)?, logits.narrow(0, b, b)?);
+        let d_loss = losses::discriminator_loss(&real_logits, &fake_logits)?;
+        let grads = d_loss.backward()?;
+        self.opt_d.step(&grads)?;
+        let d_real = candle_nn::ops::sigmoid(&real_logits.detach())?.mean_all()?;
+        let d_fake = candle_nn::ops::sigmoid(&fake_logits.detach())?.mean_all()?;
+        Ok((d_loss, d_real, d_fake))
+    }
+
+    /// One full training step at `self.step`.
+    pub fn train_step(&mut self) -> Result<StepStats> {
+        let batch = self.batch(self.step)?;
+        let (fake, g_loss) = self.generator_update(&batch)?;
+        let (d_loss, d_real, d_fake) = self.discriminator_update(&batch, &fake)?;
+        self.step += 1;
+        let scalars = Tensor::stack(&[&d_loss, &g_loss, &d_real, &d_fake], 0)?.to_vec1::<f32>()?;
+        Ok(StepStats {
+            d_loss: scalars[0],
+            g_loss: scalars[1],
+            d_real: scalars[2],
+            d_fake: scalars[3],
+        })
+    }
+
+    /// Latents and classes of the fixed sample grid: the same for every picture of a run.
+    pub fn grid_inputs(&self) -> Result<(Tensor, Option<Tensor>, usize)> {
+        let spec = &self.gan.spec;
+        let (count, cols) = if spec.conditional() {
+            (spec.num_classes * GRID_ROWS, spec.num_classes)
+        } else if self.is_toy() {
+            (SCATTER_POINTS, 1)
+        } else {
+            (GRID_COUNT, 8)
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed);
+        rng.set_stream(u64::MAX);
+        let z: Vec<f32> = (0..count * spec.latent_dim)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
+        let z = Tensor::from_vec(z, (count, spec.latent_dim), &self.device)?;
+        let labels = if spec.conditional() {
+            let l: Vec<u32> = (0..count).map(|i| (i % spec.num_classes) as u32).collect();
+            Some(Tensor::from_vec(l, count, &self.device)?)
+        } else {
+            None
+        };
+        Ok((z, labels, cols))
+    }
+
+    fn is_toy(&self) -> bool {
+        matches!(self.cfg.data, DataSource::Toy { .. })
+    }
+
+    /// Writes the fixed grid (evaluation-mode batch norm, as the board will draw) to `path`.
+    pub fn save_samples(&self, path: &Path) -> Result<()> {
+        let (z, labels, cols) = self.grid_inputs()?;
+        let out = self.gan.g.forward_t(&z, labels.as_ref(), false)?;
+        let count = out.dim(0)?;
+        let values = out.flatten_all()?.to_vec1::<f32>()?;
+        if let DataSource::Toy { kind } = self.cfg.data {
+            let extent = if kind == crate::data::toy::ToyKind::Ring8 {
+                3.0
+            } else {
+                12.0
+            };
+            return grid::save_scatter(path, &values, &kind.modes(), extent);
+        }
+        let s = &self.gan.spec;
+        let bytes: Vec<u8> = values.iter().map(|&v| grid::tanh_to_u8(v)).collect();
+        grid::save_grid(path, &bytes, count, s.channels, s.height, s.width, cols)
+    }
+}
+
+/// A line of `metrics.jsonl`: averages over the steps since the previous line.
+#[derive(Serialize)]
+struct MetricsLine {
+    step: u64,
+    epoch: u64,
+    d_loss: f32,
+    g_loss: f32,
+    d_real: f32,
+    d_fake: f32,
+    images_per_s: f64,
+    elapsed_s: f64,
+}
+
+/// What a finished run leaves.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_dir: PathBuf,
+    pub checkpoint: PathBuf,
+    pub steps: u64,
+    pub seconds: f64,
+    pub images_per_s: f64,
+}
+
+/// `trainer train`: builds or resumes a run, trains it, and (unless `--no-export`) exports it.
+pub fn run(args: &TrainArgs) -> Result<RunSummary> {
+    let device = select_device(args.device)?;
+    let (mut t, run_dir) = match &args.resume {
+        Some(dir) => resume(dir, args, &device)?,
+        None => {
+            let cfg = TrainConfig::from_args(args)?;
+            let runs = args
+                .runs_dir
+                .clone()
+                .unwrap_or_else(paths::default_runs_dir);
+            let run_dir = runs.join(&cfg.name);
+            if run_dir.join("config.json").exists() {
+                return Err(Error::InvalidArgument(format!(
+                    "run {} already exists; use --resume {} or another --name",
+                    run_dir.display(),
+                    run_dir.display()
+                )));
+            }
+            let t = Trainer::new(cfg, &device)?;
+            std::fs::create_dir_all(run_dir.join("samples")).map_err(|e| Error::io(&run_dir, e))?;
+            t.cfg.save(&run_dir)?;
+            (t, run_dir)
+        }
+    };
+    let summary = train_loop(&mut t, &run_dir, args.quiet)?;
+    if !args.no_export {
+        let out = crate::export::default_out_path(&t.cfg.name);
+        let opts = crate::export::ExportOptions {
+            out: Some(out),
+            ..Default::default()
+        };
+        crate::export::export_trainer(&t, &opts)?;
+    }
+    Ok(summary)
+}
+
+/// Rebuilds a run from its directory and its newest valid checkpoint.
+fn resume(dir: &Path, args: &TrainArgs, device: &Device) -> Result<(Trainer, PathBuf)> {
+    let mut cfg = TrainConfig::load(dir)?;
+    if let Some(s) = args.steps {
+        cfg.steps = s;
+        cfg.epochs = None;
+    } else if let Some(e) = args.epochs {
+        cfg.epochs = Some(e);
+    }
+    let loaded = checkpoint::newest_valid(dir)?;
+    let mut t = Trainer::new(cfg, device)?;
+    checkpoint::restore(&loaded, &t.gan, Some((&mut t.opt_g, &mut t.opt_d)))?;
+    t.step = loaded.info.step;
+    eprintln!(
+        "resuming {} at step {} from {}",
+        dir.display(),
+        t.step,
+        loaded.info.path.display()
+    );
+    t.cfg.save(dir)?;
+    Ok((t, dir.to_path_buf()))
+}
+
+/// Trains until `cfg.steps`, writing metrics, grids and checkpoints into `run_dir`.
+pub fn train_loop(t: &mut Trainer, run_dir: &Path, quiet: bool) -> Result<RunSummary> {
+    install_interrupt_handler();
+    INTERRUPTED.store(false, Ordering::SeqCst);
+    let total = t.cfg.steps;
+    let start_step = t.step;
+    let metrics_path = run_dir.join("metrics.jsonl");
+    let mut metrics = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&metrics_path)
+        .map_err(|e| Error::io(&metrics_path, e))?;
+    let samples_dir = run_dir.join("samples");
+    std::fs::create_dir_all(&samples_dir).map_err(|e| Error::io(&samples_dir, e))?;
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta}  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_position(start_step);
+    bar.reset_eta();
+    let mut last_ck: Option<PathBuf> = checkpoint::list(&run_dir.join("checkpoints"))?.pop();
+    let started = Instant::now();
+    let mut window = Instant::now();
+    let mut acc = StepStats::default();
+    let mut acc_n = 0u32;
+    while t.step < total {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            bar.finish_and_clear();
+            let ck = checkpoint::save(run_dir, &t.gan, &t.opt_g, &t.opt_d, t.step)?;
+            return Err(Error::Interrupted { checkpoint: ck });
+        }
+        let s = t.train_step()?;
+        for (what, v) in [
+            ("the generator loss", s.g_loss),
+            ("the discriminator loss", s.d_loss),
+        ] {
+            if !v.is_finite() {
+                bar.finish_and_clear();
+                return Err(Error::NonFinite {
+                    step: t.step,
+                    what: what.into(),
+                    last_checkpoint: last_ck,
+                });
+            }
+        }
+        acc.d_loss += s.d_loss;
+        acc.g_loss += s.g_loss;
+        acc.d_real += s.d_real;
+        acc.d_fake += s.d_fake;
+        acc_n += 1;
+        bar.set_position(t.step);
+        if t.step % t.cfg.log_every == 0 || t.step == total {
+            let n = acc_n as f32;
+            let secs = window.elapsed().as_secs_f64();
+            let line = MetricsLine {
+                step: t.step,
+                epoch: t.epoch_of(t.step - 1),
+                d_loss: acc.d_loss / n,
+                g_loss: acc.g_loss / n,
+                d_real: acc.d_real / n,
+                d_fake: acc.d_fake / n,
+                images_per_s: (acc_n as usize * t.cfg.batch_size) as f64 / secs.max(1e-9),
+                elapsed_s: started.elapsed().as_secs_f64(),
+            };
+            let json = serde_json::to_string(&line).map_err(|e| Error::Json {
+                path: metrics_path.clone(),
+                reason: e.to_string(),
+            })?;
+            writeln!(metrics, "{json}").map_err(|e| Error::io(&metrics_path, e))?;
+            bar.set_message(format!(
+                "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2}",
+                line.d_loss, line.g_loss, line.d_real, line.d_fake
+            ));
+            acc = StepStats::default();
+            acc_n = 0;
+            window = Instant::now();
+        }
+        if t.cfg.sample_every > 0 && t.step % t.cfg.sample_every == 0 {
+            t.save_samples(&samples_dir.join(format!("step-{:08}.png", t.step)))?;
+        }
+        if t.cfg.checkpoint_every > 0 && t.step % t.cfg.checkpoint_every == 0 && t.step < total {
+            last_ck = Some(checkpoint::save(
+                run_dir, &t.gan, &t.opt_g, &t.opt_d, t.step,
+            )?);
+        }
+    }
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let ck = checkpoint::save(run_dir, &t.gan, &t.opt_g, &t.opt_d, t.step)?;
+    t.save_samples(&run_dir.join("samples.png"))?;
+    let done = t.step - start_step;
+    let images_per_s = (done as usize * t.cfg.batch_size) as f64 / seconds.max(1e-9);
+    eprintln!(
+        "trained {} to step {} in {:.0} s ({:.0} images/s on {}); samples {}; checkpoint {}",
+        t.cfg.name,
+        t.step,
+        seconds,
+        images_per_s,
+        device_name(&t.device),
+        run_dir.join("samples.png").display(),
+        ck.display()
+    );
+    Ok(RunSummary {
+        run_dir: run_dir.into(),
+        checkpoint: ck,
+        steps: t.step,
+        seconds,
+        images_per_s,
+    })
+}
