@@ -49,6 +49,26 @@ pub enum Error {
     Model { path: PathBuf, reason: String },
     /// JSON that could not be read or written.
     Json { path: PathBuf, reason: String },
+    /// Fewer samples than a figure needs.
+    TooFewSamples {
+        what: &'static str,
+        needed: usize,
+        got: usize,
+    },
+    /// Two inputs whose sizes must agree do not.
+    DimensionMismatch {
+        what: &'static str,
+        left: usize,
+        right: usize,
+    },
+    /// A class index beyond the number of classes.
+    ClassOutOfRange { class: usize, classes: usize },
+    /// A KL divergence that is infinite: mass where the reference has none.
+    InfiniteDivergence { index: usize },
+    /// NaN or infinity in values an evaluation needs finite.
+    NonFiniteValues(&'static str),
+    /// A digit classifier file that is missing, corrupt or not a classifier.
+    Classifier { path: PathBuf, reason: String },
 }
 
 impl Error {
@@ -104,6 +124,20 @@ impl std::fmt::Display for Error {
             Error::Candle(e) => write!(f, "tensor operation failed: {}", first_line(&e.to_string())),
             Error::Model { path, reason } => write!(f, "{}: {reason}", path.display()),
             Error::Json { path, reason } => write!(f, "{}: {reason}", path.display()),
+            Error::TooFewSamples { what, needed, got } => {
+                write!(f, "{what}: {got} given, at least {needed} needed")
+            }
+            Error::DimensionMismatch { what, left, right } => {
+                write!(f, "{what}: sizes {left} and {right} do not fit together")
+            }
+            Error::ClassOutOfRange { class, classes } => {
+                write!(f, "class {class} is out of range: there are {classes} classes")
+            }
+            Error::InfiniteDivergence { index } => {
+                write!(f, "KL divergence is infinite: category {index} never occurs in the reference")
+            }
+            Error::NonFiniteValues(what) => write!(f, "{what} contain NaN or infinity"),
+            Error::Classifier { path, reason } => write!(f, "digit classifier {}: {reason}", path.display()),
         }
     }
 }

@@ -92,20 +92,33 @@ pub fn load_digits(dir: &Path) -> Result<Digits> {
     }
     let labels = data.labels.unwrap_or_default();
     if let Some(&bad) = labels.iter().find(|&&l| l as usize >= CLASSES) {
-        return Err(Error::ClassOutOfRange { class: bad as usize, classes: CLASSES });
+        return Err(Error::ClassOutOfRange {
+            class: bad as usize,
+            classes: CLASSES,
+        });
     }
-    Ok(Digits { pixels: signed_to_bytes(&data.samples), labels: labels.iter().map(|&l| l as u8).collect() })
+    Ok(Digits {
+        pixels: signed_to_bytes(&data.samples),
+        labels: labels.iter().map(|&l| l as u8).collect(),
+    })
 }
 
 /// The data reader's [-1, 1] values back to the bytes they came from.
 fn signed_to_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().map(|&v| ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8).collect()
+    values
+        .iter()
+        .map(|&v| ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8)
+        .collect()
 }
 
 impl RealReference {
     /// Builds the reference from all labels (the distribution the generator was trained on) and
     /// the held-out images.
-    pub fn new(classifier: &Classifier, all_labels: &[u8], heldout: &Digits) -> Result<RealReference> {
+    pub fn new(
+        classifier: &Classifier,
+        all_labels: &[u8],
+        heldout: &Digits,
+    ) -> Result<RealReference> {
         let labels: Vec<usize> = all_labels.iter().map(|&l| usize::from(l)).collect();
         let hist = stats::class_histogram(&labels, CLASSES)?;
         let verdicts = classifier.classify(&heldout.pixels)?;
@@ -138,9 +151,18 @@ pub struct ImageScore {
 }
 
 /// Measures `set` against `reference`.
-pub fn score(source: &str, set: &ImageSet, classifier: &Classifier, reference: &RealReference) -> Result<ImageScore> {
+pub fn score(
+    source: &str,
+    set: &ImageSet,
+    classifier: &Classifier,
+    reference: &RealReference,
+) -> Result<ImageScore> {
     if set.len() < 2 {
-        return Err(Error::TooFewSamples { what: "images", needed: 2, got: set.len() });
+        return Err(Error::TooFewSamples {
+            what: "images",
+            needed: 2,
+            got: set.len(),
+        });
     }
     let verdicts = classifier.classify(&set.pixels)?;
     let histogram = stats::class_histogram(&verdicts.predicted, CLASSES)?;
@@ -153,7 +175,10 @@ pub fn score(source: &str, set: &ImageSet, classifier: &Classifier, reference: &
         source: source.to_string(),
         images: set.len(),
         classes_covered: stats::classes_covered(&histogram, stats::COVERED_MIN_SHARE),
-        kl_to_real: stats::kl_divergence(&stats::normalize(&histogram), &reference.class_distribution)?,
+        kl_to_real: stats::kl_divergence(
+            &stats::normalize(&histogram),
+            &reference.class_distribution,
+        )?,
         histogram,
         conditional_accuracy,
         frechet_distance: frechet_distance(&features, &reference.heldout)?,
@@ -180,13 +205,19 @@ pub fn load_images(path: &Path) -> Result<ImageSet> {
         }
         bytes
     };
-    Ok(ImageSet { pixels, asked: None })
+    Ok(ImageSet {
+        pixels,
+        asked: None,
+    })
 }
 
 /// Generates `count` images with the runtime from a generator file, latents from
 /// `LatentRng::new(seed)`, classes cycled 0, 1, .. for a conditional generator.
 pub fn generate(model_bytes: &[u8], path: &Path, count: usize, seed: u64) -> Result<ImageSet> {
-    let bad = |reason: String| Error::Model { path: path.into(), reason };
+    let bad = |reason: String| Error::Model {
+        path: path.into(),
+        reason,
+    };
     let g = runtime::Generator::load(model_bytes).map_err(|e| bad(e.to_string()))?;
     let shape = g.output_shape();
     if (shape.c, shape.h, shape.w) != (1, SIDE, SIDE) {
@@ -197,7 +228,9 @@ pub fn generate(model_bytes: &[u8], path: &Path, count: usize, seed: u64) -> Res
     }
     let classes = g.num_classes();
     if classes > CLASSES {
-        return Err(bad(format!("has {classes} classes; the digit classifier knows {CLASSES}")));
+        return Err(bad(format!(
+            "has {classes} classes; the digit classifier knows {CLASSES}"
+        )));
     }
     let act = g.output_activation();
     let mut rng = runtime::rng::LatentRng::new(seed);
@@ -209,13 +242,17 @@ pub fn generate(model_bytes: &[u8], path: &Path, count: usize, seed: u64) -> Res
     for (i, img) in pixels.chunks_exact_mut(PIXELS).enumerate() {
         rng.fill_normal(&mut z);
         let class = (classes > 0).then_some(i % classes.max(1));
-        g.generate(&z, class, &mut scratch, &mut out).map_err(|e| bad(e.to_string()))?;
+        g.generate(&z, class, &mut scratch, &mut out)
+            .map_err(|e| bad(e.to_string()))?;
         runtime::output::to_grey_u8(&out, act, img);
         if let Some(c) = class {
             asked.push(c);
         }
     }
-    Ok(ImageSet { pixels, asked: (classes > 0).then_some(asked) })
+    Ok(ImageSet {
+        pixels,
+        asked: (classes > 0).then_some(asked),
+    })
 }
 
 #[cfg(test)]
@@ -231,7 +268,10 @@ mod tests {
 
     #[test]
     fn split_keeps_the_tail_for_holdout() {
-        let d = Digits { pixels: (0..5 * PIXELS).map(|i| (i / PIXELS) as u8).collect(), labels: vec![0, 1, 2, 3, 4] };
+        let d = Digits {
+            pixels: (0..5 * PIXELS).map(|i| (i / PIXELS) as u8).collect(),
+            labels: vec![0, 1, 2, 3, 4],
+        };
         let (train, held) = d.split(2).unwrap();
         assert_eq!(train.labels, vec![0, 1, 2]);
         assert_eq!(held.labels, vec![3, 4]);
@@ -250,6 +290,9 @@ mod tests {
         let bad = dir.path().join("bad.raw");
         std::fs::write(&bad, vec![7u8; PIXELS + 1]).unwrap();
         assert!(matches!(load_images(&bad), Err(Error::Image { .. })));
-        assert!(matches!(load_images(&dir.path().join("missing")), Err(Error::Io { .. })));
+        assert!(matches!(
+            load_images(&dir.path().join("missing")),
+            Err(Error::Io { .. })
+        ));
     }
 }

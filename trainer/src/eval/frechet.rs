@@ -26,11 +26,19 @@ impl FeatureStats {
     /// Summarises `rows`, a row-major `[n, dim]` array. Needs at least two finite rows.
     pub fn from_rows(rows: &[f32], dim: usize) -> Result<FeatureStats, Error> {
         if dim == 0 || rows.len() % dim != 0 {
-            return Err(Error::DimensionMismatch { what: "feature rows", left: rows.len(), right: dim });
+            return Err(Error::DimensionMismatch {
+                what: "feature rows",
+                left: rows.len(),
+                right: dim,
+            });
         }
         let n = rows.len() / dim;
         if n < 2 {
-            return Err(Error::TooFewSamples { what: "feature vectors", needed: 2, got: n });
+            return Err(Error::TooFewSamples {
+                what: "feature vectors",
+                needed: 2,
+                got: n,
+            });
         }
         if rows.iter().any(|v| !v.is_finite()) {
             return Err(Error::NonFiniteValues("feature vectors"));
@@ -42,7 +50,11 @@ impl FeatureStats {
             row -= mean.transpose();
         }
         let cov = centred.transpose() * &centred / (n - 1) as f64;
-        Ok(FeatureStats { count: n, mean, cov })
+        Ok(FeatureStats {
+            count: n,
+            mean,
+            cov,
+        })
     }
 
     /// Dimension of the feature vectors.
@@ -62,13 +74,20 @@ fn sqrt_psd(m: &DMatrix<f64>) -> DMatrix<f64> {
 /// Trace of the square root of a symmetric positive semi-definite matrix.
 fn trace_sqrt_psd(m: &DMatrix<f64>) -> f64 {
     let sym = (m + m.transpose()) * 0.5;
-    sym.symmetric_eigenvalues().iter().map(|v| v.max(0.0).sqrt()).sum()
+    sym.symmetric_eigenvalues()
+        .iter()
+        .map(|v| v.max(0.0).sqrt())
+        .sum()
 }
 
 /// Frechet distance between the Gaussians summarising `a` and `b` (same dimension).
 pub fn frechet_distance(a: &FeatureStats, b: &FeatureStats) -> Result<f64, Error> {
     if a.dim() != b.dim() {
-        return Err(Error::DimensionMismatch { what: "feature dimensions", left: a.dim(), right: b.dim() });
+        return Err(Error::DimensionMismatch {
+            what: "feature dimensions",
+            left: a.dim(),
+            right: b.dim(),
+        });
     }
     let diff = &a.mean - &b.mean;
     let root_a = sqrt_psd(&a.cov);
@@ -83,7 +102,11 @@ mod tests {
     use super::*;
 
     fn stats(mean: &[f64], cov: DMatrix<f64>) -> FeatureStats {
-        FeatureStats { count: 100, mean: DVector::from_column_slice(mean), cov }
+        FeatureStats {
+            count: 100,
+            mean: DVector::from_column_slice(mean),
+            cov,
+        }
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -109,11 +132,20 @@ mod tests {
     fn diagonal_covariances_have_the_closed_form() {
         let va = [1.0, 4.0, 0.25, 9.0];
         let vb = [4.0, 1.0, 1.0, 0.0];
-        let a = stats(&[0.0, 1.0, 2.0, 3.0], DMatrix::from_diagonal(&DVector::from_column_slice(&va)));
-        let b = stats(&[1.0, 1.0, 0.0, 3.0], DMatrix::from_diagonal(&DVector::from_column_slice(&vb)));
+        let a = stats(
+            &[0.0, 1.0, 2.0, 3.0],
+            DMatrix::from_diagonal(&DVector::from_column_slice(&va)),
+        );
+        let b = stats(
+            &[1.0, 1.0, 0.0, 3.0],
+            DMatrix::from_diagonal(&DVector::from_column_slice(&vb)),
+        );
         let expected: f64 = 1.0
             + 4.0
-            + va.iter().zip(&vb).map(|(x, y): (&f64, &f64)| (x.sqrt() - y.sqrt()).powi(2)).sum::<f64>();
+            + va.iter()
+                .zip(&vb)
+                .map(|(x, y): (&f64, &f64)| (x.sqrt() - y.sqrt()).powi(2))
+                .sum::<f64>();
         assert!(close(frechet_distance(&a, &b).unwrap(), expected));
     }
 
@@ -151,13 +183,29 @@ mod tests {
         let m1 = DVector::from_column_slice(&[1.0, 2.0]);
         let m2 = DVector::from_column_slice(&[-1.0, 0.5]);
         let plain = frechet_distance(
-            &FeatureStats { count: 2, mean: m1.clone(), cov: s1.clone() },
-            &FeatureStats { count: 2, mean: m2.clone(), cov: s2.clone() },
+            &FeatureStats {
+                count: 2,
+                mean: m1.clone(),
+                cov: s1.clone(),
+            },
+            &FeatureStats {
+                count: 2,
+                mean: m2.clone(),
+                cov: s2.clone(),
+            },
         )
         .unwrap();
         let rotated = frechet_distance(
-            &FeatureStats { count: 2, mean: &r * m1, cov: &r * s1 * r.transpose() },
-            &FeatureStats { count: 2, mean: &r * m2, cov: &r * s2 * r.transpose() },
+            &FeatureStats {
+                count: 2,
+                mean: &r * m1,
+                cov: &r * s1 * r.transpose(),
+            },
+            &FeatureStats {
+                count: 2,
+                mean: &r * m2,
+                cov: &r * s2 * r.transpose(),
+            },
         )
         .unwrap();
         assert!(close(plain, rotated));
@@ -176,12 +224,27 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_errors() {
-        assert!(matches!(FeatureStats::from_rows(&[1.0, 2.0, 3.0], 2), Err(Error::DimensionMismatch { .. })));
-        assert!(matches!(FeatureStats::from_rows(&[1.0, 2.0], 2), Err(Error::TooFewSamples { .. })));
-        assert!(matches!(FeatureStats::from_rows(&[1.0, f32::NAN, 1.0, 2.0], 2), Err(Error::NonFiniteValues(_))));
-        assert!(matches!(FeatureStats::from_rows(&[], 0), Err(Error::DimensionMismatch { .. })));
+        assert!(matches!(
+            FeatureStats::from_rows(&[1.0, 2.0, 3.0], 2),
+            Err(Error::DimensionMismatch { .. })
+        ));
+        assert!(matches!(
+            FeatureStats::from_rows(&[1.0, 2.0], 2),
+            Err(Error::TooFewSamples { .. })
+        ));
+        assert!(matches!(
+            FeatureStats::from_rows(&[1.0, f32::NAN, 1.0, 2.0], 2),
+            Err(Error::NonFiniteValues(_))
+        ));
+        assert!(matches!(
+            FeatureStats::from_rows(&[], 0),
+            Err(Error::DimensionMismatch { .. })
+        ));
         let a = stats(&[0.0], DMatrix::from_element(1, 1, 1.0));
         let b = stats(&[0.0, 0.0], DMatrix::identity(2, 2));
-        assert!(matches!(frechet_distance(&a, &b), Err(Error::DimensionMismatch { .. })));
+        assert!(matches!(
+            frechet_distance(&a, &b),
+            Err(Error::DimensionMismatch { .. })
+        ));
     }
 }

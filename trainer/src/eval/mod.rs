@@ -23,10 +23,8 @@ use crate::error::{Error, Result};
 use digits::{ImageScore, ImageSet, RealReference};
 use report::{DigitsReport, DigitsSummary, ToyReport, ToyRow, ToySummary};
 
-/// Where `trainer classifier` writes and `trainer eval` reads the classifier.
-pub const DEFAULT_CLASSIFIER: &str = "models/digits-classifier.safetensors";
-/// The bundled digits.
-pub const DEFAULT_DIGITS: &str = "data/mnist";
+/// Where `trainer classifier` writes and `trainer eval` reads the classifier, in `models/`.
+pub const CLASSIFIER_FILE: &str = "digits-classifier.safetensors";
 /// Sample counts of the toy protocol: the literature's 2,500, and 100,000 for a steadier estimate.
 pub const TOY_SAMPLE_COUNTS: [usize; 2] = [2_500, 100_000];
 /// Upper bound on `--count`, to keep a typo from exhausting memory.
@@ -35,9 +33,10 @@ const MAX_COUNT: usize = 1_000_000;
 /// `trainer classifier`: trains the digit classifier used by `trainer eval`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClassifierArgs {
-    /// Directory with train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] (digits).
-    #[arg(long, default_value = DEFAULT_DIGITS)]
-    pub data: PathBuf,
+    /// Directory with train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] (digits)
+    /// [default: the bundled digits].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Digits at the end of the data kept out of training to measure accuracy (and as the real
     /// images of the Frechet distance).
     #[arg(long, default_value_t = 1000)]
@@ -48,9 +47,9 @@ pub struct ClassifierArgs {
     /// Seed of the initial weights, shuffling and augmentation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Where to write the classifier.
-    #[arg(long, default_value = DEFAULT_CLASSIFIER)]
-    pub out: PathBuf,
+    /// Where to write the classifier [default: models/digits-classifier.safetensors].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// Replace an existing classifier file.
     #[arg(long)]
     pub force: bool,
@@ -79,12 +78,13 @@ pub struct EvalArgs {
     /// The distribution a 2-D generator was trained on (default: its file's provenance).
     #[arg(long, value_enum)]
     pub toy: Option<ToyKind>,
-    /// The digit classifier.
-    #[arg(long, default_value = DEFAULT_CLASSIFIER)]
-    pub classifier: PathBuf,
-    /// The real digits: class distribution, baseline and held-out images.
-    #[arg(long, default_value = DEFAULT_DIGITS)]
-    pub data: PathBuf,
+    /// The digit classifier [default: models/digits-classifier.safetensors].
+    #[arg(long, value_name = "FILE")]
+    pub classifier: Option<PathBuf>,
+    /// The real digits: class distribution, baseline and held-out images [default: the bundled
+    /// digits].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Held-out real digits at the end of the data (must match the classifier's hold-out).
     #[arg(long, default_value_t = 1000)]
     pub holdout: usize,
@@ -95,24 +95,39 @@ pub struct EvalArgs {
 
 /// Trains, measures and saves the classifier; prints its held-out accuracy.
 pub fn run_classifier(args: &ClassifierArgs) -> Result<()> {
-    if args.out.exists() && !args.force {
-        return Err(Error::WouldOverwrite { path: args.out.clone() });
+    let out = args.out.clone().unwrap_or_else(default_classifier);
+    let data = args
+        .data
+        .clone()
+        .unwrap_or_else(crate::paths::default_data_dir);
+    if out.exists() && !args.force {
+        return Err(Error::WouldOverwrite { path: out });
     }
     let device = Device::Cpu;
-    let all = digits::load_digits(&args.data)?;
+    let all = digits::load_digits(&data)?;
     let (train, heldout) = all.split(args.holdout)?;
-    let cfg = classifier::TrainConfig { epochs: args.epochs, seed: args.seed, ..Default::default() };
+    let cfg = classifier::TrainConfig {
+        epochs: args.epochs,
+        seed: args.seed,
+        ..Default::default()
+    };
     eprintln!(
         "training the digit classifier on {} digits of {} ({} held out), {} epochs",
         train.len(),
-        args.data.display(),
+        data.display(),
         heldout.len(),
         cfg.epochs
     );
     let start = Instant::now();
-    let trained = classifier::train(&train.pixels, &train.labels, &cfg, &device, |epoch, loss| {
-        eprintln!("epoch {epoch}/{}: mean training loss {loss:.4}", cfg.epochs);
-    })?;
+    let trained = classifier::train(
+        &train.pixels,
+        &train.labels,
+        &cfg,
+        &device,
+        |epoch, loss| {
+            eprintln!("epoch {epoch}/{}: mean training loss {loss:.4}", cfg.epochs);
+        },
+    )?;
     let secs = start.elapsed().as_secs_f64();
     let verdicts = trained.model.classify(&heldout.pixels)?;
     let accuracy = classifier::accuracy(&verdicts, &heldout.labels)?;
@@ -121,23 +136,41 @@ pub fn run_classifier(args: &ClassifierArgs) -> Result<()> {
         "held-out accuracy {:.2}% on the last {} digits ({} errors); trained in {secs:.1} s",
         100.0 * accuracy,
         heldout.len(),
-        verdicts.predicted.iter().zip(&heldout.labels).filter(|(p, &l)| **p != usize::from(l)).count()
+        verdicts
+            .predicted
+            .iter()
+            .zip(&heldout.labels)
+            .filter(|(p, &l)| **p != usize::from(l))
+            .count()
     );
-    let per: Vec<String> = per_class.iter().enumerate().map(|(c, a)| format!("{c}: {:.1}%", 100.0 * a)).collect();
+    let per: Vec<String> = per_class
+        .iter()
+        .enumerate()
+        .map(|(c, a)| format!("{c}: {:.1}%", 100.0 * a))
+        .collect();
     println!("per digit: {}", per.join(", "));
     let provenance = [
-        ("dataset", args.data.display().to_string()),
+        (
+            "dataset",
+            data.file_name().map_or_else(
+                || data.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+        ),
         ("train_images", train.len().to_string()),
         ("heldout_images", heldout.len().to_string()),
         ("heldout_accuracy", format!("{accuracy:.4}")),
         ("epochs", cfg.epochs.to_string()),
         ("batch_size", cfg.batch_size.to_string()),
         ("seed", cfg.seed.to_string()),
-        ("augmentation", format!("random shifts up to {} px", cfg.max_shift)),
+        (
+            "augmentation",
+            format!("random shifts up to {} px", cfg.max_shift),
+        ),
         ("trainer", format!("trainer {}", env!("CARGO_PKG_VERSION"))),
     ];
-    classifier::save(&trained.vars, &args.out, &provenance)?;
-    println!("wrote {}", args.out.display());
+    classifier::save(&trained.vars, &out, &provenance)?;
+    println!("wrote {}", out.display());
     Ok(())
 }
 
@@ -150,7 +183,10 @@ fn per_class_accuracy(predicted: &[usize], labels: &[u8]) -> Vec<f64> {
         total[l] += 1;
         hits[l] += usize::from(p == l);
     }
-    hits.iter().zip(&total).map(|(&h, &t)| if t == 0 { 0.0 } else { h as f64 / t as f64 }).collect()
+    hits.iter()
+        .zip(&total)
+        .map(|(&h, &t)| if t == 0 { 0.0 } else { h as f64 / t as f64 })
+        .collect()
 }
 
 /// A generator to evaluate: its bytes and a name for the report.
@@ -170,7 +206,10 @@ pub fn run_eval(args: &EvalArgs) -> Result<()> {
 /// Runs `trainer eval` and returns what it prints.
 pub fn evaluate(args: &EvalArgs) -> Result<String> {
     if !(2..=MAX_COUNT).contains(&args.count) {
-        return Err(Error::InvalidArgument(format!("--count {} must be between 2 and {MAX_COUNT}", args.count)));
+        return Err(Error::InvalidArgument(format!(
+            "--count {} must be between 2 and {MAX_COUNT}",
+            args.count
+        )));
     }
     if !args.images.is_empty() {
         let sets = args
@@ -185,55 +224,105 @@ pub fn evaluate(args: &EvalArgs) -> Result<String> {
             .iter()
             .map(|p| {
                 let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
-                Ok(Source { name: p.display().to_string(), path: p.clone(), bytes })
+                Ok(Source {
+                    name: p.display().to_string(),
+                    path: p.clone(),
+                    bytes,
+                })
             })
             .collect::<Result<Vec<_>>>()?
     } else {
-        args.run.iter().map(|dir| run_source(dir)).collect::<Result<Vec<_>>>()?
+        args.run
+            .iter()
+            .map(|dir| run_source(dir))
+            .collect::<Result<Vec<_>>>()?
     };
-    let first = sources.first().ok_or_else(|| Error::InvalidArgument("nothing to evaluate".into()))?;
-    let g = runtime::Generator::load(&first.bytes)
-        .map_err(|e| Error::Model { path: first.path.clone(), reason: e.to_string() })?;
+    let first = sources
+        .first()
+        .ok_or_else(|| Error::InvalidArgument("nothing to evaluate".into()))?;
+    let g = runtime::Generator::load(&first.bytes).map_err(|e| Error::Model {
+        path: first.path.clone(),
+        reason: e.to_string(),
+    })?;
     if g.output_len() == 2 {
         toy_report(args, &sources)
     } else {
         let sets = sources
             .iter()
-            .map(|s| Ok((s.name.clone(), digits::generate(&s.bytes, &s.path, args.count, args.seed)?)))
+            .map(|s| {
+                Ok((
+                    s.name.clone(),
+                    digits::generate(&s.bytes, &s.path, args.count, args.seed)?,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         digits_report(args, sets)
     }
 }
 
-/// The generator of a run directory, exported in memory from its newest checkpoint.
+/// The generator of a run directory: its newest valid checkpoint, exported in memory in f16
+/// exactly as `trainer export` would (so the runtime draws what the board would draw).
 fn run_source(dir: &Path) -> Result<Source> {
-    let (bytes, checkpoint) = crate::export::export_run_bytes(dir)?;
-    Ok(Source { name: checkpoint.display().to_string(), path: checkpoint, bytes })
+    let cfg = crate::config::TrainConfig::load(dir)?;
+    let loaded = crate::checkpoint::newest_valid(dir)?;
+    let gan = crate::models::Gan::new(&loaded.info.spec, &Device::Cpu, 0)?;
+    crate::checkpoint::restore(&loaded, &gan, None)?;
+    let provenance = [("dataset".to_string(), cfg.data.name())];
+    let bytes = crate::export::build_bytes(&gan, &provenance, crate::export::ExportDtype::F16)?;
+    let path = loaded.info.path.clone();
+    Ok(Source {
+        name: path.display().to_string(),
+        path,
+        bytes,
+    })
+}
+
+/// `models/digits-classifier.safetensors` in the workspace.
+pub fn default_classifier() -> PathBuf {
+    crate::paths::default_models_dir().join(CLASSIFIER_FILE)
 }
 
 fn digits_report(args: &EvalArgs, sets: Vec<(String, ImageSet)>) -> Result<String> {
     let device = Device::Cpu;
-    if !args.classifier.is_file() {
+    let classifier_path = args.classifier.clone().unwrap_or_else(default_classifier);
+    if !classifier_path.is_file() {
         return Err(Error::Classifier {
-            path: args.classifier.clone(),
-            reason: "not found; train it with `cargo run --release -p trainer -- classifier`".into(),
+            path: classifier_path,
+            reason: "not found; train it with `cargo run --release -p trainer -- classifier`"
+                .into(),
         });
     }
-    let model = classifier::Classifier::load(&args.classifier, &device)?;
-    let all = digits::load_digits(&args.data)?;
+    let model = classifier::Classifier::load(&classifier_path, &device)?;
+    let all = digits::load_digits(
+        &args
+            .data
+            .clone()
+            .unwrap_or_else(crate::paths::default_data_dir),
+    )?;
     let (train, heldout) = all.split(args.holdout)?;
     let reference = RealReference::new(&model, &all.labels, &heldout)?;
     // Real training digits, as many as a generator draws: the figures a perfect generator gets.
     let n = args.count.min(train.len());
-    let real = ImageSet { pixels: train.pixels[..n * classifier::PIXELS].to_vec(), asked: None };
-    let baseline = digits::score(&format!("real digits (first {n} of the training split)"), &real, &model, &reference)?;
+    let real = ImageSet {
+        pixels: train.pixels[..n * classifier::PIXELS].to_vec(),
+        asked: None,
+    };
+    let baseline = digits::score(
+        &format!("real digits (first {n} of the training split)"),
+        &real,
+        &model,
+        &reference,
+    )?;
     let results = sets
         .iter()
         .map(|(name, set)| digits::score(name, set, &model, &reference))
         .collect::<Result<Vec<ImageScore>>>()?;
     let report = DigitsReport {
         kind: "digits",
-        classifier: args.classifier.display().to_string(),
+        classifier: match &args.classifier {
+            Some(p) => p.display().to_string(),
+            None => format!("models/{CLASSIFIER_FILE}"),
+        },
         heldout_images: heldout.len(),
         real_baseline: Some(baseline),
         summary: DigitsSummary::of(&results),
@@ -250,7 +339,10 @@ fn toy_report(args: &EvalArgs, sources: &[Source]) -> Result<String> {
     let mut kind = args.toy;
     let mut rows = Vec::new();
     for s in sources {
-        let g = runtime::Generator::load(&s.bytes).map_err(|e| Error::Model { path: s.path.clone(), reason: e.to_string() })?;
+        let g = runtime::Generator::load(&s.bytes).map_err(|e| Error::Model {
+            path: s.path.clone(),
+            reason: e.to_string(),
+        })?;
         let named = g.metadata("provenance.dataset").and_then(|d| match d {
             "ring8" => Some(ToyKind::Ring8),
             "grid25" => Some(ToyKind::Grid25),
@@ -267,19 +359,20 @@ fn toy_report(args: &EvalArgs, sources: &[Source]) -> Result<String> {
                 )))
             }
             (None, Some(n), _) => n,
-            (None, None, _) => {
-                return Err(Error::InvalidArgument(format!(
-                    "{}: a 2-D generator whose provenance does not name ring8 or grid25; pass --toy",
-                    s.name
-                )))
-            }
+            (None, None, _) => return Err(Error::InvalidArgument(format!(
+                "{}: a 2-D generator whose provenance does not name ring8 or grid25; pass --toy",
+                s.name
+            ))),
         };
         kind = Some(k);
         let largest = TOY_SAMPLE_COUNTS.iter().copied().max().unwrap_or(0);
         let points = toy::generate(&s.bytes, &s.path, largest, args.seed)?;
         for n in TOY_SAMPLE_COUNTS {
             let sc = toy::score(k, &points[..n])?;
-            rows.push(ToyRow { source: s.name.clone(), score: (&sc).into() });
+            rows.push(ToyRow {
+                source: s.name.clone(),
+                score: (&sc).into(),
+            });
         }
     }
     let kind = kind.ok_or_else(|| Error::InvalidArgument("nothing to evaluate".into()))?;
@@ -287,7 +380,10 @@ fn toy_report(args: &EvalArgs, sources: &[Source]) -> Result<String> {
         kind: "toy",
         distribution: kind.name().into(),
         modes: kind.modes().len(),
-        summary: TOY_SAMPLE_COUNTS.iter().map(|&n| ToySummary::of(&rows, n)).collect(),
+        summary: TOY_SAMPLE_COUNTS
+            .iter()
+            .map(|&n| ToySummary::of(&rows, n))
+            .collect(),
         results: rows,
     };
     if args.json {
@@ -298,8 +394,10 @@ fn toy_report(args: &EvalArgs, sources: &[Source]) -> Result<String> {
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    let mut s = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Json { path: PathBuf::from("-"), reason: e.to_string() })?;
+    let mut s = serde_json::to_string_pretty(value).map_err(|e| Error::Json {
+        path: PathBuf::from("-"),
+        reason: e.to_string(),
+    })?;
     s.push('\n');
     Ok(s)
 }

@@ -17,7 +17,10 @@ pub struct Aggregate {
 
 impl From<MeanSe> for Aggregate {
     fn from(m: MeanSe) -> Self {
-        Aggregate { mean: m.mean, se: m.se }
+        Aggregate {
+            mean: m.mean,
+            se: m.se,
+        }
     }
 }
 
@@ -87,7 +90,9 @@ pub fn digits_table(r: &DigitsReport) -> String {
     );
     out.push_str(&header);
     let row = |s: &ImageScore| {
-        let acc = s.conditional_accuracy.map_or("-".into(), |a| format!("{:.1}%", 100.0 * a));
+        let acc = s
+            .conditional_accuracy
+            .map_or("-".into(), |a| format!("{:.1}%", 100.0 * a));
         let hist: Vec<String> = s.histogram.iter().map(|c| c.to_string()).collect();
         format!(
             "{:<40} {:>7} {:>5}/10 {:>9.4} {:>9} {:>9.3} {:>6.3}  {}\n",
@@ -210,7 +215,10 @@ pub fn toy_table(r: &ToyReport) -> String {
         ));
     }
     for s in &r.summary {
-        let hq = s.high_quality.map(|a| Aggregate { mean: 100.0 * a.mean, se: a.se.map(|e| 100.0 * e) });
+        let hq = s.high_quality.map(|a| Aggregate {
+            mean: 100.0 * a.mean,
+            se: a.se.map(|e| 100.0 * e),
+        });
         out.push_str(&format!(
             "mean ± standard error over {} sources at {} samples: modes {} / {}, HQ {} %, reverse KL {}\n",
             s.sources,
@@ -253,7 +261,10 @@ mod tests {
 
     #[test]
     fn digits_summary_and_table() {
-        let results = vec![image_score("a", 10, 2.0, None), image_score("b", 8, 4.0, None)];
+        let results = vec![
+            image_score("a", 10, 2.0, None),
+            image_score("b", 8, 4.0, None),
+        ];
         let summary = DigitsSummary::of(&results);
         assert_eq!(summary.classes_covered.unwrap().mean, 9.0);
         assert_eq!(summary.frechet_distance.unwrap().se, Some(1.0));
@@ -271,16 +282,29 @@ mod tests {
         assert!(table.contains("   10/10"), "{table}");
         let json: serde_json::Value = serde_json::to_value(&report).unwrap();
         assert_eq!(json["results"][1]["classes_covered"], 8);
-        assert_eq!(json["summary"]["conditional_accuracy"], serde_json::Value::Null);
+        assert_eq!(
+            json["summary"]["conditional_accuracy"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]
     fn toy_summary_separates_sample_counts() {
         let row = |src: &str, samples, modes| ToyRow {
             source: src.into(),
-            score: ToyScoreJson { samples, modes_captured: modes, high_quality: 0.9, reverse_kl: 0.1, histogram: vec![] },
+            score: ToyScoreJson {
+                samples,
+                modes_captured: modes,
+                high_quality: 0.9,
+                reverse_kl: 0.1,
+                histogram: vec![],
+            },
         };
-        let rows = vec![row("a", 2500, 24), row("b", 2500, 25), row("a", 100_000, 25)];
+        let rows = vec![
+            row("a", 2500, 24),
+            row("b", 2500, 25),
+            row("a", 100_000, 25),
+        ];
         let s = ToySummary::of(&rows, 2500);
         assert_eq!(s.sources, 2);
         assert_eq!(s.modes_captured.unwrap().mean, 24.5);

@@ -7,7 +7,9 @@ use crate::error::Error;
 pub fn class_histogram(predictions: &[usize], classes: usize) -> Result<Vec<usize>, Error> {
     let mut counts = vec![0usize; classes];
     for &p in predictions {
-        let slot = counts.get_mut(p).ok_or(Error::ClassOutOfRange { class: p, classes })?;
+        let slot = counts
+            .get_mut(p)
+            .ok_or(Error::ClassOutOfRange { class: p, classes })?;
         *slot += 1;
     }
     Ok(counts)
@@ -40,7 +42,11 @@ pub fn normalize(counts: &[usize]) -> Vec<f64> {
 /// `p` where `q` has none) is an error, not a number: no reader can use an infinity.
 pub fn kl_divergence(p: &[f64], q: &[f64]) -> Result<f64, Error> {
     if p.len() != q.len() {
-        return Err(Error::DimensionMismatch { what: "distributions", left: p.len(), right: q.len() });
+        return Err(Error::DimensionMismatch {
+            what: "distributions",
+            left: p.len(),
+            right: q.len(),
+        });
     }
     let mut kl = 0.0;
     for (i, (&pi, &qi)) in p.iter().zip(q).enumerate() {
@@ -72,10 +78,18 @@ pub fn argmax(values: &[f32]) -> Option<(usize, f32)> {
 /// probabilities per sample.
 pub fn mean_confidence(probs: &[f32], classes: usize) -> Result<f64, Error> {
     if classes == 0 || probs.is_empty() {
-        return Err(Error::TooFewSamples { what: "class probabilities", needed: 1, got: 0 });
+        return Err(Error::TooFewSamples {
+            what: "class probabilities",
+            needed: 1,
+            got: 0,
+        });
     }
     if probs.len() % classes != 0 {
-        return Err(Error::DimensionMismatch { what: "probability rows", left: probs.len(), right: classes });
+        return Err(Error::DimensionMismatch {
+            what: "probability rows",
+            left: probs.len(),
+            right: classes,
+        });
     }
     let rows = probs.len() / classes;
     let sum: f64 = probs
@@ -89,10 +103,18 @@ pub fn mean_confidence(probs: &[f32], classes: usize) -> Result<f64, Error> {
 /// Fraction of samples whose predicted class is the class asked for.
 pub fn conditional_accuracy(predicted: &[usize], asked: &[usize]) -> Result<f64, Error> {
     if predicted.len() != asked.len() {
-        return Err(Error::DimensionMismatch { what: "labels", left: predicted.len(), right: asked.len() });
+        return Err(Error::DimensionMismatch {
+            what: "labels",
+            left: predicted.len(),
+            right: asked.len(),
+        });
     }
     if predicted.is_empty() {
-        return Err(Error::TooFewSamples { what: "labels", needed: 1, got: 0 });
+        return Err(Error::TooFewSamples {
+            what: "labels",
+            needed: 1,
+            got: 0,
+        });
     }
     let hits = predicted.iter().zip(asked).filter(|(p, a)| p == a).count();
     Ok(hits as f64 / predicted.len() as f64)
@@ -131,7 +153,10 @@ mod tests {
         assert_eq!(class_histogram(&[0, 2, 2, 1, 2], 3).unwrap(), vec![1, 1, 3]);
         assert!(matches!(
             class_histogram(&[0, 3], 3),
-            Err(Error::ClassOutOfRange { class: 3, classes: 3 })
+            Err(Error::ClassOutOfRange {
+                class: 3,
+                classes: 3
+            })
         ));
     }
 
@@ -162,8 +187,14 @@ mod tests {
         // Asymmetric case: KL([0.9, 0.1] || [0.5, 0.5]).
         let expected = 0.9 * (1.8f64).ln() + 0.1 * (0.2f64).ln();
         assert!((kl_divergence(&[0.9, 0.1], &[0.5, 0.5]).unwrap() - expected).abs() < 1e-12);
-        assert!(matches!(kl_divergence(&q, &p), Err(Error::InfiniteDivergence { index: 2 })));
-        assert!(matches!(kl_divergence(&p, &[1.0]), Err(Error::DimensionMismatch { .. })));
+        assert!(matches!(
+            kl_divergence(&q, &p),
+            Err(Error::InfiniteDivergence { index: 2 })
+        ));
+        assert!(matches!(
+            kl_divergence(&p, &[1.0]),
+            Err(Error::DimensionMismatch { .. })
+        ));
     }
 
     #[test]
@@ -179,7 +210,10 @@ mod tests {
         assert!((mean_confidence(&probs, 2).unwrap() - 0.8).abs() < 1e-6);
         assert!(mean_confidence(&probs, 3).is_err());
         assert!(mean_confidence(&[], 2).is_err());
-        assert_eq!(conditional_accuracy(&[1, 2, 3, 4], &[1, 2, 0, 0]).unwrap(), 0.5);
+        assert_eq!(
+            conditional_accuracy(&[1, 2, 3, 4], &[1, 2, 0, 0]).unwrap(),
+            0.5
+        );
         assert!(conditional_accuracy(&[1], &[1, 2]).is_err());
         assert!(conditional_accuracy(&[], &[]).is_err());
         assert_eq!(argmax(&[1.0, 3.0, 3.0, 2.0]), Some((1, 3.0)));

@@ -33,9 +33,17 @@ pub struct ToyScore {
 /// high quality (it still counts in the denominator).
 pub fn score(dist: ToyKind, samples: &[[f32; 2]]) -> Result<ToyScore, Error> {
     if samples.is_empty() {
-        return Err(Error::TooFewSamples { what: "2-D samples", needed: 1, got: 0 });
+        return Err(Error::TooFewSamples {
+            what: "2-D samples",
+            needed: 1,
+            got: 0,
+        });
     }
-    let modes: Vec<[f64; 2]> = dist.modes().iter().map(|m| [f64::from(m[0]), f64::from(m[1])]).collect();
+    let modes: Vec<[f64; 2]> = dist
+        .modes()
+        .iter()
+        .map(|m| [f64::from(m[0]), f64::from(m[1])])
+        .collect();
     let radius_sq = (3.0 * f64::from(dist.std())).powi(2);
     let mut histogram = vec![0usize; modes.len()];
     for s in samples {
@@ -47,7 +55,10 @@ pub fn score(dist: ToyKind, samples: &[[f32; 2]]) -> Result<ToyScore, Error> {
             .iter()
             .map(|m| (m[0] - x).powi(2) + (m[1] - y).powi(2))
             .enumerate()
-            .fold((0, f64::INFINITY), |best, (i, d)| if d < best.1 { (i, d) } else { best });
+            .fold(
+                (0, f64::INFINITY),
+                |best, (i, d)| if d < best.1 { (i, d) } else { best },
+            );
         if dist_sq <= radius_sq {
             histogram[nearest] += 1;
         }
@@ -71,14 +82,27 @@ pub fn score(dist: ToyKind, samples: &[[f32; 2]]) -> Result<ToyScore, Error> {
 
 /// Draws `count` points with the runtime from a 2-D generator file (output of 2 values, no
 /// classes), latents from `LatentRng::new(seed)`.
-pub fn generate(model_bytes: &[u8], path: &std::path::Path, count: usize, seed: u64) -> Result<Vec<[f32; 2]>, Error> {
-    let bad = |reason: String| Error::Model { path: path.into(), reason };
+pub fn generate(
+    model_bytes: &[u8],
+    path: &std::path::Path,
+    count: usize,
+    seed: u64,
+) -> Result<Vec<[f32; 2]>, Error> {
+    let bad = |reason: String| Error::Model {
+        path: path.into(),
+        reason,
+    };
     let g = runtime::Generator::load(model_bytes).map_err(|e| bad(e.to_string()))?;
     if g.output_len() != 2 {
-        return Err(bad(format!("draws {} values per sample, a 2-D generator draws 2", g.output_len())));
+        return Err(bad(format!(
+            "draws {} values per sample, a 2-D generator draws 2",
+            g.output_len()
+        )));
     }
     if g.num_classes() != 0 {
-        return Err(bad("is conditional; the 2-D protocol scores unconditional generators".into()));
+        return Err(bad(
+            "is conditional; the 2-D protocol scores unconditional generators".into(),
+        ));
     }
     let mut rng = runtime::rng::LatentRng::new(seed);
     let mut z = vec![0.0f32; g.latent_dim()];
@@ -87,7 +111,8 @@ pub fn generate(model_bytes: &[u8], path: &std::path::Path, count: usize, seed: 
     let mut points = Vec::with_capacity(count);
     for _ in 0..count {
         rng.fill_normal(&mut z);
-        g.generate(&z, None, &mut scratch, &mut out).map_err(|e| bad(e.to_string()))?;
+        g.generate(&z, None, &mut scratch, &mut out)
+            .map_err(|e| bad(e.to_string()))?;
         points.push(out);
     }
     Ok(points)
@@ -99,7 +124,10 @@ mod tests {
 
     /// A deterministic point at a given offset from a mode, for exact-boundary tests.
     fn at(mode: [f32; 2], dx: f64, dy: f64) -> [f32; 2] {
-        [(f64::from(mode[0]) + dx) as f32, (f64::from(mode[1]) + dy) as f32]
+        [
+            (f64::from(mode[0]) + dx) as f32,
+            (f64::from(mode[1]) + dy) as f32,
+        ]
     }
 
     #[test]
@@ -107,10 +135,15 @@ mod tests {
         // For an isotropic 2-D Gaussian, P(r <= 3 sigma) = 1 - exp(-9 / 2) = 0.98889.
         for kind in [ToyKind::Ring8, ToyKind::Grid25] {
             let data = crate::data::toy::dataset(kind);
-            let points: Vec<[f32; 2]> = data.samples.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
+            let points: Vec<[f32; 2]> =
+                data.samples.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
             let s = score(kind, &points).unwrap();
             assert_eq!(s.modes_captured, s.modes, "{kind:?}");
-            assert!((s.high_quality - (1.0 - (-4.5f64).exp())).abs() < 0.002, "{kind:?} {}", s.high_quality);
+            assert!(
+                (s.high_quality - (1.0 - (-4.5f64).exp())).abs() < 0.002,
+                "{kind:?} {}",
+                s.high_quality
+            );
             assert!(s.reverse_kl < 1e-3, "{kind:?} {}", s.reverse_kl);
         }
     }
