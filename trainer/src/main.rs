@@ -22,6 +22,10 @@ enum Command {
     Sample(trainer::sample::SampleArgs),
     /// Print training throughput (images/s) of each architecture on this machine.
     Bench(trainer::bench::BenchArgs),
+    /// Train the digit classifier that `eval` measures generated digits with.
+    Classifier(trainer::eval::ClassifierArgs),
+    /// Measure generators or images: digit classes, coverage, Frechet distance, or the 2-D protocol.
+    Eval(trainer::eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +35,8 @@ fn main() -> ExitCode {
         Command::Export(a) => trainer::export::run(&a),
         Command::Sample(a) => trainer::sample::run(&a),
         Command::Bench(a) => trainer::bench::run(&a),
+        Command::Classifier(a) => trainer::eval::run_classifier(&a),
+        Command::Eval(a) => trainer::eval::run_eval(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
