@@ -1,0 +1,81 @@
+//! Development models for tests: the shape of the shipped digit DCGAN with deterministic
+//! pseudo-random weights. They exercise every code path but draw noise, not digits; they are
+//! built in memory (or into a temporary file) and never shipped.
+#![allow(dead_code)]
+
+use runtime::format::{DType, LayerSpec};
+use runtime::write::ModelBuilder;
+use runtime::Shape;
+
+/// xorshift64*: reproducible weights without a dependency.
+struct Weights(u64);
+
+impl Weights {
+    /// `n` values uniform in +-sqrt(3 / fan_in), the variance of He-style initialisation / 2.
+    fn take(&mut self, n: usize, fan_in: usize) -> Vec<f32> {
+        let bound = (3.0 / fan_in as f32).sqrt();
+        (0..n)
+            .map(|_| {
+                self.0 ^= self.0 >> 12;
+                self.0 ^= self.0 << 25;
+                self.0 ^= self.0 >> 27;
+                let u =
+                    (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40) as f32 / (1u64 << 24) as f32;
+                (2.0 * u - 1.0) * bound
+            })
+            .collect()
+    }
+}
+
+/// The digit DCGAN's architecture (dense 100 -> 64x7x7, transposed convolutions 64 -> 32 -> 1,
+/// tanh), conditioned by a one-hot class vector when `classes > 0`. `scale` shrinks the
+/// channel counts for quick tests (1 = the real size).
+pub fn dcgan(seed: u64, classes: usize, scale: usize, dtype: DType) -> Vec<u8> {
+    let latent = 100;
+    let (c1, c2) = (64 / scale, 32 / scale);
+    let mut w = Weights(seed | 1);
+    let mut b = ModelBuilder::new(latent, classes, Shape { c: 1, h: 28, w: 28 });
+    b.dtype(dtype);
+    let mut inputs = latent;
+    if classes > 0 {
+        b.layer(LayerSpec::OneHotConcat { classes }, None, None);
+        inputs += classes;
+    }
+    let dense_out = c1 * 7 * 7;
+    b.layer(
+        LayerSpec::Dense {
+            in_features: inputs,
+            out_features: dense_out,
+        },
+        Some(w.take(dense_out * inputs, inputs)),
+        Some(w.take(dense_out, inputs)),
+    );
+    b.layer(LayerSpec::Reshape { c: c1, h: 7, w: 7 }, None, None);
+    b.layer(LayerSpec::Relu, None, None);
+    for (cin, cout) in [(c1, c2), (c2, 1)] {
+        b.layer(
+            LayerSpec::ConvTranspose2d {
+                in_channels: cin,
+                out_channels: cout,
+                kernel: 4,
+                stride: 2,
+                padding: 1,
+                output_padding: 0,
+            },
+            Some(w.take(cin * cout * 16, cin * 4)),
+            Some(w.take(cout, cin * 4)),
+        );
+        b.layer(
+            if cout == 1 {
+                LayerSpec::Tanh
+            } else {
+                LayerSpec::Relu
+            },
+            None,
+            None,
+        );
+    }
+    b.provenance("arch", "dcgan");
+    b.provenance("trainer", "random weights for development, untrained");
+    b.build().expect("the development model is valid")
+}
