@@ -1,0 +1,222 @@
+//! Arithmetic kernels over `&[f32]` activations and stored weights.
+//!
+//! # Summation order (part of the format's arithmetic)
+//!
+//! Every kernel computes in f32, rounds each product to f32 before adding it
+//! (never a fused multiply-add) and adds in exactly this order, so that every
+//! target produces bit-identical outputs:
+//!
+//! - `dense`, output `o` with `n` inputs: [`LANES`] = 16 partial sums
+//!   `acc[0..16]`, all starting at `+0.0`. For `i` in `0..n - n % 16`, in
+//!   increasing order, `acc[i % 16] += w[o, i] * x[i]`. Then
+//!   `s = acc[0]; s += acc[1]; ...; s += acc[15]` (left to right), then for
+//!   the tail `i` in `n - n % 16..n`, in increasing order, `s += w[o, i] * x[i]`,
+//!   and finally `y[o] = s + bias[o]`.
+//! - `conv2d` and `conv_transpose2d`, output `(o, y, x)`: `s = bias[o]`, then
+//!   for input channel `c`, kernel row `ky`, kernel column `kx`, each in
+//!   increasing order (outermost first), if the tap lands inside the input,
+//!   `s += w[..] * input[c, iy, ix]`; taps in the padding are skipped, not
+//!   added as zeros. For `conv2d` `iy = y * stride + ky - padding`; for
+//!   `conv_transpose2d` the tap exists when `y + padding - ky` is a
+//!   non-negative multiple of `stride` and `iy = (y + padding - ky) / stride`
+//!   (likewise for `x`).
+//! - Element-wise layers use `libm` (`tanhf`, `expf`), which is the same code
+//!   on every target, never the platform's math library.
+//!
+//! The fast kernels (module `fast`) reorder loops across outputs, rows and
+//! tiles but keep this order for every single output; a property test checks
+//! them against the plain ones bit for bit.
+
+pub mod fast;
+pub mod plain;
+
+use crate::format::DType;
+
+/// Width of the dense kernel's partial sums (fixed by the format).
+pub const LANES: usize = 16;
+
+/// A stored tensor's elements, read from the file bytes in place. The bytes
+/// may sit at any alignment, so elements are assembled from bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Weights<'a> {
+    bytes: &'a [u8],
+    dtype: DType,
+}
+
+impl<'a> Weights<'a> {
+    /// Views `bytes` as little-endian elements of `dtype` (a trailing partial
+    /// element is ignored).
+    pub fn new(bytes: &'a [u8], dtype: DType) -> Self {
+        Weights { bytes, dtype }
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Element count.
+    pub fn len(&self) -> usize {
+        self.bytes.len() / self.dtype.size()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Element `i` as f32 (exact for F16); 0.0 past the end, which the
+    /// loader's shape checks rule out.
+    #[inline]
+    pub fn at(&self, i: usize) -> f32 {
+        match self.dtype {
+            DType::F16 => match self.bytes.get(2 * i..2 * i + 2) {
+                Some(&[a, b]) => half::f16::from_bits(u16::from_le_bytes([a, b])).to_f32(),
+                _ => 0.0,
+            },
+            DType::F32 => match self.bytes.get(4 * i..4 * i + 4) {
+                Some(&[a, b, c, d]) => f32::from_le_bytes([a, b, c, d]),
+                _ => 0.0,
+            },
+        }
+    }
+
+    /// Elements `start..start + len` as a sub-view (empty when out of range).
+    pub fn slice(&self, start: usize, len: usize) -> Weights<'a> {
+        let size = self.dtype.size();
+        let bytes = start
+            .checked_mul(size)
+            .and_then(|b| Some((b, b.checked_add(len.checked_mul(size)?)?)))
+            .and_then(|(b, e)| self.bytes.get(b..e))
+            .unwrap_or(&[]);
+        Weights {
+            bytes,
+            dtype: self.dtype,
+        }
+    }
+
+    /// The index of the first element that is NaN or infinite.
+    pub fn first_non_finite(&self) -> Option<usize> {
+        match self.dtype {
+            DType::F16 => self
+                .bytes
+                .chunks_exact(2)
+                .position(|b| u16::from_le_bytes([b[0], b[1]]) & 0x7c00 == 0x7c00),
+            DType::F32 => self.bytes.chunks_exact(4).position(|b| {
+                u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & 0x7f80_0000 == 0x7f80_0000
+            }),
+        }
+    }
+}
+
+/// Geometry of a convolution: input `[in_c, in_h, in_w]`, output
+/// `[out_c, out_h, out_w]`, square kernel, same stride and padding on both
+/// axes. `output_padding` only enters through `out_h`/`out_w`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeom {
+    pub in_c: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+    pub out_c: usize,
+    pub out_h: usize,
+    pub out_w: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+/// Whether the buffers hold what a dense layer reads and writes; kernels do
+/// nothing otherwise (the loader guarantees it, so this never triggers
+/// inside `generate`, but the kernels are public and must not panic).
+pub fn dense_fits(w: &Weights<'_>, b: &Weights<'_>, n_in: usize, n_out: usize) -> bool {
+    n_in.checked_mul(n_out).is_some_and(|n| w.len() >= n) && b.len() >= n_out
+}
+
+/// Like [`dense_fits`] for a convolution (either kind: both weights hold
+/// `in_c * out_c * k * k` elements).
+pub fn conv_fits(w: &Weights<'_>, b: &Weights<'_>, g: &ConvGeom, x: &[f32], y: &[f32]) -> bool {
+    let wl = g
+        .in_c
+        .checked_mul(g.out_c)
+        .and_then(|n| n.checked_mul(g.kernel))
+        .and_then(|n| n.checked_mul(g.kernel));
+    let il = g
+        .in_c
+        .checked_mul(g.in_h)
+        .and_then(|n| n.checked_mul(g.in_w));
+    let ol = g
+        .out_c
+        .checked_mul(g.out_h)
+        .and_then(|n| n.checked_mul(g.out_w));
+    // Index arithmetic in the kernels stays below this bound.
+    let reach = g
+        .out_h
+        .max(g.out_w)
+        .max(g.in_h)
+        .max(g.in_w)
+        .checked_mul(g.stride)
+        .and_then(|n| n.checked_add(g.kernel))
+        .and_then(|n| n.checked_add(g.padding));
+    g.stride > 0
+        && reach.is_some()
+        && wl.is_some_and(|n| w.len() >= n)
+        && b.len() >= g.out_c
+        && il.is_some_and(|n| x.len() >= n)
+        && ol.is_some_and(|n| y.len() >= n)
+}
+
+/// `max(x, 0)`, with NaN mapped to 0.
+pub fn relu(x: &mut [f32]) {
+    for v in x {
+        *v = if *v > 0.0 { *v } else { 0.0 };
+    }
+}
+
+pub fn leaky_relu(x: &mut [f32], slope: f32) {
+    for v in x {
+        *v = if *v >= 0.0 { *v } else { *v * slope };
+    }
+}
+
+pub fn tanh(x: &mut [f32]) {
+    for v in x {
+        *v = libm::tanhf(*v);
+    }
+}
+
+pub fn sigmoid(x: &mut [f32]) {
+    for v in x {
+        *v = 1.0 / (1.0 + libm::expf(-*v));
+    }
+}
+
+/// Nearest-neighbour upsampling of `[c, h, w]` by `scale`.
+pub fn upsample_nearest(x: &[f32], c: usize, h: usize, w: usize, scale: usize, y: &mut [f32]) {
+    let (oh, ow) = (h * scale, w * scale);
+    for ch in 0..c {
+        for oy in 0..oh {
+            let src = x.get((ch * h + oy / scale) * w..).unwrap_or(&[]);
+            let dst = y.get_mut((ch * oh + oy) * ow..).unwrap_or(&mut []);
+            for (ox, d) in dst.iter_mut().take(ow).enumerate() {
+                *d = src.get(ox / scale).copied().unwrap_or(0.0);
+            }
+        }
+    }
+}
+
+/// Dense layer with the fastest kernel this target has.
+pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+    fast::dense(w, b, x, y)
+}
+
+/// `conv2d` with the fastest kernel this target has.
+pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    fast::conv2d(w, b, g, x, y)
+}
+
+/// `conv_transpose2d` with the fastest kernel this target has.
+pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    fast::conv_transpose2d(w, b, g, x, y)
+}
