@@ -16,6 +16,7 @@ pub mod caption;
 pub mod display;
 pub mod dither;
 pub mod error;
+pub mod files;
 pub mod layout;
 pub mod model;
 pub mod netpbm;
