@@ -16,7 +16,7 @@ pub enum Error {
         source: runtime::Error,
     },
     /// The frame loop refused the model or its buffers.
-    App(gan_app::Error),
+    App(Box<gan_app::Error>),
 }
 
 impl fmt::Display for Error {
@@ -33,14 +33,14 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
-            Error::Model { source, .. } => Some(source),
-            Error::App(e) => Some(e),
+            Error::Model { source, .. } => Some(source.as_ref()),
+            Error::App(e) => Some(e.as_ref()),
         }
     }
 }
 
 impl From<gan_app::Error> for Error {
     fn from(e: gan_app::Error) -> Self {
-        Error::App(e)
+        Error::App(Box::new(e))
     }
 }

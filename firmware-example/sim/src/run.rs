@@ -42,7 +42,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
     let bytes = fs::read(&args.model).map_err(io(&args.model))?;
     let generator = Generator::load(&bytes).map_err(|source| Error::Model {
         path: args.model.clone(),
-        source,
+        source: Box::new(source),
     })?;
     println!(
         "model {}: latent {}, {} classes, output {}x{}x{}, {} parameters, {} MACs per image",
