@@ -13,7 +13,7 @@ pub enum Error {
     /// The model file is not a valid generator.
     Model {
         path: PathBuf,
-        source: runtime::Error,
+        source: Box<runtime::Error>,
     },
     /// The frame loop refused the model or its buffers.
     App(Box<gan_app::Error>),
