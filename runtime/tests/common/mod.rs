@@ -365,3 +365,27 @@ pub fn dcgan_plain() -> Spec {
         3,
     )
 }
+
+/// A file from a header text and a data section.
+pub fn raw_file(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut f = (header.len() as u64).to_le_bytes().to_vec();
+    f.extend_from_slice(header.as_bytes());
+    f.extend_from_slice(data);
+    f
+}
+
+/// The header text and data section of a well-formed file.
+pub fn split(file: &[u8]) -> (String, Vec<u8>) {
+    let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+    (
+        String::from_utf8(file[8..8 + n].to_vec()).unwrap(),
+        file[8 + n..].to_vec(),
+    )
+}
+
+/// The file with `from` replaced by `to` in its header (which must hold it).
+pub fn edit(file: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let (h, d) = split(file);
+    assert!(h.contains(from), "header lacks {from}: {h}");
+    raw_file(&h.replacen(from, to, 1), &d)
+}
