@@ -1,0 +1,230 @@
+//! The fast kernels equal the plain ones bit for bit on random shapes,
+//! weights (every finite f16, including subnormals) and inputs.
+
+use proptest::prelude::*;
+use runtime::format::DType;
+use runtime::kernels::{fast, plain, ConvGeom, Weights};
+
+/// Finite weight bytes of `dtype`: f16 from arbitrary finite bit patterns,
+/// f32 from a range of magnitudes.
+fn weight_bytes(dtype: DType, n: usize) -> impl Strategy<Value = Vec<u8>> {
+    match dtype {
+        DType::F16 => prop::collection::vec(
+            any::<u16>().prop_map(|b| if b & 0x7c00 == 0x7c00 { b & 0x83ff } else { b }),
+            n,
+        )
+        .prop_map(|v| v.iter().flat_map(|b| b.to_le_bytes()).collect())
+        .boxed(),
+        DType::F32 => prop::collection::vec(
+            prop_oneof![-2.0f32..2.0, Just(0.0f32), Just(-0.0f32), -1e-30f32..1e-30],
+            n,
+        )
+        .prop_map(|v| v.iter().flat_map(|b| b.to_le_bytes()).collect())
+        .boxed(),
+    }
+}
+
+fn inputs(n: usize) -> impl Strategy<Value = Vec<f32>> {
+    prop::collection::vec(
+        prop_oneof![8 => -3.0f32..3.0, 1 => Just(0.0f32), 1 => Just(-0.0f32)],
+        n,
+    )
+}
+
+fn dtype() -> impl Strategy<Value = DType> {
+    prop_oneof![Just(DType::F16), Just(DType::F32)]
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[derive(Debug, Clone)]
+struct DenseCase {
+    dtype: DType,
+    n_in: usize,
+    w: Vec<u8>,
+    b: Vec<u8>,
+    x: Vec<f32>,
+}
+
+fn dense_case() -> impl Strategy<Value = DenseCase> {
+    (dtype(), 1usize..80, 1usize..11).prop_flat_map(|(dtype, n_in, n_out)| {
+        (
+            weight_bytes(dtype, n_in * n_out),
+            weight_bytes(dtype, n_out),
+            inputs(n_in),
+        )
+            .prop_map(move |(w, b, x)| DenseCase {
+                dtype,
+                n_in,
+                w,
+                b,
+                x,
+            })
+    })
+}
+
+#[derive(Debug, Clone)]
+struct ConvCase {
+    dtype: DType,
+    transpose: bool,
+    g: ConvGeom,
+    w: Vec<u8>,
+    b: Vec<u8>,
+    x: Vec<f32>,
+}
+
+fn conv_case() -> impl Strategy<Value = ConvCase> {
+    (
+        dtype(),
+        any::<bool>(),
+        1usize..4,
+        1usize..4,
+        1usize..6,
+        1usize..4,
+        0usize..6,
+        1usize..10,
+        1usize..20,
+        0usize..3,
+    )
+        .prop_filter_map(
+            "empty output",
+            |(dtype, transpose, in_c, out_c, k, s, p, h, w, op)| {
+                let p = p % k;
+                let (oh, ow) = if transpose {
+                    let op = op % s;
+                    let f = |d: usize| {
+                        ((d - 1) * s + k + op)
+                            .checked_sub(2 * p)
+                            .filter(|&v| v >= 1)
+                    };
+                    (f(h)?, f(w)?)
+                } else {
+                    let f = |d: usize| (d + 2 * p).checked_sub(k).map(|v| v / s + 1);
+                    (f(h)?, f(w)?)
+                };
+                let g = ConvGeom {
+                    in_c,
+                    in_h: h,
+                    in_w: w,
+                    out_c,
+                    out_h: oh,
+                    out_w: ow,
+                    kernel: k,
+                    stride: s,
+                    padding: p,
+                };
+                Some((dtype, transpose, g))
+            },
+        )
+        .prop_flat_map(|(dtype, transpose, g)| {
+            (
+                weight_bytes(dtype, g.in_c * g.out_c * g.kernel * g.kernel),
+                weight_bytes(dtype, g.out_c),
+                inputs(g.in_c * g.in_h * g.in_w),
+            )
+                .prop_map(move |(w, b, x)| ConvCase {
+                    dtype,
+                    transpose,
+                    g,
+                    w,
+                    b,
+                    x,
+                })
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fast_dense_equals_plain(c in dense_case()) {
+        let (w, b) = (Weights::new(&c.w, c.dtype), Weights::new(&c.b, c.dtype));
+        let n_out = b.len();
+        prop_assert_eq!(w.len(), n_out * c.n_in);
+        let mut want = vec![f32::NAN; n_out];
+        let mut got = vec![f32::NAN; n_out];
+        plain::dense(w, b, &c.x, &mut want);
+        fast::dense(w, b, &c.x, &mut got);
+        prop_assert_eq!(bits(&got), bits(&want));
+        prop_assert!(want.iter().all(|v| !v.is_nan()));
+    }
+
+    #[test]
+    fn fast_convolutions_equal_plain(c in conv_case()) {
+        let (w, b) = (Weights::new(&c.w, c.dtype), Weights::new(&c.b, c.dtype));
+        let n = c.g.out_c * c.g.out_h * c.g.out_w;
+        let mut want = vec![f32::NAN; n];
+        let mut got = vec![f32::NAN; n];
+        if c.transpose {
+            plain::conv_transpose2d(w, b, &c.g, &c.x, &mut want);
+            fast::conv_transpose2d(w, b, &c.g, &c.x, &mut got);
+        } else {
+            plain::conv2d(w, b, &c.g, &c.x, &mut want);
+            fast::conv2d(w, b, &c.g, &c.x, &mut got);
+        }
+        prop_assert!(want.iter().all(|v| !v.is_nan()), "plain left outputs unwritten");
+        prop_assert_eq!(bits(&got), bits(&want));
+    }
+}
+
+/// Kernels given buffers that do not fit their shapes do nothing rather
+/// than panic.
+#[test]
+fn mismatched_buffers_are_ignored() {
+    let w = [0u8; 8];
+    let x = [1.0f32; 3];
+    let mut y = [7.0f32; 2];
+    fast::dense(
+        Weights::new(&w, DType::F16),
+        Weights::new(&w, DType::F16),
+        &x,
+        &mut y,
+    );
+    plain::dense(
+        Weights::new(&w, DType::F16),
+        Weights::new(&w, DType::F16),
+        &x,
+        &mut y,
+    );
+    assert_eq!(y, [7.0; 2]);
+    let g = ConvGeom {
+        in_c: 1,
+        in_h: 4,
+        in_w: 4,
+        out_c: 1,
+        out_h: 4,
+        out_w: 4,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    };
+    let mut y = [7.0f32; 16];
+    for f in [
+        fast::conv2d,
+        plain::conv2d,
+        fast::conv_transpose2d,
+        plain::conv_transpose2d,
+    ] {
+        f(
+            Weights::new(&w, DType::F32),
+            Weights::new(&w, DType::F32),
+            &g,
+            &x,
+            &mut y,
+        );
+    }
+    assert_eq!(y, [7.0; 16]);
+    let huge = ConvGeom {
+        stride: usize::MAX,
+        ..g
+    };
+    fast::conv2d(
+        Weights::new(&w, DType::F32),
+        Weights::new(&w, DType::F32),
+        &huge,
+        &[0.0; 16],
+        &mut y,
+    );
+}
