@@ -1,0 +1,144 @@
+//! The firmware example on QEMU's MPS2 boards: the same frame loop as the Pico, drawing into a
+//! framebuffer, writing each frame to the host through semihosting and printing the
+//! instructions each image took. Exits QEMU with status 0 after `MICROGAN_FRAMES` frames, 1 on
+//! any error.
+#![no_std]
+#![no_main]
+
+mod error;
+mod semihosting;
+mod stopwatch;
+
+use cortex_m_rt::entry;
+use cortex_m_semihosting::{debug, heprintln, hprintln};
+use gan_app::display::{self, DisplayBuffer};
+use gan_app::files::FrameFile;
+use gan_app::layout::MAX_IMAGE_PIXELS;
+use gan_app::{App, Buffers, Config, Timing};
+use panic_semihosting as _;
+use runtime::Generator;
+
+use crate::error::Error;
+use crate::semihosting::HostFile;
+use crate::stopwatch::SysTickStopwatch;
+
+/// Buffer sizes of the embedded model, written by build.rs (not all are used here).
+#[allow(dead_code)]
+mod model_sizes {
+    include!(concat!(env!("OUT_DIR"), "/model_sizes.rs"));
+}
+mod frames {
+    include!(concat!(env!("OUT_DIR"), "/frames.rs"));
+}
+use model_sizes::{LATENT_LEN, MODEL_NAME, OUTPUT_LEN, SCRATCH_LEN};
+
+/// The model chosen at build time (`MICROGAN_MODEL`), 8-byte aligned in flash.
+static MODEL: &[u8] = gan_app::include_model!();
+
+/// The board, as frame files name it.
+const MACHINE: &str = if cfg!(target_abi = "eabihf") {
+    "an386"
+} else {
+    "an385"
+};
+
+/// The buffers the frame loop borrows.
+struct Statics {
+    latent: &'static mut [f32; LATENT_LEN],
+    scratch: &'static mut [f32; SCRATCH_LEN],
+    output: &'static mut [f32; OUTPUT_LEN],
+    grey: &'static mut [u8; OUTPUT_LEN],
+    image: &'static mut [u8; MAX_IMAGE_PIXELS],
+}
+
+#[entry]
+fn main() -> ! {
+    // cortex-m-rt turns these into `&'static mut` once: the entry point runs once. Zero
+    // initialised, so they sit in .bss and cost no flash.
+    static mut LATENT: [f32; LATENT_LEN] = [0.0; LATENT_LEN];
+    static mut SCRATCH: [f32; SCRATCH_LEN] = [0.0; SCRATCH_LEN];
+    static mut OUTPUT: [f32; OUTPUT_LEN] = [0.0; OUTPUT_LEN];
+    static mut GREY: [u8; OUTPUT_LEN] = [0; OUTPUT_LEN];
+    static mut IMAGE: [u8; MAX_IMAGE_PIXELS] = [0; MAX_IMAGE_PIXELS];
+    static mut SCREEN: DisplayBuffer = DisplayBuffer::new();
+
+    let statics = Statics {
+        latent: LATENT,
+        scratch: SCRATCH,
+        output: OUTPUT,
+        grey: GREY,
+        image: IMAGE,
+    };
+    let status = match run(statics, SCREEN) {
+        Ok(()) => debug::EXIT_SUCCESS,
+        Err(e) => {
+            heprintln!("error: {}", e);
+            // Show the error where a display would: on the frame, written like the others.
+            let Ok(()) = display::draw_message(SCREEN, &e);
+            let _ = write_screen(SCREEN);
+            debug::EXIT_FAILURE
+        }
+    };
+    debug::exit(status);
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+fn run(statics: Statics, screen: &mut DisplayBuffer) -> Result<(), Error> {
+    let peripherals = cortex_m::Peripherals::take().ok_or(Error::HostFile)?;
+    let mut stopwatch = SysTickStopwatch::new(peripherals.SYST);
+    let generator = Generator::load(MODEL)?;
+    hprintln!(
+        "{}: model {} ({} bytes): latent {}, {} classes, {} parameters, {} MACs per image",
+        MACHINE,
+        MODEL_NAME,
+        MODEL.len(),
+        generator.latent_dim(),
+        generator.num_classes(),
+        generator.param_count(),
+        generator.macs()
+    );
+    let macs = generator.macs();
+    let buffers = Buffers {
+        latent: statics.latent,
+        scratch: statics.scratch,
+        output: statics.output,
+        grey: statics.grey,
+        image: statics.image,
+    };
+    let mut app = App::new(generator, Config::default(), buffers)?;
+    for _ in 0..frames::FRAMES {
+        let frame = app.next_frame(&mut stopwatch)?;
+        let Ok(()) = frame.draw(screen);
+        for file in FrameFile::ALL {
+            let mut host = HostFile::create(file.name(MACHINE, frame.index).as_str())?;
+            file.write(&frame, screen, |bytes| host.write_all(bytes))?;
+        }
+        let instructions = match frame.timing {
+            Timing::Instructions(n) => n,
+            _ => 0,
+        };
+        let per_mac_tenths = instructions * 10 / macs.max(1);
+        hprintln!(
+            "{} frame {} class {}: {} instructions per image, {}.{} per MAC (SysTick, -icount shift=0)",
+            MACHINE,
+            frame.index,
+            frame.class.map_or(-1, |k| k as i64),
+            instructions,
+            per_mac_tenths / 10,
+            per_mac_tenths % 10
+        );
+    }
+    Ok(())
+}
+
+/// Writes the error screen as `MACHINE-error.pbm`.
+fn write_screen(screen: &DisplayBuffer) -> Result<(), Error> {
+    let mut host = HostFile::create(
+        gan_app::caption::text::<32>(format_args!("{MACHINE}-error.pbm")).as_str(),
+    )?;
+    gan_app::netpbm::write_packed_pbm(display::WIDTH, display::HEIGHT, screen.data(), |b| {
+        host.write_all(b)
+    })
+}
