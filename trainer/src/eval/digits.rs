@@ -61,8 +61,10 @@ impl Digits {
         self.labels.is_empty()
     }
 
-    /// Splits off the last `holdout` digits (the bundled digits are interleaved by class, so both
-    /// parts hold every class).
+    /// Splits off `holdout` digits for testing: the last occurrences of each class, as many of each
+    /// as its share of the data (largest-remainder rounding), so both parts keep the real class
+    /// distribution. Not simply the last digits: the bundled file interleaves classes until the
+    /// rarest (863 fives) runs out, so its tail holds no five at all.
     pub fn split(&self, holdout: usize) -> Result<(Digits, Digits)> {
         if holdout < 2 || holdout >= self.len() {
             return Err(Error::InvalidArgument(format!(
@@ -70,12 +72,41 @@ impl Digits {
                 self.len()
             )));
         }
-        let cut = self.len() - holdout;
-        let part = |r: std::ops::Range<usize>| Digits {
-            pixels: self.pixels[r.start * PIXELS..r.end * PIXELS].to_vec(),
-            labels: self.labels[r].to_vec(),
+        let mut counts = [0usize; CLASSES];
+        for &l in &self.labels {
+            counts[usize::from(l).min(CLASSES - 1)] += 1;
+        }
+        let n = self.len();
+        let mut quota: Vec<usize> = counts.iter().map(|&c| c * holdout / n).collect();
+        let mut by_remainder: Vec<usize> = (0..CLASSES).collect();
+        by_remainder.sort_by_key(|&c| std::cmp::Reverse((counts[c] * holdout) % n));
+        let missing = holdout - quota.iter().sum::<usize>();
+        for &c in by_remainder.iter().take(missing) {
+            quota[c] += 1;
+        }
+        let mut held = vec![false; n];
+        for (i, &l) in self.labels.iter().enumerate().rev() {
+            let q = &mut quota[usize::from(l).min(CLASSES - 1)];
+            if *q > 0 {
+                *q -= 1;
+                held[i] = true;
+            }
+        }
+        let part = |keep: bool| {
+            let mut d = Digits {
+                pixels: Vec::new(),
+                labels: Vec::new(),
+            };
+            for (i, &h) in held.iter().enumerate() {
+                if h == keep {
+                    d.pixels
+                        .extend_from_slice(&self.pixels[i * PIXELS..(i + 1) * PIXELS]);
+                    d.labels.push(self.labels[i]);
+                }
+            }
+            d
         };
-        Ok((part(0..cut), part(cut..self.len())))
+        Ok((part(false), part(true)))
     }
 }
 
@@ -267,16 +298,23 @@ mod tests {
     }
 
     #[test]
-    fn split_keeps_the_tail_for_holdout() {
+    fn split_holds_out_each_class_in_proportion() {
+        // 6 zeros then 3 ones then 1 two, a tail with a single class.
+        let labels = vec![0u8, 0, 0, 0, 0, 0, 1, 1, 1, 2];
         let d = Digits {
-            pixels: (0..5 * PIXELS).map(|i| (i / PIXELS) as u8).collect(),
-            labels: vec![0, 1, 2, 3, 4],
+            pixels: (0..labels.len() * PIXELS)
+                .map(|i| (i / PIXELS) as u8)
+                .collect(),
+            labels,
         };
-        let (train, held) = d.split(2).unwrap();
-        assert_eq!(train.labels, vec![0, 1, 2]);
-        assert_eq!(held.labels, vec![3, 4]);
+        let (train, held) = d.split(5).unwrap();
+        // Quotas 3, 1.5, 0.5 -> 3, 2, 0 (ties broken towards the lower class).
+        assert_eq!(held.labels, vec![0, 0, 0, 1, 1]);
+        assert_eq!(train.labels, vec![0, 0, 0, 1, 2]);
+        // The held-out zeros are the last three, in order.
         assert_eq!(held.pixels[0], 3);
-        assert!(d.split(5).is_err());
+        assert_eq!(held.len() + train.len(), d.len());
+        assert!(d.split(10).is_err());
         assert!(d.split(1).is_err());
     }
 

@@ -37,8 +37,8 @@ pub struct ClassifierArgs {
     /// [default: the bundled digits].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Digits at the end of the data kept out of training to measure accuracy (and as the real
-    /// images of the Frechet distance).
+    /// Digits kept out of training to measure accuracy (and as the real images of the Frechet
+    /// distance): the last ones of each class, in proportion to the class sizes.
     #[arg(long, default_value_t = 1000)]
     pub holdout: usize,
     /// Passes over the training digits.
@@ -85,7 +85,7 @@ pub struct EvalArgs {
     /// digits].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Held-out real digits at the end of the data (must match the classifier's hold-out).
+    /// Held-out real digits, split as `trainer classifier` splits them (must match its --holdout).
     #[arg(long, default_value_t = 1000)]
     pub holdout: usize,
     /// Print JSON instead of a table.
@@ -133,7 +133,7 @@ pub fn run_classifier(args: &ClassifierArgs) -> Result<()> {
     let accuracy = classifier::accuracy(&verdicts, &heldout.labels)?;
     let per_class = per_class_accuracy(&verdicts.predicted, &heldout.labels);
     println!(
-        "held-out accuracy {:.2}% on the last {} digits ({} errors); trained in {secs:.1} s",
+        "held-out accuracy {:.2}% on {} held-out digits ({} errors); trained in {secs:.1} s",
         100.0 * accuracy,
         heldout.len(),
         verdicts
@@ -146,7 +146,10 @@ pub fn run_classifier(args: &ClassifierArgs) -> Result<()> {
     let per: Vec<String> = per_class
         .iter()
         .enumerate()
-        .map(|(c, a)| format!("{c}: {:.1}%", 100.0 * a))
+        .map(|(c, a)| match a {
+            Some(a) => format!("{c}: {:.1}%", 100.0 * a),
+            None => format!("{c}: -"),
+        })
         .collect();
     println!("per digit: {}", per.join(", "));
     let provenance = [
@@ -174,8 +177,8 @@ pub fn run_classifier(args: &ClassifierArgs) -> Result<()> {
     Ok(())
 }
 
-/// Accuracy per true class (NaN-free: a class with no example scores 0).
-fn per_class_accuracy(predicted: &[usize], labels: &[u8]) -> Vec<f64> {
+/// Accuracy per true class; `None` for a class with no example.
+fn per_class_accuracy(predicted: &[usize], labels: &[u8]) -> Vec<Option<f64>> {
     let mut hits = [0usize; classifier::CLASSES];
     let mut total = [0usize; classifier::CLASSES];
     for (&p, &l) in predicted.iter().zip(labels) {
@@ -185,7 +188,7 @@ fn per_class_accuracy(predicted: &[usize], labels: &[u8]) -> Vec<f64> {
     }
     hits.iter()
         .zip(&total)
-        .map(|(&h, &t)| if t == 0 { 0.0 } else { h as f64 / t as f64 })
+        .map(|(&h, &t)| (t > 0).then(|| h as f64 / t as f64))
         .collect()
 }
 
@@ -301,14 +304,18 @@ fn digits_report(args: &EvalArgs, sets: Vec<(String, ImageSet)>) -> Result<Strin
     )?;
     let (train, heldout) = all.split(args.holdout)?;
     let reference = RealReference::new(&model, &all.labels, &heldout)?;
-    // Real training digits, as many as a generator draws: the figures a perfect generator gets.
-    let n = args.count.min(train.len());
+    // Real training digits, as many as the first source holds (the Frechet distance depends on
+    // the sample size): the figures a perfect generator would get.
+    let n = sets
+        .first()
+        .map_or(args.count, |(_, s)| s.len())
+        .clamp(2, train.len());
     let real = ImageSet {
         pixels: train.pixels[..n * classifier::PIXELS].to_vec(),
         asked: None,
     };
     let baseline = digits::score(
-        &format!("real digits (first {n} of the training split)"),
+        &format!("real digits (training split, {n})"),
         &real,
         &model,
         &reference,
@@ -359,10 +366,12 @@ fn toy_report(args: &EvalArgs, sources: &[Source]) -> Result<String> {
                 )))
             }
             (None, Some(n), _) => n,
-            (None, None, _) => return Err(Error::InvalidArgument(format!(
+            (None, None, _) => {
+                return Err(Error::InvalidArgument(format!(
                 "{}: a 2-D generator whose provenance does not name ring8 or grid25; pass --toy",
                 s.name
-            ))),
+            )))
+            }
         };
         kind = Some(k);
         let largest = TOY_SAMPLE_COUNTS.iter().copied().max().unwrap_or(0);
