@@ -116,7 +116,7 @@ impl Classifier {
 
     /// Classifies `images` (`n * 784` grey bytes, 0 = background).
     pub fn classify(&self, images: &[u8]) -> Result<Verdicts> {
-        if images.is_empty() || images.len() % PIXELS != 0 {
+        if images.is_empty() || !images.len().is_multiple_of(PIXELS) {
             return Err(Error::DimensionMismatch {
                 what: "28x28 image bytes",
                 left: images.len(),

@@ -225,7 +225,7 @@ pub fn load_images(path: &Path) -> Result<ImageSet> {
         signed_to_bytes(&data.samples)
     } else {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        if bytes.is_empty() || bytes.len() % PIXELS != 0 {
+        if bytes.is_empty() || !bytes.len().is_multiple_of(PIXELS) {
             return Err(Error::Image {
                 path: path.into(),
                 reason: format!(

@@ -25,7 +25,7 @@ pub struct FeatureStats {
 impl FeatureStats {
     /// Summarises `rows`, a row-major `[n, dim]` array. Needs at least two finite rows.
     pub fn from_rows(rows: &[f32], dim: usize) -> Result<FeatureStats, Error> {
-        if dim == 0 || rows.len() % dim != 0 {
+        if dim == 0 || !rows.len().is_multiple_of(dim) {
             return Err(Error::DimensionMismatch {
                 what: "feature rows",
                 left: rows.len(),

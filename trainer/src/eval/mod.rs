@@ -25,8 +25,6 @@ use report::{DigitsReport, DigitsSummary, ToyReport, ToyRow, ToySummary};
 
 /// Where `trainer classifier` writes and `trainer eval` reads the classifier, in `models/`.
 pub const CLASSIFIER_FILE: &str = "digits-classifier.safetensors";
-/// Sample counts of the toy protocol: the literature's 2,500, and 100,000 for a steadier estimate.
-pub const TOY_SAMPLE_COUNTS: [usize; 2] = [2_500, 100_000];
 /// Upper bound on `--count`, to keep a typo from exhausting memory.
 const MAX_COUNT: usize = 1_000_000;
 
@@ -75,6 +73,10 @@ pub struct EvalArgs {
     /// Seed of the latent vectors (runtime `LatentRng`).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Samples drawn from each 2-D generator, one score per count: the literature's 2,500, and
+    /// 100,000 for a steadier estimate.
+    #[arg(long, value_delimiter = ',', default_values_t = [2_500usize, 100_000])]
+    pub toy_samples: Vec<usize>,
     /// The distribution a 2-D generator was trained on (default: its file's provenance).
     #[arg(long, value_enum)]
     pub toy: Option<ToyKind>,
@@ -208,6 +210,15 @@ pub fn run_eval(args: &EvalArgs) -> Result<()> {
 
 /// Runs `trainer eval` and returns what it prints.
 pub fn evaluate(args: &EvalArgs) -> Result<String> {
+    if let Some(n) = args
+        .toy_samples
+        .iter()
+        .find(|n| !(1..=MAX_COUNT).contains(*n))
+    {
+        return Err(Error::InvalidArgument(format!(
+            "--toy-samples {n} must be between 1 and {MAX_COUNT}"
+        )));
+    }
     if !(2..=MAX_COUNT).contains(&args.count) {
         return Err(Error::InvalidArgument(format!(
             "--count {} must be between 2 and {MAX_COUNT}",
@@ -274,7 +285,7 @@ fn run_source(dir: &Path) -> Result<Source> {
     let bytes = crate::export::build_bytes(&gan, &provenance, crate::export::ExportDtype::F16)?;
     let path = loaded.info.path.clone();
     Ok(Source {
-        name: path.display().to_string(),
+        name: format!("{} (step {})", dir.display(), loaded.info.step),
         path,
         bytes,
     })
@@ -374,9 +385,9 @@ fn toy_report(args: &EvalArgs, sources: &[Source]) -> Result<String> {
             }
         };
         kind = Some(k);
-        let largest = TOY_SAMPLE_COUNTS.iter().copied().max().unwrap_or(0);
+        let largest = args.toy_samples.iter().copied().max().unwrap_or(0);
         let points = toy::generate(&s.bytes, &s.path, largest, args.seed)?;
-        for n in TOY_SAMPLE_COUNTS {
+        for &n in &args.toy_samples {
             let sc = toy::score(k, &points[..n])?;
             rows.push(ToyRow {
                 source: s.name.clone(),
@@ -389,7 +400,8 @@ fn toy_report(args: &EvalArgs, sources: &[Source]) -> Result<String> {
         kind: "toy",
         distribution: kind.name().into(),
         modes: kind.modes().len(),
-        summary: TOY_SAMPLE_COUNTS
+        summary: args
+            .toy_samples
             .iter()
             .map(|&n| ToySummary::of(&rows, n))
             .collect(),

@@ -84,7 +84,7 @@ pub fn mean_confidence(probs: &[f32], classes: usize) -> Result<f64, Error> {
             got: 0,
         });
     }
-    if probs.len() % classes != 0 {
+    if !probs.len().is_multiple_of(classes) {
         return Err(Error::DimensionMismatch {
             what: "probability rows",
             left: probs.len(),
