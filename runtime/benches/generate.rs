@@ -1,1 +1,337 @@
-fn main() {}
+//! One generated image for two generator shapes, with random weights:
+//!
+//! - the classic MLP GAN generator: 100 -> 128 -> 256 -> 512 -> 1024 -> 784,
+//!   LeakyReLU between layers, tanh;
+//! - a small DCGAN for 28x28: dense 100 -> 7x7x64, transposed convolutions
+//!   64 -> 32 and 32 -> 1 (kernel 4, stride 2, padding 1), tanh.
+//!
+//! Each runs through the runtime (`Generator::generate`, fast kernels), the
+//! runtime's plain reference kernels, and a naive scalar forward pass (f16
+//! decoded per element with `half`, one sequential sum per output) as the
+//! baseline, all in the same process. Criterion measures each; a summary
+//! table of medians, GFLOP/s (2 FLOPs per MAC) and speed-ups over the naive
+//! pass follows. Run: `cargo bench -p runtime`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use half::f16;
+use runtime::format::{DType, LayerSpec, TensorRole};
+use runtime::kernels::{plain, ConvGeom, Weights};
+use runtime::rng::LatentRng;
+use runtime::write::ModelBuilder;
+use runtime::{Generator, Shape};
+
+struct Model {
+    name: &'static str,
+    file: Vec<u8>,
+    /// The same layers and f16 weights, for the naive pass.
+    layers: Vec<(LayerSpec, Vec<f16>, Vec<f16>)>,
+}
+
+fn model(name: &'static str, output: Shape, specs: &[LayerSpec]) -> Model {
+    let mut rng = LatentRng::new(1234);
+    let mut b = ModelBuilder::new(100, 0, output);
+    b.dtype(DType::F16);
+    let mut layers = Vec::new();
+    for s in specs {
+        let mut gen = |role| {
+            s.tensor_len(role).filter(|&n| n > 0).map(|n| {
+                let mut v = vec![0.0; n];
+                rng.fill_normal(&mut v);
+                v.iter_mut().for_each(|x| *x *= 0.05);
+                v
+            })
+        };
+        let (w, bias) = (gen(TensorRole::Weight), gen(TensorRole::Bias));
+        let round = |v: &Option<Vec<f32>>| -> Vec<f16> {
+            v.iter().flatten().map(|&x| f16::from_f32(x)).collect()
+        };
+        layers.push((*s, round(&w), round(&bias)));
+        b.layer(*s, w, bias);
+    }
+    Model {
+        name,
+        file: b.build().expect("benchmark model builds"),
+        layers,
+    }
+}
+
+fn mlp() -> Model {
+    let dims = [100, 128, 256, 512, 1024, 784];
+    let mut specs = Vec::new();
+    for (i, w) in dims.windows(2).enumerate() {
+        specs.push(LayerSpec::Dense {
+            in_features: w[0],
+            out_features: w[1],
+        });
+        specs.push(if i + 2 < dims.len() {
+            LayerSpec::LeakyRelu { slope: 0.2 }
+        } else {
+            LayerSpec::Tanh
+        });
+    }
+    model(
+        "MLP 100-128-256-512-1024-784",
+        Shape { c: 1, h: 28, w: 28 },
+        &specs,
+    )
+}
+
+fn dcgan() -> Model {
+    let convt = |i, o| LayerSpec::ConvTranspose2d {
+        in_channels: i,
+        out_channels: o,
+        kernel: 4,
+        stride: 2,
+        padding: 1,
+        output_padding: 0,
+    };
+    model(
+        "DCGAN dense 7x7x64, convT 64-32-1",
+        Shape { c: 1, h: 28, w: 28 },
+        &[
+            LayerSpec::Dense {
+                in_features: 100,
+                out_features: 64 * 7 * 7,
+            },
+            LayerSpec::Reshape { c: 64, h: 7, w: 7 },
+            LayerSpec::Relu,
+            convt(64, 32),
+            LayerSpec::Relu,
+            convt(32, 1),
+            LayerSpec::Tanh,
+        ],
+    )
+}
+
+/// The baseline: the forward pass as one would first write it, decoding
+/// each f16 weight where it is used.
+fn naive(layers: &[(LayerSpec, Vec<f16>, Vec<f16>)], z: &[f32]) -> Vec<f32> {
+    let mut x = z.to_vec();
+    let mut shape = (0, 0, 0);
+    for (spec, w, b) in layers {
+        x = match *spec {
+            LayerSpec::Dense {
+                in_features,
+                out_features,
+            } => (0..out_features)
+                .map(|o| {
+                    let mut s = b[o].to_f32();
+                    for i in 0..in_features {
+                        s += w[o * in_features + i].to_f32() * x[i];
+                    }
+                    s
+                })
+                .collect(),
+            LayerSpec::ConvTranspose2d {
+                in_channels,
+                out_channels,
+                kernel: k,
+                stride,
+                padding,
+                output_padding,
+            } => {
+                let (_, h, wd) = shape;
+                let oh = (h - 1) * stride + k + output_padding - 2 * padding;
+                let ow = (wd - 1) * stride + k + output_padding - 2 * padding;
+                let mut y = vec![0.0; out_channels * oh * ow];
+                for o in 0..out_channels {
+                    y[o * oh * ow..(o + 1) * oh * ow].fill(b[o].to_f32());
+                }
+                for c in 0..in_channels {
+                    for iy in 0..h {
+                        for ix in 0..wd {
+                            let v = x[(c * h + iy) * wd + ix];
+                            for o in 0..out_channels {
+                                for ky in 0..k {
+                                    for kx in 0..k {
+                                        let oy = (iy * stride + ky) as isize - padding as isize;
+                                        let ox = (ix * stride + kx) as isize - padding as isize;
+                                        if oy >= 0
+                                            && ox >= 0
+                                            && (oy as usize) < oh
+                                            && (ox as usize) < ow
+                                        {
+                                            y[(o * oh + oy as usize) * ow + ox as usize] += v * w
+                                                [((c * out_channels + o) * k + ky) * k + kx]
+                                                .to_f32();
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                shape = (out_channels, oh, ow);
+                y
+            }
+            LayerSpec::Reshape { c, h, w } => {
+                shape = (c, h, w);
+                x
+            }
+            LayerSpec::Relu => x.into_iter().map(|v| v.max(0.0)).collect(),
+            LayerSpec::LeakyRelu { slope } => x
+                .into_iter()
+                .map(|v| if v >= 0.0 { v } else { slope * v })
+                .collect(),
+            LayerSpec::Tanh => x.into_iter().map(f32::tanh).collect(),
+            other => unimplemented!("{other}"),
+        };
+    }
+    x
+}
+
+/// The runtime's layers, through its plain reference kernels.
+fn plain_pass(g: &Generator<'_>, file: &[u8], z: &[f32], a: &mut Vec<f32>, b: &mut Vec<f32>) {
+    // Tensors are laid out in layer order (weight, bias) by the builder.
+    let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+    let mut data = &file[8 + n..];
+    let mut take = |len: usize| {
+        let (head, rest) = data.split_at(len * 2);
+        data = rest;
+        Weights::new(head, DType::F16)
+    };
+    a.clear();
+    a.extend_from_slice(z);
+    let mut shape = (0, 0, 0);
+    for spec in g.layers() {
+        match spec {
+            LayerSpec::Dense {
+                in_features,
+                out_features,
+            } => {
+                let (w, bias) = (take(in_features * out_features), take(out_features));
+                b.resize(out_features, 0.0);
+                plain::dense(w, bias, a, b);
+                std::mem::swap(a, b);
+            }
+            LayerSpec::ConvTranspose2d {
+                in_channels,
+                out_channels,
+                kernel,
+                stride,
+                padding,
+                output_padding,
+            } => {
+                let w = take(in_channels * out_channels * kernel * kernel);
+                let bias = take(out_channels);
+                let (_, h, wd) = shape;
+                let oh = (h - 1) * stride + kernel + output_padding - 2 * padding;
+                let ow = (wd - 1) * stride + kernel + output_padding - 2 * padding;
+                let geom = ConvGeom {
+                    in_c: in_channels,
+                    in_h: h,
+                    in_w: wd,
+                    out_c: out_channels,
+                    out_h: oh,
+                    out_w: ow,
+                    kernel,
+                    stride,
+                    padding,
+                };
+                b.resize(out_channels * oh * ow, 0.0);
+                plain::conv_transpose2d(w, bias, &geom, a, b);
+                std::mem::swap(a, b);
+                shape = (out_channels, oh, ow);
+            }
+            LayerSpec::Reshape { c, h, w } => shape = (c, h, w),
+            LayerSpec::Relu => runtime::kernels::relu(a),
+            LayerSpec::LeakyRelu { slope } => runtime::kernels::leaky_relu(a, slope),
+            LayerSpec::Tanh => runtime::kernels::tanh(a),
+            other => unimplemented!("{other}"),
+        }
+    }
+}
+
+/// Median seconds per call over `samples` timed batches.
+fn median_secs(mut f: impl FnMut(), samples: usize) -> f64 {
+    let start = Instant::now();
+    let mut iters = 0u32;
+    while start.elapsed() < Duration::from_millis(300) {
+        f();
+        iters += 1;
+    }
+    let per_batch = (iters / 10).max(1);
+    let mut times: Vec<f64> = (0..samples)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..per_batch {
+                f();
+            }
+            t.elapsed().as_secs_f64() / f64::from(per_batch)
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    let models = [mlp(), dcgan()];
+    let mut rows = Vec::new();
+    for m in &models {
+        let g = Generator::load(&m.file).expect("benchmark model loads");
+        let mut z = vec![0.0; g.latent_dim()];
+        LatentRng::new(7).fill_normal(&mut z);
+        let mut scratch = vec![0.0; g.scratch_len()];
+        let mut out = vec![0.0; g.output_len()];
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+
+        // The three passes agree (the naive one to within rounding).
+        g.generate(&z, None, &mut scratch, &mut out).unwrap();
+        plain_pass(&g, &m.file, &z, &mut a, &mut b);
+        assert_eq!(
+            out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "fast and plain kernels differ"
+        );
+        let n = naive(&m.layers, &z);
+        assert!(out.iter().zip(&n).all(|(x, y)| (x - y).abs() < 1e-4));
+
+        let mut group = c.benchmark_group(m.name);
+        group.bench_function("runtime", |bch| {
+            bch.iter(|| g.generate(black_box(&z), None, &mut scratch, &mut out))
+        });
+        group.bench_function("plain kernels", |bch| {
+            bch.iter(|| plain_pass(&g, &m.file, black_box(&z), &mut a, &mut b))
+        });
+        group.bench_function("naive scalar", |bch| {
+            bch.iter(|| naive(&m.layers, black_box(&z)))
+        });
+        group.finish();
+
+        let fast = median_secs(
+            || {
+                g.generate(black_box(&z), None, &mut scratch, &mut out)
+                    .unwrap()
+            },
+            31,
+        );
+        let pl = median_secs(
+            || plain_pass(&g, &m.file, black_box(&z), &mut a, &mut b),
+            31,
+        );
+        let nv = median_secs(|| drop(black_box(naive(&m.layers, black_box(&z)))), 31);
+        rows.push((m.name, g.macs(), g.param_count(), fast, pl, nv));
+    }
+    println!();
+    println!("| model | MACs | params | runtime (us) | GFLOP/s | plain kernels (us) | naive scalar (us) | speed-up vs naive |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (name, macs, params, fast, pl, nv) in rows {
+        println!(
+            "| {name} | {macs} | {params} | {:.1} | {:.2} | {:.1} | {:.1} | {:.1}x |",
+            fast * 1e6,
+            2.0 * macs as f64 / fast / 1e9,
+            pl * 1e6,
+            nv * 1e6,
+            nv / fast
+        );
+    }
+    c.final_summary();
+}

@@ -228,3 +228,54 @@ fn mismatched_buffers_are_ignored() {
         &mut y,
     );
 }
+
+/// Rows wider than the accumulator tile, and tall phase planes, split into
+/// several tiles without changing a bit.
+#[test]
+fn wide_and_tall_images_tile_exactly() {
+    for (h, w, s, k, p) in [
+        (2, 300, 1, 3, 1),
+        (40, 40, 2, 4, 1),
+        (3, 600, 3, 5, 2),
+        (70, 5, 1, 2, 0),
+    ] {
+        let g_t = ConvGeom {
+            in_c: 2,
+            in_h: h,
+            in_w: w,
+            out_c: 2,
+            out_h: (h - 1) * s + k - 2 * p,
+            out_w: (w - 1) * s + k - 2 * p,
+            kernel: k,
+            stride: s,
+            padding: p,
+        };
+        let g_c = ConvGeom {
+            out_h: (h + 2 * p - k) / s + 1,
+            out_w: (w + 2 * p - k) / s + 1,
+            ..g_t
+        };
+        let wb: Vec<u8> = (0..2 * 2 * k * k)
+            .flat_map(|i| half::f16::from_f32((i as f32 * 0.37).sin()).to_le_bytes())
+            .collect();
+        let bb: Vec<u8> = [0.25f32, -0.5]
+            .iter()
+            .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+            .collect();
+        let x: Vec<f32> = (0..2 * h * w).map(|i| (i as f32 * 0.11).cos()).collect();
+        let (wt, bt) = (Weights::new(&wb, DType::F16), Weights::new(&bb, DType::F16));
+        for (g, transpose) in [(g_t, true), (g_c, false)] {
+            let n = g.out_c * g.out_h * g.out_w;
+            let (mut want, mut got) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+            if transpose {
+                plain::conv_transpose2d(wt, bt, &g, &x, &mut want);
+                fast::conv_transpose2d(wt, bt, &g, &x, &mut got);
+            } else {
+                plain::conv2d(wt, bt, &g, &x, &mut want);
+                fast::conv2d(wt, bt, &g, &x, &mut got);
+            }
+            assert!(want.iter().all(|v| !v.is_nan()));
+            assert_eq!(bits(&got), bits(&want), "{g:?}");
+        }
+    }
+}
