@@ -180,7 +180,7 @@ impl Trainer {
         let spe = self.cfg.steps_per_epoch(self.len);
         let epoch = step / spe;
         if self.order_epoch != Some(epoch) {
-            let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed ^ 0x5348_5546_464c_45);
+            let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed ^ 0x0053_4855_4646_4c45);
             rng.set_stream(epoch);
             self.order = (0..self.len as u32).collect();
             self.order.shuffle(&mut rng);
@@ -458,7 +458,7 @@ pub fn train_loop(t: &mut Trainer, run_dir: &Path, quiet: bool) -> Result<RunSum
         acc.d_fake += s.d_fake;
         acc_n += 1;
         bar.set_position(t.step);
-        if t.step % t.cfg.log_every == 0 || t.step == total {
+        if t.step.is_multiple_of(t.cfg.log_every) || t.step == total {
             let n = acc_n as f32;
             let secs = window.elapsed().as_secs_f64();
             let line = MetricsLine {
@@ -484,10 +484,13 @@ pub fn train_loop(t: &mut Trainer, run_dir: &Path, quiet: bool) -> Result<RunSum
             acc_n = 0;
             window = Instant::now();
         }
-        if t.cfg.sample_every > 0 && t.step % t.cfg.sample_every == 0 {
+        if t.cfg.sample_every > 0 && t.step.is_multiple_of(t.cfg.sample_every) {
             t.save_samples(&samples_dir.join(format!("step-{:08}.png", t.step)))?;
         }
-        if t.cfg.checkpoint_every > 0 && t.step % t.cfg.checkpoint_every == 0 && t.step < total {
+        if t.cfg.checkpoint_every > 0
+            && t.step.is_multiple_of(t.cfg.checkpoint_every)
+            && t.step < total
+        {
             last_ck = Some(checkpoint::save(
                 run_dir, &t.gan, &t.opt_g, &t.opt_d, t.step,
             )?);

@@ -59,13 +59,15 @@ pub fn load_dir(dir: &Path, size: usize, channels: usize) -> Result<Dataset> {
         let (w, h) = (img.width(), img.height());
         match first_dims {
             None => first_dims = Some((w, h, path)),
-            Some((fw, fh, first)) if (fw, fh) != (w, h) => return Err(Error::Image {
-                path: path.clone(),
-                reason: format!(
+            Some((fw, fh, first)) if (fw, fh) != (w, h) => {
+                return Err(Error::Image {
+                    path: path.clone(),
+                    reason: format!(
                     "is {w}x{h} but {} is {fw}x{fh}; all images in a folder must share one size",
                     first.display()
                 ),
-            }),
+                })
+            }
             Some(_) => {}
         }
         let img = img.resize_exact(side, side, FilterType::Triangle);

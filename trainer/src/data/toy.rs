@@ -13,7 +13,7 @@ use super::Dataset;
 pub const TOY_SAMPLES: usize = 100_000;
 
 /// Seed of the toy data itself, fixed so every run sees the same points.
-const TOY_DATA_SEED: u64 = 0x746f_7964_6174_61;
+const TOY_DATA_SEED: u64 = 0x0074_6f79_6461_7461;
 
 /// Which mixture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

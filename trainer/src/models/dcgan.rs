@@ -15,6 +15,25 @@ use super::params::ParamStore;
 use super::{DiscriminatorNet, ExportLayer, GeneratorNet, ModelSpec};
 use crate::error::Result;
 
+/// The DCGAN paper's initialisation (Radford et al. 2016), which these small convolutional nets
+/// need to train in a few thousand steps: weights N(0, 0.02), biases 0, batch-norm scales
+/// N(1, 0.02). Class embeddings keep PyTorch's N(0, 1).
+fn dcgan_init(p: &ParamStore, rng: &mut ChaCha8Rng) -> Result<()> {
+    let names: Vec<String> = p.trainable().into_iter().map(|(n, _)| n).collect();
+    for name in names {
+        if name.starts_with("label_emb") || name.starts_with("project") {
+            continue;
+        }
+        let bn = name.starts_with("bn");
+        if name.ends_with(".weight") {
+            p.redraw_normal(&name, if bn { 1.0 } else { 0.0 }, 0.02, rng)?;
+        } else if name.ends_with(".bias") {
+            p.redraw_normal(&name, 0.0, 0.0, rng)?;
+        }
+    }
+    Ok(())
+}
+
 /// Channels after the dense layer and after the first transposed convolution.
 const G_CHANNELS: [usize; 2] = [64, 32];
 /// Channels of the discriminator's convolutions.
@@ -55,7 +74,7 @@ impl Generator {
                 0
             };
         let [c0, c1] = G_CHANNELS;
-        Ok(Generator {
+        let g = Generator {
             embed,
             fc: Linear::new(p, "fc", in0, c0 * h4 * w4, rng)?,
             bn0: BatchNorm::new(p, "bn0", c0, BN_EPS)?,
@@ -64,7 +83,9 @@ impl Generator {
             up2: ConvTranspose2d::new(p, "up2", c1, spec.channels, 4, 2, 1, rng)?,
             h4,
             w4,
-        })
+        };
+        dcgan_init(p, rng)?;
+        Ok(g)
     }
 }
 
@@ -126,12 +147,14 @@ impl Discriminator {
         } else {
             None
         };
-        Ok(Discriminator {
+        let d = Discriminator {
             conv1: Conv2d::new(p, "conv1", spec.channels, c1, 4, 2, 1, rng)?,
             conv2: Conv2d::new(p, "conv2", c1, c2, 4, 2, 1, rng)?,
             out: Linear::new(p, "out", features, 1, rng)?,
             project,
-        })
+        };
+        dcgan_init(p, rng)?;
+        Ok(d)
     }
 }
 

@@ -81,7 +81,7 @@ impl ModelSpec {
             )));
         }
         match self.arch {
-            Arch::Dcgan if self.height % 4 != 0 || self.width % 4 != 0 => Err(Error::InvalidArgument(format!(
+            Arch::Dcgan if !self.height.is_multiple_of(4) || !self.width.is_multiple_of(4) => Err(Error::InvalidArgument(format!(
                 "dcgan needs an image size divisible by 4, the data is {}x{}",
                 self.height, self.width
             ))),

@@ -83,6 +83,27 @@ impl ParamStore {
         self.insert(name, vec![value; n], shape, trainable)
     }
 
+    /// Redraws an existing tensor from N(mean, std^2).
+    pub fn redraw_normal(
+        &self,
+        name: &str,
+        mean: f32,
+        std: f32,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<()> {
+        let var = self.vars.get(name).ok_or_else(|| {
+            Error::InvalidArgument(format!("internal: no parameter named {name}"))
+        })?;
+        let data: Vec<f32> = (0..var.elem_count())
+            .map(|_| {
+                let n: f32 = StandardNormal.sample(rng);
+                mean + std * n
+            })
+            .collect();
+        var.set(&Tensor::from_vec(data, var.dims(), &self.device)?)?;
+        Ok(())
+    }
+
     /// The trainable variables, sorted by name.
     pub fn trainable(&self) -> Vec<(String, Var)> {
         self.vars
