@@ -40,6 +40,16 @@ pub const MPS2: Board = Board {
     stack_reserve: 16 * 1024,
 };
 
+/// A Raspberry Pi 4/5 running Linux: the model is part of a program on the SD card, the buffers
+/// are on the heap. The limits only keep absurd files out of the binary.
+pub const RASPBERRY_PI: Board = Board {
+    name: "Raspberry Pi (Linux)",
+    flash: 256 * 1024 * 1024,
+    ram: 1024 * 1024 * 1024,
+    code_reserve: 0,
+    stack_reserve: 0,
+};
+
 /// What a model needs from a board, in elements of each static buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Needs {

@@ -93,7 +93,12 @@ pub fn embed_model_or_exit(repo_root: &Path, board: &Board) -> Embedded {
     match embed_model(repo_root, board) {
         Ok(embedded) => embedded,
         Err(e) => {
+            let setting = env::var("MICROGAN_MODEL").unwrap_or_else(|_| DEFAULT_MODEL.into());
             eprintln!("error: {e}");
+            eprintln!("  model: MICROGAN_MODEL={setting} (relative to the repository root)");
+            if matches!(e, Error::DoesNotFit { .. }) {
+                eprintln!("  build with a smaller model: MICROGAN_MODEL=path/to/model.safetensors");
+            }
             std::process::exit(1);
         }
     }

@@ -33,7 +33,25 @@ impl Stopwatch for NoClock {
     }
 }
 
-/// Writes `value / 10^decimals` with one decimal, e.g. `1234, 3` -> `1.2`.
+/// Wall-clock time on a host (the simulator, a Raspberry Pi).
+#[cfg(feature = "std")]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WallClock(Option<std::time::Instant>);
+
+#[cfg(feature = "std")]
+impl Stopwatch for WallClock {
+    fn start(&mut self) {
+        self.0 = Some(std::time::Instant::now());
+    }
+    fn stop(&mut self) -> Timing {
+        match self.0.take() {
+            Some(t) => Timing::Micros(t.elapsed().as_micros() as u64),
+            None => Timing::Unknown,
+        }
+    }
+}
+
+/// Writes `value / unit` with one decimal, e.g. `1234, 1000` -> `1.2`.
 fn one_decimal(f: &mut fmt::Formatter<'_>, value: u64, unit: u64) -> fmt::Result {
     let tenths = value.saturating_mul(10) / unit;
     write!(f, "{}.{}", tenths / 10, tenths % 10)

@@ -27,6 +27,12 @@ pub enum Error {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    /// A host program could not write a frame file.
+    #[cfg(feature = "std")]
+    FrameFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl From<runtime::Error> for Error {
@@ -68,6 +74,10 @@ impl fmt::Display for Error {
                  MICROGAN_MODEL at another)",
                 path.display()
             ),
+            #[cfg(feature = "std")]
+            Error::FrameFile { path, source } => {
+                write!(f, "cannot write {}: {source}", path.display())
+            }
         }
     }
 }

@@ -69,6 +69,27 @@ impl FrameFile {
     }
 }
 
+/// Writes all of a frame's files into `dir` (host programs: the simulator, the Raspberry Pi).
+#[cfg(feature = "std")]
+pub fn write_all(
+    dir: &std::path::Path,
+    prefix: &str,
+    frame: &Frame<'_>,
+    screen: &DisplayBuffer,
+) -> Result<(), crate::Error> {
+    use std::io::Write;
+    for file in FrameFile::ALL {
+        let path = dir.join(file.name(prefix, frame.index).as_str());
+        let written = std::fs::File::create(&path).and_then(|f| {
+            let mut w = std::io::BufWriter::new(f);
+            file.write(frame, screen, |bytes| w.write_all(bytes))?;
+            w.flush()
+        });
+        written.map_err(|source| crate::Error::FrameFile { path, source })?;
+    }
+    Ok(())
+}
+
 impl fmt::Display for FrameFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.suffix())

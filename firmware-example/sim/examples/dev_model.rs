@@ -1,36 +1,45 @@
-//! Writes a development model: the digit DCGAN's architecture with deterministic pseudo-random
-//! weights (untrained: it draws noise). For working on the firmware before a trained model
-//! exists; never ship its output as a model.
+//! Writes a development model: the architecture of a shipped generator with deterministic
+//! pseudo-random weights (untrained: it draws noise). For working on the firmware before a
+//! trained model exists; never ship its output as a model.
 //!
-//! `cargo run -p gan-sim --example dev_model -- OUT.safetensors [CLASSES] [SEED]`
+//! `cargo run -p gan-sim --example dev_model -- OUT.safetensors [dcgan|mlp] [CLASSES] [SEED]`
 
 #[path = "../../app/tests/support/mod.rs"]
 mod support;
 
 use std::process::ExitCode;
 
+use runtime::format::DType;
+
+const USAGE: &str = "usage: dev_model OUT.safetensors [dcgan|mlp (default dcgan)] \
+                     [CLASSES for dcgan (default 10)] [SEED (default 1)]";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(out) = args.first() else {
-        eprintln!("usage: dev_model OUT.safetensors [CLASSES (default 10)] [SEED (default 1)]");
-        return ExitCode::FAILURE;
-    };
     let number = |i: usize, default: u64| match args.get(i) {
         None => Ok(default),
         Some(s) => s.parse::<u64>().map_err(|e| format!("argument {s:?}: {e}")),
     };
-    let (classes, seed) = match (number(1, 10), number(2, 1)) {
-        (Ok(c), Ok(s)) if c <= 1000 => (c as usize, s),
-        (Err(e), _) | (_, Err(e)) => {
+    let made = match (args.first(), args.get(1).map(String::as_str)) {
+        (None, _) => Err(USAGE.to_string()),
+        (Some(_), None | Some("dcgan")) => match (number(2, 10), number(3, 1)) {
+            (Ok(classes), Ok(seed)) if classes <= 1000 => {
+                Ok(support::dcgan(seed, classes as usize, 1, DType::F16))
+            }
+            (Ok(_), Ok(_)) => Err("at most 1000 classes".to_string()),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        },
+        (Some(_), Some("mlp")) => number(3, 1).map(|seed| support::mlp(seed, DType::F16)),
+        (Some(_), Some(other)) => Err(format!("unknown architecture {other:?}\n{USAGE}")),
+    };
+    let (out, bytes) = match (args.first(), made) {
+        (Some(out), Ok(bytes)) => (out, bytes),
+        (_, Err(e)) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
-        _ => {
-            eprintln!("error: at most 1000 classes");
-            return ExitCode::FAILURE;
-        }
+        (None, Ok(_)) => return ExitCode::FAILURE,
     };
-    let bytes = support::dcgan(seed, classes, 1, runtime::format::DType::F16);
     match std::fs::write(out, &bytes) {
         Ok(()) => {
             println!(

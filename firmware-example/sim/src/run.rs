@@ -1,35 +1,18 @@
 //! The frame loop with heap buffers, a wall clock and files as the display.
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::fs;
 use std::path::Path;
-use std::time::Instant;
 
 use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics_simulator::{BinaryColorTheme, OutputSettingsBuilder, SimulatorDisplay};
+use gan_app::caption::WallClock;
 use gan_app::display::{self, DisplayBuffer};
-use gan_app::files::FrameFile;
 use gan_app::layout::MAX_IMAGE_PIXELS;
-use gan_app::{App, Buffers, Config, Stopwatch, Timing};
+use gan_app::{files, App, Buffers, Config, Timing};
 use runtime::Generator;
 
 use crate::error::Error;
 use crate::Args;
-
-/// Wall-clock time of one generator call.
-struct Clock(Option<Instant>);
-
-impl Stopwatch for Clock {
-    fn start(&mut self) {
-        self.0 = Some(Instant::now());
-    }
-    fn stop(&mut self) -> Timing {
-        match self.0.take() {
-            Some(t) => Timing::Micros(t.elapsed().as_micros() as u64),
-            None => Timing::Unknown,
-        }
-    }
-}
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
@@ -44,14 +27,15 @@ pub fn run(args: &Args) -> Result<(), Error> {
         path: args.model.clone(),
         source: Box::new(source),
     })?;
+    let shape = generator.output_shape();
     println!(
         "model {}: latent {}, {} classes, output {}x{}x{}, {} parameters, {} MACs per image",
         args.model.display(),
         generator.latent_dim(),
         generator.num_classes(),
-        generator.output_shape().c,
-        generator.output_shape().h,
-        generator.output_shape().w,
+        shape.c,
+        shape.h,
+        shape.w,
         generator.param_count(),
         generator.macs(),
     );
@@ -78,19 +62,14 @@ pub fn run(args: &Args) -> Result<(), Error> {
         .theme(BinaryColorTheme::OledWhite)
         .scale(args.png_scale)
         .build();
-    let mut clock = Clock(None);
+    let mut clock = WallClock::default();
     for _ in 0..args.frames {
         let frame = app.next_frame(&mut clock)?;
         let mut screen = DisplayBuffer::new();
         let mut oled = SimulatorDisplay::<BinaryColor>::new(display::SIZE);
+        // Both are in-memory: drawing cannot fail.
         let (Ok(()), Ok(())) = (frame.draw(&mut screen), frame.draw(&mut oled));
-        for file in FrameFile::ALL {
-            let path = args.out.join(file.name(&args.prefix, frame.index).as_str());
-            let mut w = BufWriter::new(File::create(&path).map_err(io(&path))?);
-            file.write(&frame, &screen, |bytes| w.write_all(bytes))
-                .and_then(|()| w.flush())
-                .map_err(io(&path))?;
-        }
+        files::write_all(&args.out, &args.prefix, &frame, &screen)?;
         let png = args
             .out
             .join(format!("{}-{:03}.png", args.prefix, frame.index));

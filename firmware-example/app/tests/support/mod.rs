@@ -79,3 +79,35 @@ pub fn dcgan(seed: u64, classes: usize, scale: usize, dtype: DType) -> Vec<u8> {
     b.provenance("trainer", "random weights for development, untrained");
     b.build().expect("the development model is valid")
 }
+
+/// An MLP generator (100 -> 128 -> 256 -> 512 -> 1024 -> 784, tanh): about 3 MB in f16, too big
+/// for the Pico's flash.
+pub fn mlp(seed: u64, dtype: DType) -> Vec<u8> {
+    let mut w = Weights(seed | 1);
+    let mut b = ModelBuilder::new(100, 0, Shape { c: 1, h: 28, w: 28 });
+    b.dtype(dtype);
+    let sizes = [100, 128, 256, 512, 1024, 784];
+    for pair in sizes.windows(2) {
+        let (i, o) = (pair[0], pair[1]);
+        b.layer(
+            LayerSpec::Dense {
+                in_features: i,
+                out_features: o,
+            },
+            Some(w.take(i * o, i)),
+            Some(w.take(o, i)),
+        );
+        b.layer(
+            if o == 784 {
+                LayerSpec::Tanh
+            } else {
+                LayerSpec::Relu
+            },
+            None,
+            None,
+        );
+    }
+    b.provenance("arch", "mlp");
+    b.provenance("trainer", "random weights for development, untrained");
+    b.build().expect("the development model is valid")
+}

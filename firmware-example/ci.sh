@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Builds the firmware example for every board and proves it on emulated hardware:
+#   - the Pico firmware (thumbv6m-none-eabi) in release, and the refusal of a model too big for it;
+#   - the QEMU firmware on mps2-an385 (thumbv6m-none-eabi, no FPU) and mps2-an386
+#     (thumbv7em-none-eabihf, Cortex-M4F), run to completion, exact instructions per image;
+#   - the Raspberry Pi program (aarch64-unknown-linux-gnu) under qemu-aarch64;
+#   - every frame's generator output (raw f32), grey image and dithered image bit-identical to
+#     the host simulator's for the same model, seed and frame;
+#   - flash and RAM of each firmware (llvm-size).
+# Installs what it needs (rustup targets, Debian packages) if missing; safe to run repeatedly.
+#
+# Settings (environment):
+#   MICROGAN_MODEL      model to embed and check (default models/dcgan-digits.safetensors)
+#   MICROGAN_BIG_MODEL  a model the Pico must refuse (default models/mlp-digits.safetensors;
+#                       the check is skipped if the file does not exist)
+#   MICROGAN_FRAMES     frames per run (default 2)
+#   QEMU_TIMEOUT        seconds per emulator run (default 300)
+#   QEMU_INSNCOUNT      source of the instruction-counting TCG plugin
+#                       (default ../shared/tools/qemu-insncount/insncount.c; without it the
+#                       firmware's own SysTick count under -icount shift=0 is reported)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/target/firmware-ci
+FRAMES=${MICROGAN_FRAMES:-2}
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}
+abs() { case $1 in /*) echo "$1" ;; *) echo "$ROOT/$1" ;; esac; }
+MODEL=$(abs "${MICROGAN_MODEL:-models/dcgan-digits.safetensors}")
+BIG_MODEL=$(abs "${MICROGAN_BIG_MODEL:-models/mlp-digits.safetensors}")
+PLUGIN_SRC=$(abs "${QEMU_INSNCOUNT:-../shared/tools/qemu-insncount/insncount.c}")
+export MICROGAN_MODEL=$MODEL MICROGAN_FRAMES=$FRAMES
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+
+[ -f "$MODEL" ] || fail "no model at $MODEL (train and export one, or set MICROGAN_MODEL)"
+
+step "tools"
+missing=()
+command -v qemu-system-arm >/dev/null || missing+=(qemu-system-arm)
+command -v qemu-aarch64 >/dev/null || missing+=(qemu-user)
+command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+if ((${#missing[@]})); then
+    sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+rustup target add thumbv6m-none-eabi thumbv7em-none-eabihf aarch64-unknown-linux-gnu >/dev/null
+SIZE=$(command -v llvm-size || true)
+if [ -z "$SIZE" ]; then
+    rustup component add llvm-tools >/dev/null
+    SIZE=$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-size
+fi
+qemu-system-arm --version | head -1
+mkdir -p "$OUT"
+rm -f "$OUT"/*.pbm "$OUT"/*.pgm "$OUT"/*.f32 "$OUT"/*.png "$OUT"/*.log
+
+PLUGIN=
+if [ -f "$PLUGIN_SRC" ] && command -v gcc >/dev/null; then
+    gcc -O2 -shared -fPIC -o "$OUT/libinsncount.so" "$PLUGIN_SRC" && PLUGIN=$OUT/libinsncount.so
+fi
+[ -n "$PLUGIN" ] && echo "instruction counts: TCG plugin ($PLUGIN_SRC)" \
+    || echo "instruction counts: firmware SysTick under -icount shift=0 (plugin source not found)"
+
+step "host reference: gan-sim, $FRAMES frames"
+cargo build -q -p gan-sim
+"$ROOT/target/debug/gan-sim" --model "$MODEL" --frames "$FRAMES" --out "$OUT" --prefix host
+
+if [ -f "$BIG_MODEL" ]; then
+    step "the Pico refuses $(basename "$BIG_MODEL") at build time"
+    if log=$(cd firmware-example/pico && MICROGAN_MODEL=$BIG_MODEL cargo build --release 2>&1); then
+        fail "the Pico firmware built with $BIG_MODEL"
+    fi
+    grep -q "does not fit the Raspberry Pi Pico" <<<"$log" || { echo "$log"; fail "wrong refusal"; }
+    grep "does not fit" <<<"$log"
+fi
+
+step "build: Pico, QEMU AN385 and AN386 (release)"
+(cd firmware-example/pico && cargo build --release)
+(cd firmware-example/qemu && cargo build --release)
+(cd firmware-example/qemu && cargo build --release --target thumbv7em-none-eabihf)
+PICO_ELF=$ROOT/target/thumbv6m-none-eabi/release/gan-pico
+AN385_ELF=$ROOT/target/thumbv6m-none-eabi/release/gan-qemu
+AN386_ELF=$ROOT/target/thumbv7em-none-eabihf/release/gan-qemu
+
+# Exact addresses of the markers (Thumb bit cleared) for the plugin.
+marker() { printf '0x%x' $(($(nm "$1" | awk -v s="$2" '$3==s{print "0x"$1}') & ~1)); }
+
+# run_qemu NAME MACHINE CPU ELF
+run_qemu() {
+    local name=$1 machine=$2 cpu=$3 elf=$4
+    local args=(-M "$machine" -cpu "$cpu" -nographic -icount shift=0
+        -semihosting-config enable=on,target=native)
+    if [ -n "$PLUGIN" ]; then
+        args+=(-plugin "$PLUGIN,start=$(marker "$elf" bench_start),stop=$(marker "$elf" bench_stop)"
+            -d plugin -D "$OUT/$name-insn.log")
+    fi
+    step "run: $name ($machine)"
+    (cd "$OUT" && timeout "$QEMU_TIMEOUT" qemu-system-arm "${args[@]}" -kernel "$elf") \
+        | tee "$OUT/$name.log" || fail "$name exited with status ${PIPESTATUS[0]}"
+    [ -z "$PLUGIN" ] || grep interval "$OUT/$name-insn.log"
+}
+run_qemu an385 mps2-an385 cortex-m3 "$AN385_ELF"
+run_qemu an386 mps2-an386 cortex-m4 "$AN386_ELF"
+
+step "build and run: Raspberry Pi (aarch64) under qemu-aarch64"
+(cd firmware-example/rpi && cargo build --release)
+RPI_BIN=$ROOT/target/aarch64-unknown-linux-gnu/release/gan-rpi
+(cd "$OUT" && timeout "$QEMU_TIMEOUT" qemu-aarch64 -L /usr/aarch64-linux-gnu "$RPI_BIN" \
+    --frames "$FRAMES" --out . --prefix rpi --no-display) | tee "$OUT/rpi.log"
+
+step "bit identity with the host, $FRAMES frames"
+for target in an385 an386 rpi; do
+    for ((n = 0; n < FRAMES; n++)); do
+        for suffix in -output.f32 -output.pgm -image.pbm; do
+            f=$(printf '%03d%s' "$n" "$suffix")
+            cmp "$OUT/host-$f" "$OUT/$target-$f" || fail "$target-$f differs from the host's"
+        done
+    done
+    echo "$target: $FRAMES frames bit-identical to the host (output f32, grey, dithered image)"
+done
+
+step "sizes and speed (model $(basename "$MODEL"), $(stat -c %s "$MODEL") bytes)"
+macs=$(sed -n 's/.* \([0-9]*\) MACs per image.*/\1/p' "$OUT/an385.log" | head -1)
+# instructions NAME: first image's count, exact from the plugin or from SysTick.
+instructions() {
+    if [ -n "$PLUGIN" ]; then
+        sed -n 's/^insncount: interval 0: \([0-9]*\) insns/\1/p' "$OUT/$1-insn.log"
+    else
+        sed -n 's/.* frame 0 .*: \([0-9]*\) instructions per image.*/\1/p' "$OUT/$1.log"
+    fi
+}
+{
+    echo "| firmware | target | flash (bytes) | static RAM (bytes) | instructions per image | per MAC |"
+    echo "|---|---|---|---|---|---|"
+    for row in "pico thumbv6m-none-eabi $PICO_ELF" "an385 thumbv6m-none-eabi $AN385_ELF" \
+               "an386 thumbv7em-none-eabihf $AN386_ELF"; do
+        set -- $row
+        read -r text data bss _ < <("$SIZE" "$3" | tail -1)
+        insns=-; per=-
+        if [ "$1" != pico ]; then
+            insns=$(instructions "$1")
+            per=$(awk -v i="$insns" -v m="$macs" 'BEGIN { printf "%.1f", i / m }')
+        fi
+        echo "| $1 | $2 | $((text + data)) | $((data + bss)) | $insns | $per |"
+    done
+} | tee "$OUT/table.md"
+echo "($macs MACs per image; flash = text + data, static RAM = data + bss, the stack comes on top)"
+echo "frames: $OUT"
