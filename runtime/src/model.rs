@@ -149,17 +149,24 @@ fn parse_shape(v: &str) -> Option<Shape> {
 
 /// Number of `(output, kernel tap)` pairs along one axis whose input index
 /// `out * stride + tap - padding` falls in `0..in_len` (conv2d), used for the
-/// MAC count. All values are bounded by the loader, so i64 cannot overflow.
+/// MAC count. Lengths are at most 2^24 (checked before), and a stride beyond
+/// 2^25 counts like 2^25, so native `isize` arithmetic cannot overflow on a
+/// 32-bit target (and 64-bit division stays out of a Cortex-M0+ build).
 fn conv_taps(out_len: usize, in_len: usize, kernel: usize, stride: usize, padding: usize) -> u64 {
+    const CAP: usize = 1 << 25;
+    let (out_len, in_len) = (out_len.min(CAP) as isize, in_len.min(CAP) as isize);
+    let s = stride.min(CAP) as isize;
     let mut n = 0u64;
-    for k in 0..kernel {
-        let off = k as i64 - padding as i64;
+    // Taps with k - padding >= in_len never land; padding < kernel.
+    for k in 0..kernel.min(padding.saturating_add(CAP)) {
+        let off = k as isize - padding.min(CAP) as isize;
         // t in 0..out_len with 0 <= t*stride + off < in_len
-        let s = stride as i64;
         let lo = if off >= 0 { 0 } else { (-off + s - 1) / s };
-        let hi = (in_len as i64 - off + s - 1)
-            .div_euclid(s)
-            .min(out_len as i64);
+        let hi = if in_len > off {
+            ((in_len - off + s - 1) / s).min(out_len)
+        } else {
+            0
+        };
         if hi > lo {
             n += (hi - lo) as u64;
         }
@@ -267,9 +274,9 @@ impl<'a> Generator<'a> {
         let mut conditioning = None;
         let mut macs = 0u64;
         for (i, slot) in layers.iter_mut().enumerate().take(layer_count) {
-            let key = Name::from_fmt(format_args!("layer.{i}"));
+            let mut key = [0u8; 16];
             let text = file
-                .metadata(key.as_str())
+                .metadata(layer_key(i, &mut key))
                 .ok_or(Error::MissingLayer { layer: i })?;
             let spec = parse_descriptor(text, Some(i))?;
             let (output, layer_macs) = chain(i, &spec, act)?;
@@ -562,6 +569,27 @@ impl<'a> Generator<'a> {
     }
 }
 
+/// `layer.{i}` in `buf`, without the formatting machinery (which a firmware
+/// that never prints would otherwise carry for this alone).
+fn layer_key(i: usize, buf: &mut [u8; 16]) -> &str {
+    buf[..6].copy_from_slice(b"layer.");
+    let mut digits = [0u8; 10];
+    let mut n = i;
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 || len == digits.len() {
+            break;
+        }
+    }
+    for (dst, src) in buf[6..6 + len].iter_mut().zip(digits[..len].iter().rev()) {
+        *dst = *src;
+    }
+    core::str::from_utf8(&buf[..6 + len]).unwrap_or("")
+}
+
 fn geometry(layer: &Layer) -> ConvGeom {
     let (i, o) = match (layer.input, layer.output) {
         (Act::Image(i), Act::Image(o)) => (i, o),
@@ -769,6 +797,14 @@ mod tests {
             }
             assert_eq!(conv_taps(out, inp, k, s, p), n, "{out} {inp} {k} {s} {p}");
         }
+    }
+
+    #[test]
+    fn layer_keys() {
+        let mut buf = [0u8; 16];
+        assert_eq!(layer_key(0, &mut buf), "layer.0");
+        assert_eq!(layer_key(63, &mut buf), "layer.63");
+        assert_eq!(layer_key(usize::MAX, &mut buf).len(), 16);
     }
 
     #[test]

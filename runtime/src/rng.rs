@@ -1,20 +1,21 @@
 //! Seeded standard-normal latent vectors, the same numbers on every target.
 //!
 //! The bits come from Xoshiro256++ (`rand_xoshiro`, seeded with SplitMix64 by
-//! its `seed_from_u64`); pairs of normals come from the Box-Muller transform
+//! its `seed_from_u64`); pairs of normals come from Marsaglia's polar method
 //! computed in f32 with `libm`, which is plain Rust arithmetic without fused
 //! multiply-adds and so rounds identically on x86-64, AArch64 and Cortex-M.
+//! The polar method needs only `logf` and `sqrtf` (the trigonometry of
+//! Box-Muller would pull f64 arithmetic into a Cortex-M0+ build).
 //! `rand_distr`'s ziggurat is not used: it calls `exp`/`ln` through
 //! `num-traits`, which switches to the platform's math library whenever any
 //! crate in the build enables `std`, so a trainer and a firmware would
 //! disagree on rare samples.
 //!
-//! For each pair: `u1 = ((next_u64() >> 40) + 1) * 2^-24` in (0, 1],
-//! `u2 = (next_u64() >> 40) * 2^-24` in [0, 1), `r = sqrtf(-2 logf(u1))`,
-//! `(s, c) = sincosf(2 pi u2)`, and the pair is `(r c, r s)`. Values are
-//! bounded by `sqrt(2 * 24 ln 2)`, about 5.77. A pair's second value is kept
-//! for the next call, so filling 100 values twice gives the same stream as
-//! filling 200 once.
+//! For each pair: `u = (next_u64() >> 40) * 2^-23 - 1` and likewise `v`, both
+//! in [-1, 1); `s = u * u + v * v`; if `s >= 1` or `s == 0` draw again;
+//! otherwise `f = sqrtf(-2 * logf(s) / s)` and the pair is `(u f, v f)`. A
+//! pair's second value is kept for the next call, so filling 100 values twice
+//! gives the same stream as filling 200 once.
 
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -26,7 +27,7 @@ pub struct LatentRng {
     spare: Option<f32>,
 }
 
-const SCALE: f32 = 1.0 / (1u32 << 24) as f32;
+const SCALE: f32 = 1.0 / (1u32 << 23) as f32;
 
 impl LatentRng {
     pub fn new(seed: u64) -> Self {
@@ -41,12 +42,16 @@ impl LatentRng {
         if let Some(v) = self.spare.take() {
             return v;
         }
-        let u1 = ((self.bits.next_u64() >> 40) + 1) as f32 * SCALE;
-        let u2 = (self.bits.next_u64() >> 40) as f32 * SCALE;
-        let r = libm::sqrtf(-2.0 * libm::logf(u1));
-        let (s, c) = libm::sincosf(core::f32::consts::TAU * u2);
-        self.spare = Some(r * s);
-        r * c
+        loop {
+            let u = (self.bits.next_u64() >> 40) as f32 * SCALE - 1.0;
+            let v = (self.bits.next_u64() >> 40) as f32 * SCALE - 1.0;
+            let s = u * u + v * v;
+            if s < 1.0 && s > 0.0 {
+                let f = libm::sqrtf(-2.0 * libm::logf(s) / s);
+                self.spare = Some(v * f);
+                return u * f;
+            }
+        }
     }
 
     /// Fills `out` with standard normal values.
@@ -92,7 +97,7 @@ mod tests {
         let var = sq / n as f64 - mean * mean;
         assert!(mean.abs() < 0.02, "mean {mean}");
         assert!((var - 1.0).abs() < 0.03, "var {var}");
-        assert!(max < 5.8 && max > 3.5, "max {max}");
+        assert!(max < 8.0 && max > 3.5, "max {max}");
     }
 
     /// The stream is part of the contract (trainer samples and firmware
@@ -104,5 +109,5 @@ mod tests {
         let bits = v.map(f32::to_bits);
         assert_eq!(bits, PINNED, "{v:?}");
     }
-    const PINNED: [u32; 4] = [3213742065, 1065449196, 1068930808, 1037214661];
+    const PINNED: [u32; 4] = [3217376631, 3213126933, 3146017862, 3201415664];
 }

@@ -112,7 +112,14 @@ fn dense_typed<E: Elem>(w: &[u8], b: Weights<'_>, x: &[f32], y: &mut [f32]) {
         }
         return;
     }
-    const R: usize = 4;
+    // Four rows share each chunk of x where there are vector registers to
+    // hold 64 partial sums; a Cortex-M has not, and one row keeps the code
+    // small there.
+    const R: usize = if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        4
+    } else {
+        1
+    };
     let split = y.len() - y.len() % R;
     let (y4, y1) = y.split_at_mut(split);
     let (w4, w1) = w.split_at(split * row_bytes);
@@ -125,12 +132,14 @@ fn dense_typed<E: Elem>(w: &[u8], b: Weights<'_>, x: &[f32], y: &mut [f32]) {
         let rows = [(); R].map(|_| r.next().unwrap_or(&[]));
         rows_block::<E, R>(rows, x, out, b, blk * R);
     }
-    for (i, (out, row)) in y1
-        .chunks_exact_mut(1)
-        .zip(w1.chunks_exact(row_bytes))
-        .enumerate()
-    {
-        rows_block::<E, 1>([row], x, out, b, split + i);
+    if R > 1 {
+        for (i, (out, row)) in y1
+            .chunks_exact_mut(1)
+            .zip(w1.chunks_exact(row_bytes))
+            .enumerate()
+        {
+            rows_block::<E, 1>([row], x, out, b, split + i);
+        }
     }
 }
 

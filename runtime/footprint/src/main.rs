@@ -1,0 +1,75 @@
+//! Loads an embedded generator and generates one image, to measure the flash
+//! the runtime takes. Build with and without the `runtime-calls` feature and
+//! compare `llvm-size` (see the runtime's crate docs for the figures).
+
+#![no_std]
+#![no_main]
+
+use core::ptr::addr_of_mut;
+
+use cortex_m_rt::entry;
+use panic_halt as _;
+
+static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.safetensors"));
+
+/// Enough for the embedded model (its scratch_len is checked at run time).
+static mut SCRATCH: [f32; 8192] = [0.0; 8192];
+static mut IMAGE: [f32; 784] = [0.0; 784];
+
+#[entry]
+fn main() -> ! {
+    // Hide the bytes' contents from the optimiser.
+    let model = core::hint::black_box(MODEL);
+    // SAFETY: the only references to the buffers, taken once before the loop.
+    let (scratch, image) = unsafe { (&mut *addr_of_mut!(SCRATCH), &mut *addr_of_mut!(IMAGE)) };
+    let status = run(model, scratch, image);
+    core::hint::black_box(status);
+    loop {
+        cortex_m_rt_exit(status);
+    }
+}
+
+#[cfg(feature = "runtime-calls")]
+fn run(model: &[u8], scratch: &mut [f32], image: &mut [f32]) -> u32 {
+    let Ok(g) = runtime::Generator::load(model) else {
+        return 1;
+    };
+    if cfg!(feature = "load-only") {
+        core::hint::black_box(g.scratch_len() + g.output_len());
+        return 0;
+    }
+    let mut z = [0.0f32; 32];
+    runtime::rng::LatentRng::new(7).fill_normal(&mut z);
+    if g.generate(&z, Some(3), scratch, image).is_err() {
+        return 2;
+    }
+    let mut grey = [0u8; 784];
+    runtime::output::to_grey_u8(image, g.output_activation(), &mut grey);
+    runtime::output::dither_floyd_steinberg(&mut grey, 28);
+    // 0 when the image is as expected: not constant, every pixel dithered.
+    let on = grey.iter().filter(|&&p| p == 255).count();
+    let off = grey.iter().filter(|&&p| p == 0).count();
+    if on == 0 || off == 0 || on + off != grey.len() {
+        return 3;
+    }
+    0
+}
+
+#[cfg(not(feature = "runtime-calls"))]
+fn run(model: &[u8], scratch: &mut [f32], image: &mut [f32]) -> u32 {
+    // Touch everything the other build touches, without the runtime.
+    let first = model.iter().fold(0u8, |a, &b| a ^ b);
+    scratch[0] = f32::from(first);
+    image[0] = scratch[0];
+    u32::from(first)
+}
+
+/// Ends the program on QEMU with `status` as its exit code (semihosting
+/// SYS_EXIT_EXTENDED); on a board the breakpoint halts under a debugger.
+fn cortex_m_rt_exit(status: u32) {
+    let block = [0x20026u32, status];
+    // SAFETY: the semihosting call reads the two words of `block`.
+    unsafe {
+        core::arch::asm!("bkpt 0xab", in("r0") 0x20u32, in("r1") block.as_ptr());
+    }
+}
