@@ -60,6 +60,9 @@ impl SysTickStopwatch {
         syst.clear_current();
         syst.enable_interrupt();
         syst.enable_counter();
+        // The counter reads 0 until its first reload; counting from there would look like a
+        // whole wrap-around.
+        while SYST::get_current() == 0 {}
         SysTickStopwatch {
             _syst: syst,
             started: 0,
