@@ -466,155 +466,118 @@ fn params_of(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// The smallest value of each integer parameter, in [`params_of`] order.
+fn minimums(kind: &str) -> [usize; 6] {
+    match kind {
+        "conv2d" => [1, 1, 1, 1, 0, 0],
+        "conv_transpose2d" => [1, 1, 1, 1, 0, 0],
+        _ => [1; 6],
+    }
+}
+
 pub(crate) fn parse_descriptor(s: &str, layer: Option<usize>) -> Result<LayerSpec, Error> {
+    // Written table-driven, with one construction site per error, because
+    // every site costs a Cortex-M0+ flash.
     let mut parts = s.split(' ');
     let kind = parts.next().unwrap_or("");
     let names = params_of(kind).ok_or(Error::UnknownLayerKind {
         layer,
         kind: Name::new(kind),
     })?;
-    // At most 6 parameters: values stored by the index of their name.
-    let mut values: [Option<&str>; 6] = [None; 6];
+    let min = minimums(kind);
+    let mut values = [0usize; 6];
+    let mut slope = None;
+    let mut seen = 0u32;
     for part in parts {
-        let (key, value) = part.split_once('=').ok_or(Error::UnknownParameter {
-            layer,
-            param: Name::new(part),
-        })?;
-        let idx = names
-            .iter()
-            .position(|n| *n == key)
-            .ok_or(Error::UnknownParameter {
+        let (key, value) = part.split_once('=').unwrap_or((part, ""));
+        let Some(idx) = names.iter().position(|n| *n == key) else {
+            return Err(Error::UnknownParameter {
                 layer,
                 param: Name::new(key),
-            })?;
-        let slot = values.get_mut(idx).ok_or(Error::UnknownParameter {
-            layer,
-            param: Name::new(key),
-        })?;
-        if slot.is_some() {
+            });
+        };
+        if seen & (1 << idx) != 0 {
             return Err(Error::DuplicateParameter {
                 layer,
                 param: Name::new(key),
             });
         }
-        *slot = Some(value);
-    }
-    let raw = |i: usize| -> Result<&str, Error> {
-        let param = names.get(i).copied().unwrap_or("");
-        values
-            .get(i)
-            .copied()
-            .flatten()
-            .ok_or(Error::MissingParameter { layer, param })
-    };
-    // Integer parameter `i`, at least `min`.
-    let uint = |i: usize, min: usize| -> Result<usize, Error> {
-        let v = raw(i)?;
-        let param = names.get(i).copied().unwrap_or("");
-        match parse_uint(v) {
-            Some(n) if n >= min => Ok(n),
-            _ => Err(Error::InvalidParameter {
+        seen |= 1 << idx;
+        let param = names.get(idx).copied().unwrap_or("");
+        let parsed = if kind == "leaky_relu" {
+            slope = parse_float(value);
+            slope.map(|_| 0)
+        } else {
+            parse_uint(value).filter(|&v| v >= min.get(idx).copied().unwrap_or(1))
+        };
+        let (Some(v), Some(slot)) = (parsed, values.get_mut(idx)) else {
+            let expected = match (kind, min.get(idx)) {
+                ("leaky_relu", _) => "a decimal number with at most 8 significant digits",
+                (_, Some(0)) => "an integer >= 0",
+                _ => "an integer >= 1",
+            };
+            return Err(Error::InvalidParameter {
                 layer,
                 param,
-                value: Name::new(v),
-                expected: if min == 0 {
-                    "an integer >= 0"
-                } else {
-                    "an integer >= 1"
-                },
-            }),
-        }
+                value: Name::new(value),
+                expected,
+            });
+        };
+        *slot = v;
+    }
+    if let Some(param) = names.iter().enumerate().find(|(i, _)| seen & (1 << i) == 0) {
+        return Err(Error::MissingParameter {
+            layer,
+            param: param.1,
+        });
+    }
+    let [a, b, c, d, e, f] = values;
+    // Constraints between parameters: (param, value, holds, expected).
+    let check = match kind {
+        "conv2d" | "conv_transpose2d" if e >= c => Some(("padding", e, "a value below kernel")),
+        "conv_transpose2d" if f >= d => Some(("output_padding", f, "a value below stride")),
+        "upsample_nearest" if a > MAX_SCALE => Some(("scale", a, "a value from 1 to 64")),
+        _ => None,
     };
-    let invalid = |param: &'static str, v: usize, expected: &'static str| Error::InvalidParameter {
-        layer,
-        param,
-        value: Name::from_fmt(format_args!("{v}")),
-        expected,
-    };
-    let spec = match kind {
+    if let Some((param, v, expected)) = check {
+        return Err(Error::InvalidParameter {
+            layer,
+            param,
+            value: Name::from_fmt(format_args!("{v}")),
+            expected,
+        });
+    }
+    Ok(match kind {
         "dense" => LayerSpec::Dense {
-            in_features: uint(0, 1)?,
-            out_features: uint(1, 1)?,
+            in_features: a,
+            out_features: b,
         },
-        "conv2d" => {
-            let (kernel, padding) = (uint(2, 1)?, uint(4, 0)?);
-            if padding >= kernel {
-                return Err(invalid("padding", padding, "a value below kernel"));
-            }
-            LayerSpec::Conv2d {
-                in_channels: uint(0, 1)?,
-                out_channels: uint(1, 1)?,
-                kernel,
-                stride: uint(3, 1)?,
-                padding,
-            }
-        }
-        "conv_transpose2d" => {
-            let (kernel, stride, padding, output_padding) =
-                (uint(2, 1)?, uint(3, 1)?, uint(4, 0)?, uint(5, 0)?);
-            if padding >= kernel {
-                return Err(invalid("padding", padding, "a value below kernel"));
-            }
-            if output_padding >= stride {
-                return Err(invalid(
-                    "output_padding",
-                    output_padding,
-                    "a value below stride",
-                ));
-            }
-            LayerSpec::ConvTranspose2d {
-                in_channels: uint(0, 1)?,
-                out_channels: uint(1, 1)?,
-                kernel,
-                stride,
-                padding,
-                output_padding,
-            }
-        }
-        "upsample_nearest" => {
-            let scale = uint(0, 1)?;
-            if scale > MAX_SCALE {
-                return Err(invalid("scale", scale, "a value from 1 to 64"));
-            }
-            LayerSpec::UpsampleNearest { scale }
-        }
-        "reshape" => LayerSpec::Reshape {
-            c: uint(0, 1)?,
-            h: uint(1, 1)?,
-            w: uint(2, 1)?,
+        "conv2d" => LayerSpec::Conv2d {
+            in_channels: a,
+            out_channels: b,
+            kernel: c,
+            stride: d,
+            padding: e,
         },
+        "conv_transpose2d" => LayerSpec::ConvTranspose2d {
+            in_channels: a,
+            out_channels: b,
+            kernel: c,
+            stride: d,
+            padding: e,
+            output_padding: f,
+        },
+        "upsample_nearest" => LayerSpec::UpsampleNearest { scale: a },
+        "reshape" => LayerSpec::Reshape { c: a, h: b, w: c },
         "relu" => LayerSpec::Relu,
         "tanh" => LayerSpec::Tanh,
         "sigmoid" => LayerSpec::Sigmoid,
-        "leaky_relu" => {
-            let v = raw(0)?;
-            match parse_float(v) {
-                Some(slope) => LayerSpec::LeakyRelu { slope },
-                None => {
-                    return Err(Error::InvalidParameter {
-                        layer,
-                        param: "slope",
-                        value: Name::new(v),
-                        expected: "a decimal number with at most 8 significant digits",
-                    })
-                }
-            }
-        }
-        "embed_concat" => LayerSpec::EmbedConcat {
-            classes: uint(0, 1)?,
-            dim: uint(1, 1)?,
+        "leaky_relu" => LayerSpec::LeakyRelu {
+            slope: slope.unwrap_or(0.0),
         },
-        "onehot_concat" => LayerSpec::OneHotConcat {
-            classes: uint(0, 1)?,
-        },
-        _ => {
-            return Err(Error::UnknownLayerKind {
-                layer,
-                kind: Name::new(kind),
-            })
-        }
-    };
-    Ok(spec)
+        "embed_concat" => LayerSpec::EmbedConcat { classes: a, dim: b },
+        _ => LayerSpec::OneHotConcat { classes: a },
+    })
 }
 
 #[cfg(test)]
