@@ -10,6 +10,12 @@ use core::ptr::addr_of_mut;
 use cortex_m_rt::entry;
 use panic_halt as _;
 
+/// Its size, read with `llvm-nm --print-size`, is the RAM a loaded
+/// `Generator` takes on this target.
+#[used]
+static GENERATOR_SIZE: [u8; core::mem::size_of::<runtime::Generator<'static>>()] =
+    [0; core::mem::size_of::<runtime::Generator<'static>>()];
+
 static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.safetensors"));
 
 /// Enough for the embedded model (its scratch_len is checked at run time).

@@ -268,6 +268,14 @@ pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32],
     if !conv_fits(&w, &b, g, x, y) {
         return;
     }
+    if cfg!(any(target_arch = "x86_64", target_arch = "aarch64"))
+        && g.out_c >= OC
+        && g.kernel * g.kernel <= MAX_TAPS
+        && g.out_w <= PIXELS
+    {
+        conv_transpose2d_channels(w, b, g, x, y);
+        return;
+    }
     let (k, s, p) = (g.kernel, g.stride, g.padding);
     let plane_in = g.in_h * g.in_w;
     let mut acc = [0.0f32; PLANE];
@@ -329,6 +337,94 @@ pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32],
                 }
             }
         }
+    }
+}
+
+/// Output channels per vector in [`conv_transpose2d_channels`].
+const OC: usize = 8;
+/// Largest `kernel * kernel` that kernel keeps converted on the stack.
+const MAX_TAPS: usize = 64;
+/// Output pixels per accumulator tile there.
+const PIXELS: usize = 256;
+
+/// `ConvTranspose2d` with [`OC`] output channels in each vector: for one
+/// input channel, the weights of `OC` output channels are contiguous in the
+/// file (layout `[in, out, k, k]`), so they are converted once into a
+/// `[tap][channel]` block. A tile of whole output rows accumulates `OC`
+/// channels per pixel; the loops run input channel, kernel row, kernel
+/// column outermost, so every output still adds its taps in the documented
+/// order, and the innermost loop scatters one weight vector over a row of
+/// input pixels with no per-pixel tap search.
+fn conv_transpose2d_channels(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+) {
+    let (k, s, p) = (g.kernel, g.stride, g.padding);
+    let kk = k * k;
+    let plane_in = g.in_h * g.in_w;
+    let plane_out = g.out_h * g.out_w;
+    let rows_per_tile = (PIXELS / g.out_w).max(1);
+    let mut acc = [[0.0f32; OC]; PIXELS];
+    let mut wt = [[0.0f32; OC]; MAX_TAPS];
+    let mut o0 = 0;
+    while o0 < g.out_c {
+        // The last block may overlap the previous one: recomputing a channel
+        // gives the same bits.
+        let ob = o0.min(g.out_c - OC);
+        for oy0 in (0..g.out_h).step_by(rows_per_tile) {
+            let rn = rows_per_tile.min(g.out_h - oy0);
+            let tile = acc.get_mut(..rn * g.out_w).unwrap_or(&mut []);
+            for a in tile.iter_mut() {
+                for (lane, v) in a.iter_mut().enumerate() {
+                    *v = b.at(ob + lane);
+                }
+            }
+            for c in 0..g.in_c {
+                for (lane, ch) in (ob..ob + OC).enumerate() {
+                    let base = (c * g.out_c + ch) * kk;
+                    for (t, row) in wt.iter_mut().take(kk).enumerate() {
+                        row[lane] = weight(&w, base + t);
+                    }
+                }
+                let xc = x.get(c * plane_in..(c + 1) * plane_in).unwrap_or(&[]);
+                for ky in 0..k {
+                    // Input rows whose output row iy * s + ky - p is in the tile.
+                    let ys = valid(g.in_h, s, ky as isize - p as isize - oy0 as isize, rn);
+                    for kx in 0..k {
+                        let xs = valid(g.in_w, s, kx as isize - p as isize, g.out_w);
+                        if xs.is_empty() {
+                            continue;
+                        }
+                        let wv = wt.get(ky * k + kx).copied().unwrap_or([0.0; OC]);
+                        let first_ox = xs.start * s + kx - p;
+                        for iy in ys.clone() {
+                            let row = (iy * s + ky - p - oy0) * g.out_w;
+                            let acc_row = tile.get_mut(row + first_ox..).unwrap_or(&mut []);
+                            let x_row = xc
+                                .get(iy * g.in_w + xs.start..iy * g.in_w + xs.end)
+                                .unwrap_or(&[]);
+                            for (a, xv) in acc_row.iter_mut().step_by(s).zip(x_row) {
+                                for (av, wl) in a.iter_mut().zip(wv) {
+                                    *av += wl * xv;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let p0 = oy0 * g.out_w;
+            for (lane, ch) in (ob..ob + OC).enumerate() {
+                let start = ch * plane_out + p0;
+                let dst = y.get_mut(start..start + tile.len()).unwrap_or(&mut []);
+                for (d, a) in dst.iter_mut().zip(tile.iter()) {
+                    *d = a[lane];
+                }
+            }
+        }
+        o0 += OC;
     }
 }
 
