@@ -22,16 +22,29 @@ pub struct Embedded {
     pub usage: Usage,
 }
 
-/// Resolves `MICROGAN_MODEL` against `repo_root`, checks the model against `board`, and writes
-/// `$OUT_DIR/model_sizes.rs` (constants `LATENT_LEN`, `SCRATCH_LEN`, `OUTPUT_LEN`, `MODEL_BYTES`,
-/// `RAM_BYTES`, `MODEL_NAME`) and sets `MICROGAN_MODEL_FILE` for [`crate::include_model!`].
+/// Resolves `MICROGAN_MODEL` against `repo_root`, checks the model against `board` and writes
+/// its constants into `$OUT_DIR` (see [`prepare`]), and sets `MICROGAN_MODEL_FILE` for
+/// [`crate::include_model!`].
 pub fn embed_model(repo_root: &Path, board: &Board) -> Result<Embedded, Error> {
     println!("cargo:rerun-if-env-changed=MICROGAN_MODEL");
     let setting = env::var_os("MICROGAN_MODEL").unwrap_or_else(|| DEFAULT_MODEL.into());
     let path = repo_root.join(setting);
     println!("cargo:rerun-if-changed={}", path.display());
-    let path = fs::canonicalize(&path).map_err(|source| Error::ModelFile {
-        path: path.clone(),
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());
+    let embedded = prepare(&path, &out_dir, board)?;
+    println!(
+        "cargo:rustc-env=MICROGAN_MODEL_FILE={}",
+        embedded.path.display()
+    );
+    Ok(embedded)
+}
+
+/// Loads the model at `path` with the runtime (so a broken file fails the build with the
+/// runtime's message), checks it against `board`, and writes `out_dir/model_sizes.rs`: constants
+/// `MODEL_NAME`, `LATENT_LEN`, `SCRATCH_LEN`, `OUTPUT_LEN`, `MODEL_BYTES` and `RAM_BYTES`.
+pub fn prepare(path: &Path, out_dir: &Path, board: &Board) -> Result<Embedded, Error> {
+    let path = fs::canonicalize(path).map_err(|source| Error::ModelFile {
+        path: path.to_path_buf(),
         source,
     })?;
     let bytes = fs::read(&path).map_err(|source| Error::ModelFile {
@@ -78,13 +91,11 @@ pub fn embed_model(repo_root: &Path, board: &Board) -> Result<Embedded, Error> {
     ] {
         let _ = writeln!(out, "/// {doc}\npub const {name}: usize = {value};");
     }
-    let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());
     let sizes = out_dir.join("model_sizes.rs");
     fs::write(&sizes, out).map_err(|source| Error::ModelFile {
         path: sizes,
         source,
     })?;
-    println!("cargo:rustc-env=MICROGAN_MODEL_FILE={}", path.display());
     Ok(Embedded { path, needs, usage })
 }
 
@@ -101,5 +112,86 @@ pub fn embed_model_or_exit(repo_root: &Path, board: &Board) -> Embedded {
             }
             std::process::exit(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::{MPS2, PICO};
+    use crate::dev_models as support;
+    use runtime::format::DType;
+
+    /// A fresh folder under the system's temporary folder.
+    fn scratch_dir(name: &str) -> PathBuf {
+        let dir = env::temp_dir().join(format!("gan-app-{}-{name}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_fitting_model_gets_its_buffer_sizes_written() {
+        let dir = scratch_dir("fits");
+        let model = dir.join("dcgan.safetensors");
+        fs::write(&model, support::dcgan(1, 10, 4, DType::F16)).unwrap();
+        let embedded = prepare(&model, &dir, &PICO).unwrap();
+        let sizes = fs::read_to_string(dir.join("model_sizes.rs")).unwrap();
+        assert!(
+            sizes.contains("pub const LATENT_LEN: usize = 100;"),
+            "{sizes}"
+        );
+        assert!(sizes.contains(&format!(
+            "pub const SCRATCH_LEN: usize = {};",
+            embedded.needs.scratch
+        )));
+        assert!(sizes.contains("pub const OUTPUT_LEN: usize = 784;"));
+        assert!(sizes.contains("pub const MODEL_NAME: &str = \"dcgan.safetensors\";"));
+        assert_eq!(
+            embedded.usage.flash,
+            fs::metadata(&model).unwrap().len() as usize
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_3_mb_mlp_is_refused_for_the_pico_but_fits_qemu() {
+        let dir = scratch_dir("mlp");
+        let model = dir.join("mlp.safetensors");
+        fs::write(&model, support::mlp(1, DType::F16)).unwrap();
+        let err = prepare(&model, &dir, &PICO).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::DoesNotFit {
+                    resource: "flash",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err
+            .to_string()
+            .contains("does not fit the Raspberry Pi Pico"));
+        assert!(prepare(&model, &dir, &MPS2).is_ok());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn missing_and_broken_files_are_named() {
+        let dir = scratch_dir("broken");
+        let missing = dir.join("nothing-here.safetensors");
+        let err = prepare(&missing, &dir, &PICO).unwrap_err();
+        assert!(matches!(err, Error::ModelFile { .. }));
+        assert!(
+            err.to_string().contains("nothing-here.safetensors"),
+            "{err}"
+        );
+        let broken = dir.join("broken.safetensors");
+        fs::write(&broken, b"\x08\0\0\0\0\0\0\0{}      ").unwrap();
+        assert!(matches!(
+            prepare(&broken, &dir, &PICO),
+            Err(Error::Model(_))
+        ));
+        fs::remove_dir_all(dir).unwrap();
     }
 }

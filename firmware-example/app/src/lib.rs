@@ -10,7 +10,7 @@
 
 pub mod app;
 pub mod budget;
-#[cfg(feature = "build")]
+#[cfg(feature = "std")]
 pub mod build_support;
 pub mod caption;
 pub mod display;
@@ -20,6 +20,11 @@ pub mod files;
 pub mod layout;
 pub mod model;
 pub mod netpbm;
+
+/// Development models (untrained, deterministic weights) for unit tests; shared with tests/.
+#[cfg(test)]
+#[path = "../tests/support/mod.rs"]
+mod dev_models;
 
 pub use app::{App, Buffers, Config, Frame};
 pub use caption::{Stopwatch, Timing};

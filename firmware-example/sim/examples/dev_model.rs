@@ -2,7 +2,8 @@
 //! pseudo-random weights (untrained: it draws noise). For working on the firmware before a
 //! trained model exists; never ship its output as a model.
 //!
-//! `cargo run -p gan-sim --example dev_model -- OUT.safetensors [dcgan|mlp] [CLASSES] [SEED]`
+//! `cargo run -p gan-sim --example dev_model -- OUT.safetensors [dcgan|dcgan-f32|mlp] [CLASSES] [SEED]`
+//! (`dcgan-f32` stores the weights as f32, to measure what f16 storage costs).
 
 #[path = "../../app/tests/support/mod.rs"]
 mod support;
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 
 use runtime::format::DType;
 
-const USAGE: &str = "usage: dev_model OUT.safetensors [dcgan|mlp (default dcgan)] \
+const USAGE: &str = "usage: dev_model OUT.safetensors [dcgan|dcgan-f32|mlp (default dcgan)] \
                      [CLASSES for dcgan (default 10)] [SEED (default 1)]";
 
 fn main() -> ExitCode {
@@ -22,13 +23,20 @@ fn main() -> ExitCode {
     };
     let made = match (args.first(), args.get(1).map(String::as_str)) {
         (None, _) => Err(USAGE.to_string()),
-        (Some(_), None | Some("dcgan")) => match (number(2, 10), number(3, 1)) {
-            (Ok(classes), Ok(seed)) if classes <= 1000 => {
-                Ok(support::dcgan(seed, classes as usize, 1, DType::F16))
+        (Some(_), arch @ (None | Some("dcgan" | "dcgan-f32"))) => {
+            match (number(2, 10), number(3, 1)) {
+                (Ok(classes), Ok(seed)) if classes <= 1000 => {
+                    let dtype = if arch == Some("dcgan-f32") {
+                        DType::F32
+                    } else {
+                        DType::F16
+                    };
+                    Ok(support::dcgan(seed, classes as usize, 1, dtype))
+                }
+                (Ok(_), Ok(_)) => Err("at most 1000 classes".to_string()),
+                (Err(e), _) | (_, Err(e)) => Err(e),
             }
-            (Ok(_), Ok(_)) => Err("at most 1000 classes".to_string()),
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        },
+        }
         (Some(_), Some("mlp")) => number(3, 1).map(|seed| support::mlp(seed, DType::F16)),
         (Some(_), Some(other)) => Err(format!("unknown architecture {other:?}\n{USAGE}")),
     };
