@@ -193,6 +193,9 @@ pub enum Error {
         expected: Name,
         found: Name,
     },
+    /// A layer's weight tensor would need more elements than the whole data
+    /// section holds (`capacity`: its length in f16 elements).
+    WeightsExceedFile { layer: usize, capacity: usize },
     /// A layer's output has more elements than the format allows.
     ActivationTooLarge { layer: usize, max: usize },
     /// The last layer's output is not `output_shape`.
@@ -379,6 +382,10 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "layer.{layer}: input is {found}, the layer needs {expected}"
+            ),
+            WeightsExceedFile { layer, capacity } => write!(
+                f,
+                "layer.{layer}: its weights need more than the {capacity} f16 values the file holds"
             ),
             ActivationTooLarge { layer, max } => write!(
                 f,

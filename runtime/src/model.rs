@@ -279,6 +279,13 @@ impl<'a> Generator<'a> {
                 .metadata(layer_key(i, &mut key))
                 .ok_or(Error::MissingLayer { layer: i })?;
             let spec = parse_descriptor(text, Some(i))?;
+            // A layer whose weights could not fit in the file is rejected
+            // before its shapes are worked out, which bounds that work too.
+            let capacity = file.data().len() / 2;
+            let needed = spec.tensor_len(TensorRole::Weight);
+            if needed.is_none_or(|n| n > capacity) {
+                return Err(Error::WeightsExceedFile { layer: i, capacity });
+            }
             let (output, layer_macs) = chain(i, &spec, act)?;
             if let LayerSpec::EmbedConcat { classes, .. } | LayerSpec::OneHotConcat { classes } =
                 spec
@@ -680,7 +687,7 @@ fn chain(i: usize, spec: &LayerSpec, input: Act) -> Result<(Act, u64), Error> {
         } => {
             let s = image(in_channels)?;
             let dim = |d: usize| {
-                d.checked_add(2 * padding)
+                d.checked_add(padding.checked_mul(2)?)
                     .and_then(|v| v.checked_sub(kernel))
                     .map(|v| v / stride + 1)
             };
@@ -719,7 +726,7 @@ fn chain(i: usize, spec: &LayerSpec, input: Act) -> Result<(Act, u64), Error> {
                     .checked_mul(stride)
                     .and_then(|v| v.checked_add(kernel))
                     .and_then(|v| v.checked_add(output_padding))
-                    .and_then(|v| v.checked_sub(2 * padding))
+                    .and_then(|v| v.checked_sub(padding.checked_mul(2)?))
                     .filter(|&v| v >= 1)
             };
             let (h, w) = match (dim(s.h), dim(s.w)) {

@@ -389,21 +389,41 @@ fn layers_must_chain() {
     let e = load_err(&edit(
         &conv_embed().build(DType::F16),
         "kernel=4 stride=2 padding=0",
-        "kernel=14 stride=2 padding=0",
+        "kernel=13 stride=2 padding=0",
     ));
     assert!(matches!(e, Error::LayerInput { layer: 9, .. }), "{e}");
 }
 
 #[test]
 fn activation_too_large() {
-    let e = mlp_layer(3, "out=48", "out=16777217");
+    let e = mlp_layer(0, "classes=3", "classes=16777217");
     assert_eq!(
         e,
         Error::ActivationTooLarge {
-            layer: 3,
+            layer: 0,
             max: 1 << 24
         }
     );
+}
+
+/// A descriptor whose weights could not fit in the file is rejected before
+/// any work that grows with its parameters.
+#[test]
+fn weights_exceed_file() {
+    let e = mlp_layer(3, "out=48", "out=16777217");
+    assert!(
+        matches!(e, Error::WeightsExceedFile { layer: 3, .. }),
+        "{e}"
+    );
+    let f = edit(
+        &conv_embed().build(DType::F16),
+        "kernel=4 stride=2 padding=0",
+        "kernel=4000000000 stride=1 padding=3999999999",
+    );
+    assert!(matches!(
+        load_err(&f),
+        Error::WeightsExceedFile { layer: 9, .. }
+    ));
 }
 
 #[test]

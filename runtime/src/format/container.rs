@@ -75,7 +75,10 @@ impl<'a> Container<'a> {
         })?;
         let data = bytes.get(LEN_BYTES + n..).unwrap_or(&[]);
 
+        // Offsets and names of the tensors seen so far (no allocation; a
+        // few KB of stack at most).
         let mut ranges = [(0usize, 0usize); MAX_TENSORS];
+        let mut names = [""; MAX_TENSORS];
         let mut tensor_count = 0usize;
         let mut metadata = None;
         let mut c = Cursor::new(header);
@@ -110,18 +113,14 @@ impl<'a> Container<'a> {
                     .get_mut(tensor_count)
                     .ok_or(Error::TooManyTensors { max: MAX_TENSORS })?;
                 *slot = (info.begin, info.end);
-                // Duplicate names: compare with the tensors before this one.
-                let mut earlier = Tensors::new(header);
-                for _ in 0..tensor_count {
-                    match earlier.next() {
-                        Some(prev) if prev.name == key => {
-                            return Err(Error::DuplicateKey {
-                                key: Name::new(key),
-                            })
-                        }
-                        Some(_) => {}
-                        None => break,
-                    }
+                let earlier = names.get(..tensor_count).unwrap_or(&[]);
+                if earlier.contains(&key) {
+                    return Err(Error::DuplicateKey {
+                        key: Name::new(key),
+                    });
+                }
+                if let Some(name) = names.get_mut(tensor_count) {
+                    *name = key;
                 }
                 tensor_count += 1;
             }
