@@ -309,3 +309,78 @@ impl Embedding {
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
     Ok(x.maximum(&(x * slope)?)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Tensor};
+
+    /// In training mode every channel comes out with mean 0 and variance 1 (gamma 1, beta 0),
+    /// and the running statistics move 10% of the way to the batch's (unbiased) ones.
+    #[test]
+    fn batch_norm_normalises_each_channel_and_tracks_statistics() {
+        let dev = Device::Cpu;
+        let mut store = ParamStore::new(&dev);
+        let bn = BatchNorm::new(&mut store, "bn", 3, 1e-5).unwrap();
+        // Channel c has mean 2c and standard deviation c + 1.
+        let base = Tensor::randn(0f32, 1.0, (8, 3, 4, 5), &dev).unwrap();
+        let scale = Tensor::new(&[1f32, 2.0, 3.0], &dev)
+            .unwrap()
+            .reshape((1, 3, 1, 1))
+            .unwrap();
+        let shift = Tensor::new(&[0f32, 2.0, 4.0], &dev)
+            .unwrap()
+            .reshape((1, 3, 1, 1))
+            .unwrap();
+        let x = base
+            .broadcast_mul(&scale)
+            .unwrap()
+            .broadcast_add(&shift)
+            .unwrap();
+        let y = bn.forward_t(&x, true).unwrap();
+        let per_channel = y
+            .transpose(0, 1)
+            .unwrap()
+            .flatten_from(1)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let xs = x
+            .transpose(0, 1)
+            .unwrap()
+            .flatten_from(1)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let rm = bn.running_mean.to_vec1::<f32>().unwrap();
+        let rv = bn.running_var.to_vec1::<f32>().unwrap();
+        for c in 0..3 {
+            let n = per_channel[c].len() as f32;
+            let mean = per_channel[c].iter().sum::<f32>() / n;
+            let var = per_channel[c]
+                .iter()
+                .map(|v| (v - mean).powi(2))
+                .sum::<f32>()
+                / n;
+            assert!(
+                mean.abs() < 1e-4 && (var - 1.0).abs() < 1e-3,
+                "channel {c}: {mean} {var}"
+            );
+            let xm = xs[c].iter().sum::<f32>() / n;
+            let xv = xs[c].iter().map(|v| (v - xm).powi(2)).sum::<f32>() / (n - 1.0);
+            assert!((rm[c] - 0.1 * xm).abs() < 1e-4, "running mean {c}");
+            assert!((rv[c] - (0.9 + 0.1 * xv)).abs() < 1e-3, "running var {c}");
+        }
+        // Evaluation mode uses the running statistics.
+        let e = bn
+            .forward_t(&x, false)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let x0 = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let want = (x0[0] - rm[0]) / (rv[0] + 1e-5).sqrt();
+        assert!((e[0] - want).abs() < 1e-4);
+    }
+}
