@@ -14,7 +14,13 @@ fn main() {
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
 
-    let layers = [
+    let dense_bench = std::env::var_os("CARGO_FEATURE_DENSE_BENCH").is_some();
+    let dtype = if std::env::var_os("CARGO_FEATURE_F32_WEIGHTS").is_some() {
+        DType::F32
+    } else {
+        DType::F16
+    };
+    let all_kinds = [
         L::EmbedConcat {
             classes: 10,
             dim: 10,
@@ -45,10 +51,24 @@ fn main() {
         L::Sigmoid,
         L::Tanh,
     ];
-    let mut b = ModelBuilder::new(32, 10, Shape { c: 1, h: 28, w: 28 });
-    b.dtype(DType::F16);
+    let dense = [L::Dense {
+        in_features: 256,
+        out_features: 64,
+    }];
+    let (layers, mut b): (&[L], _) = if dense_bench {
+        (
+            &dense,
+            ModelBuilder::new(256, 0, Shape { c: 1, h: 8, w: 8 }),
+        )
+    } else {
+        (
+            &all_kinds,
+            ModelBuilder::new(32, 10, Shape { c: 1, h: 28, w: 28 }),
+        )
+    };
+    b.dtype(dtype);
     let mut seed = 1u32;
-    for spec in layers {
+    for &spec in layers {
         let mut values = |role| {
             spec.tensor_len(role).filter(|&n| n > 0).map(|n| {
                 (0..n)
@@ -63,5 +83,23 @@ fn main() {
         b.layer(spec, w, bias);
     }
     let file = b.build().expect("the footprint model builds");
-    std::fs::write(out.join("model.safetensors"), file).expect("the model is written");
+    std::fs::write(out.join("model.safetensors"), &file).expect("the model is written");
+
+    // The image the host generates from the same file and latent: the
+    // firmware must produce the same bits.
+    let g = runtime::Generator::load(&file).expect("the footprint model loads");
+    let mut z = vec![0.0; g.latent_dim()];
+    runtime::rng::LatentRng::new(7).fill_normal(&mut z);
+    let mut scratch = vec![0.0; g.scratch_len()];
+    let mut image = vec![0.0; g.output_len()];
+    g.generate(&z, g.num_classes().checked_sub(1), &mut scratch, &mut image)
+        .expect("the host generates");
+    let hash = image.iter().fold(0x811c_9dc5u32, |h, v| {
+        (h ^ v.to_bits()).wrapping_mul(0x0100_0193)
+    });
+    std::fs::write(
+        out.join("expected.rs"),
+        format!("/// FNV-1a over the f32 bits the host generated.\nconst EXPECTED: u32 = {hash:#010x};\n"),
+    )
+    .expect("the expected hash is written");
 }

@@ -1,6 +1,8 @@
 //! Loads an embedded generator and generates one image, to measure the flash
 //! the runtime takes. Build with and without the `runtime-calls` feature and
-//! compare `llvm-size` (see the runtime's crate docs for the figures).
+//! compare `llvm-size` (see the runtime's crate docs for the figures). Run on
+//! QEMU, it also checks that the image is bit-identical to the one the host
+//! generated at build time (exit status 0; 5 if the bits differ).
 
 #![no_std]
 #![no_main]
@@ -15,6 +17,8 @@ use panic_halt as _;
 #[used]
 static GENERATOR_SIZE: [u8; core::mem::size_of::<runtime::Generator<'static>>()] =
     [0; core::mem::size_of::<runtime::Generator<'static>>()];
+
+include!(concat!(env!("OUT_DIR"), "/expected.rs"));
 
 static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.safetensors"));
 
@@ -44,14 +48,30 @@ fn run(model: &[u8], scratch: &mut [f32], image: &mut [f32]) -> u32 {
         core::hint::black_box(g.scratch_len() + g.output_len());
         return 0;
     }
-    let mut z = [0.0f32; 32];
-    runtime::rng::LatentRng::new(7).fill_normal(&mut z);
-    if g.generate(&z, Some(3), scratch, image).is_err() {
+    let mut z = [0.0f32; 256];
+    let Some(z) = z.get_mut(..g.latent_dim()) else {
+        return 4;
+    };
+    runtime::rng::LatentRng::new(7).fill_normal(z);
+    let class = g.num_classes().checked_sub(1);
+    bench_start();
+    let generated = g.generate(z, class, scratch, image);
+    bench_stop();
+    if generated.is_err() {
         return 2;
     }
+    let image = image.get(..g.output_len()).unwrap_or(&[]);
+    // Bit-identical to the host's image of the same file and latent.
+    let hash = image.iter().fold(0x811c_9dc5u32, |h, v| {
+        (h ^ v.to_bits()).wrapping_mul(0x0100_0193)
+    });
+    if hash != EXPECTED {
+        return 5;
+    }
     let mut grey = [0u8; 784];
-    runtime::output::to_grey_u8(image, g.output_activation(), &mut grey);
-    runtime::output::dither_floyd_steinberg(&mut grey, 28);
+    let grey = grey.get_mut(..image.len()).unwrap_or(&mut []);
+    runtime::output::to_grey_u8(image, g.output_activation(), grey);
+    runtime::output::dither_floyd_steinberg(grey, g.output_shape().w);
     // 0 when the image is as expected: not constant, every pixel dithered.
     let on = grey.iter().filter(|&&p| p == 255).count();
     let off = grey.iter().filter(|&&p| p == 0).count();
@@ -59,6 +79,19 @@ fn run(model: &[u8], scratch: &mut [f32], image: &mut [f32]) -> u32 {
         return 3;
     }
     0
+}
+
+/// Markers around one generation for `shared/tools/qemu-insncount`.
+#[inline(never)]
+#[no_mangle]
+extern "C" fn bench_start() {
+    core::hint::black_box(());
+}
+
+#[inline(never)]
+#[no_mangle]
+extern "C" fn bench_stop() {
+    core::hint::black_box(1);
 }
 
 #[cfg(not(feature = "runtime-calls"))]

@@ -18,9 +18,37 @@ use crate::format::DType;
 /// hold them, so the fast kernels never see one.
 #[inline(always)]
 pub fn f16_to_f32(h: u16) -> f32 {
-    const SCALE: f32 = 5.192_297e33; // 2^112
-    let magnitude = f32::from_bits(u32::from(h & 0x7fff) << 13) * SCALE;
-    f32::from_bits(magnitude.to_bits() | (u32::from(h & 0x8000) << 16))
+    if cfg!(all(target_arch = "arm", not(target_abi = "eabihf"))) {
+        f16_to_f32_integer(h)
+    } else {
+        let magnitude = f32::from_bits(u32::from(h & 0x7fff) << 13) * 5.192_297e33; // 2^112
+        f32::from_bits(magnitude.to_bits() | (u32::from(h & 0x8000) << 16))
+    }
+}
+
+/// The same conversion for targets without a floating-point unit, where the
+/// multiplication is a library call: normal numbers are re-biased in the
+/// integer domain, and only zeros and subnormals (rare in weights) take the
+/// float path.
+#[inline(always)]
+pub fn f16_to_f32_integer(h: u16) -> f32 {
+    let sign = u32::from(h & 0x8000) << 16;
+    let em = u32::from(h & 0x7fff);
+    let bits = if em >= 0x0400 {
+        (em << 13) + (112 << 23)
+    } else {
+        subnormal_bits(em)
+    };
+    f32::from_bits(bits | sign)
+}
+
+/// f32 bits of a zero or subnormal f16 magnitude, out of line so that the
+/// compiler does not turn the branch above into a select that always pays
+/// for a software multiplication.
+#[cold]
+#[inline(never)]
+fn subnormal_bits(em: u32) -> u32 {
+    (f32::from_bits(em << 13) * 5.192_297e33).to_bits()
 }
 
 /// A stored element type.
@@ -439,6 +467,11 @@ mod tests {
             let want = half::f16::from_bits(bits).to_f32();
             if want.is_finite() {
                 assert_eq!(f16_to_f32(bits).to_bits(), want.to_bits(), "{bits:#06x}");
+                assert_eq!(
+                    f16_to_f32_integer(bits).to_bits(),
+                    want.to_bits(),
+                    "{bits:#06x}"
+                );
             }
         }
     }
