@@ -281,3 +281,21 @@ fn wide_and_tall_images_tile_exactly() {
         }
     }
 }
+
+/// Out-of-range element indices and impossible upsampling shapes are
+/// harmless.
+#[test]
+fn public_helpers_never_panic() {
+    let w = Weights::new(&[0, 60], DType::F16);
+    assert_eq!(w.at(0), 1.0);
+    assert_eq!(w.at(1), 0.0);
+    assert_eq!(w.at(usize::MAX), 0.0);
+    assert!(w.slice(usize::MAX, 2).is_empty());
+    let mut y = [5.0f32; 4];
+    runtime::kernels::upsample_nearest(&[1.0], 1, 1, 1, usize::MAX, &mut y);
+    runtime::kernels::upsample_nearest(&[1.0], 1, 1, 1, 4, &mut y);
+    runtime::kernels::upsample_nearest(&[1.0], usize::MAX, 2, 2, 2, &mut y);
+    assert_eq!(y, [5.0; 4]);
+    runtime::kernels::upsample_nearest(&[1.0], 1, 1, 1, 2, &mut y);
+    assert_eq!(y, [1.0; 4]);
+}

@@ -114,7 +114,10 @@ impl Elem for F32 {
 #[inline(always)]
 fn weight(w: &Weights<'_>, i: usize) -> f32 {
     let size = w.dtype().size();
-    let b = w.bytes().get(i * size..i * size + size).unwrap_or(&[]);
+    let b = i
+        .checked_mul(size)
+        .and_then(|s0| w.bytes().get(s0..s0.checked_add(size)?))
+        .unwrap_or(&[]);
     match w.dtype() {
         DType::F16 => F16::one(b),
         DType::F32 => F32::one(b),

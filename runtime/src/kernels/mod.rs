@@ -71,15 +71,14 @@ impl<'a> Weights<'a> {
     /// loader's shape checks rule out.
     #[inline]
     pub fn at(&self, i: usize) -> f32 {
-        match self.dtype {
-            DType::F16 => match self.bytes.get(2 * i..2 * i + 2) {
-                Some(&[a, b]) => half::f16::from_bits(u16::from_le_bytes([a, b])).to_f32(),
-                _ => 0.0,
-            },
-            DType::F32 => match self.bytes.get(4 * i..4 * i + 4) {
-                Some(&[a, b, c, d]) => f32::from_le_bytes([a, b, c, d]),
-                _ => 0.0,
-            },
+        let size = self.dtype.size();
+        let bytes = i
+            .checked_mul(size)
+            .and_then(|b| self.bytes.get(b..b.checked_add(size)?));
+        match bytes {
+            Some(&[a, b]) => half::f16::from_bits(u16::from_le_bytes([a, b])).to_f32(),
+            Some(&[a, b, c, d]) => f32::from_le_bytes([a, b, c, d]),
+            _ => 0.0,
         }
     }
 
@@ -194,7 +193,17 @@ pub fn sigmoid(x: &mut [f32]) {
 
 /// Nearest-neighbour upsampling of `[c, h, w]` by `scale`.
 pub fn upsample_nearest(x: &[f32], c: usize, h: usize, w: usize, scale: usize, y: &mut [f32]) {
-    let (oh, ow) = (h * scale, w * scale);
+    let (Some(oh), Some(ow)) = (h.checked_mul(scale), w.checked_mul(scale)) else {
+        return;
+    };
+    let fits = |n: usize, a: usize, b: usize, len: usize| {
+        n.checked_mul(a)
+            .and_then(|v| v.checked_mul(b))
+            .is_some_and(|v| v <= len)
+    };
+    if scale == 0 || !fits(c, h, w, x.len()) || !fits(c, oh, ow, y.len()) {
+        return;
+    }
     for ch in 0..c {
         for oy in 0..oh {
             let src = x.get((ch * h + oy / scale) * w..).unwrap_or(&[]);
