@@ -64,3 +64,24 @@ fn batch_norm_folding_is_exact_in_f32() {
     eprintln!("compare {:?}", start.elapsed());
     assert!(max_abs < 1e-4 && psnr > 90.0, "{max_abs} {psnr}");
 }
+
+#[test]
+fn sample_writes_raw_bytes_and_checks_the_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = tiny_trainer(Arch::Dcgan, true);
+    t.train_step().unwrap();
+    let bytes = trainer::export::build_bytes(&t.gan, &[], ExportDtype::F16).unwrap();
+    let gen = runtime::Generator::load(&bytes).unwrap();
+    let raw = dir.path().join("x.raw");
+    let fmt = trainer::sample::SampleFormat::Raw;
+    trainer::sample::write_samples(&gen, &raw, fmt, 3, Some(7), Some(3)).unwrap();
+    assert_eq!(std::fs::read(&raw).unwrap().len(), 3 * 28 * 28);
+    let png = dir.path().join("x.png");
+    let png_fmt = trainer::sample::SampleFormat::Png;
+    trainer::sample::write_samples(&gen, &png, png_fmt, 3, None, Some(10)).unwrap();
+    assert!(image::open(&png).is_ok());
+    let err = trainer::sample::write_samples(&gen, &raw, fmt, 3, Some(10), Some(3))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("--class 10"), "{err}");
+}
