@@ -6,7 +6,8 @@
 #   - the Raspberry Pi program (aarch64-unknown-linux-gnu) under qemu-aarch64;
 #   - every frame's generator output (raw f32), grey image and dithered image bit-identical to
 #     the host simulator's for the same model, seed and frame;
-#   - flash and RAM of each firmware (llvm-size).
+#   - flash and RAM of each firmware (llvm-size);
+#   - rustfmt and clippy (-D warnings) on the board crates, which the workspace commands skip.
 # Installs what it needs (rustup targets, Debian packages) if missing; safe to run repeatedly.
 #
 # Settings (environment):
@@ -75,6 +76,13 @@ if [ -f "$BIG_MODEL" ]; then
     grep -q "does not fit the Raspberry Pi Pico" <<<"$log" || { echo "$log"; fail "wrong refusal"; }
     grep "does not fit" <<<"$log"
 fi
+
+step "lint: board crates (outside the host workspace)"
+for crate in pico qemu rpi; do
+    (cd "firmware-example/$crate" && cargo fmt --check && cargo clippy -q --release --all-targets -- -D warnings)
+done
+(cd firmware-example/qemu && cargo clippy -q --release --all-targets --target thumbv7em-none-eabihf -- -D warnings)
+echo "fmt and clippy clean"
 
 step "build: Pico, QEMU AN385 and AN386 (release)"
 (cd firmware-example/pico && cargo build --release)
