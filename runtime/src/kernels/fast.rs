@@ -437,10 +437,13 @@ fn conv_transpose2d_channels(
                             let x_row = xc
                                 .get(iy * g.in_w + xs.start..iy * g.in_w + xs.end)
                                 .unwrap_or(&[]);
-                            for (a, xv) in acc_row.iter_mut().step_by(s).zip(x_row) {
-                                for (av, wl) in a.iter_mut().zip(wv) {
-                                    *av += wl * xv;
+                            for (a, &xv) in acc_row.iter_mut().step_by(s).zip(x_row) {
+                                // Whole-array arithmetic: one vector operation.
+                                let mut v = *a;
+                                for l in 0..OC {
+                                    v[l] += wv[l] * xv;
                                 }
+                                *a = v;
                             }
                         }
                     }
