@@ -21,7 +21,7 @@ pub struct Board {
 }
 
 /// Raspberry Pi Pico: 2 MiB of QSPI flash less the 256-byte second-stage boot loader, 264 KiB
-/// of SRAM. The release firmware's own code and constants are about 135 KiB (the runtime with
+/// of SRAM. The release firmware's own code and constants are about 100 KiB (the runtime with
 /// its header parser, the HAL, the display driver, fonts); 256 KiB leaves room to grow.
 pub const PICO: Board = Board {
     name: "Raspberry Pi Pico (RP2040)",
