@@ -17,8 +17,8 @@ use crate::paths;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
-    /// Unconditional mlp with the minimax loss, 3,000 steps (19 epochs of the bundled digits):
-    /// the classic network, with the loss that kept every digit class in our measurements.
+    /// Unconditional dcgan, non-saturating loss, 3,000 steps (19 epochs of the bundled digits):
+    /// all ten digit classes in about 10 minutes on 2 CPU cores, and a file that fits the Pico.
     #[default]
     Default,
     /// The classic reference GAN exactly: unconditional mlp, non-saturating loss, batch 64,
@@ -170,7 +170,13 @@ impl TrainConfig {
             }
         };
         let is_toy = matches!(data, DataSource::Toy { .. });
-        let arch = a.arch.unwrap_or(if is_toy { Arch::Toy } else { Arch::Mlp });
+        let arch = a.arch.unwrap_or(if is_toy {
+            Arch::Toy
+        } else if classic {
+            Arch::Mlp
+        } else {
+            Arch::Dcgan
+        });
         let labelled = !matches!(data, DataSource::Images { .. });
         let conditional = a.conditional && !a.unconditional;
         if conditional && !labelled {
