@@ -80,7 +80,7 @@ pub fn measure(arch: Arch, conditional: bool, a: &BenchArgs) -> Result<BenchRow>
 /// Runs every configuration and prints a markdown table.
 pub fn run(a: &BenchArgs) -> Result<()> {
     let device = select_device(a.device)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = candle_core::utils::get_num_threads();
     println!(
         "training throughput, batch {}, device {} ({} threads), median of {} x {} steps after {} warm-up",
         a.batch_size,
