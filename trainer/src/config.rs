@@ -184,9 +184,7 @@ impl TrainConfig {
                 "--conditional needs labelled data (--data or --toy); an --images folder has no labels".into(),
             ));
         }
-        let loss = a
-            .loss
-            .unwrap_or(if classic { GanLoss::Ns } else { GanLoss::Mm });
+        let loss = a.loss.unwrap_or(GanLoss::Ns);
         let batch_size = a.batch_size.unwrap_or(64);
         if batch_size < 2 {
             return Err(Error::InvalidArgument(format!(
