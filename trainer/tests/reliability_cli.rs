@@ -1,0 +1,328 @@
+//! Hostile input to the binary: files of the wrong kind, damaged data, unwritable or full outputs,
+//! damaged models. Each ends with exactly one `error:` line naming the culprit and a non-zero exit,
+//! never a panic or a backtrace. (tests/cli.rs covers bad options, a missing data directory, an
+//! empty image folder and a data file given as a model.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use runtime::format::{tensor_name, DType, LayerSpec, TensorRole};
+use runtime::write::ModelBuilder;
+use runtime::Shape;
+
+/// Runs the trainer and checks the failure: non-zero exit, one non-empty stderr line, starting
+/// with `error: ` and containing every needle.
+fn fails_with_one_line(args: &[&str], needles: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} succeeded: {err}");
+    assert_ne!(out.status.code(), Some(101), "{args:?} panicked: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("stack backtrace"),
+        "{args:?} panicked: {err}"
+    );
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{args:?} printed {lines:?}");
+    assert!(lines[0].starts_with("error: "), "{args:?}: {}", lines[0]);
+    for n in needles {
+        assert!(lines[0].contains(n), "{args:?}: {:?} lacks {n:?}", lines[0]);
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn bundled(name: &str) -> PathBuf {
+    trainer::paths::default_data_dir().join(name)
+}
+
+/// A data directory holding `images` as the image file and the real labels.
+fn data_dir(root: &Path, name: &str, images: &[u8]) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("train-images-idx3-ubyte"), images).unwrap();
+    std::fs::copy(
+        bundled("train-labels-idx1-ubyte.gz"),
+        dir.join("train-labels-idx1-ubyte.gz"),
+    )
+    .unwrap();
+    dir
+}
+
+/// A valid little generator (F32 so a weight can be overwritten in place).
+fn small_model() -> Vec<u8> {
+    let mut b = ModelBuilder::new(2, 0, Shape { c: 1, h: 2, w: 2 });
+    b.dtype(DType::F32);
+    b.layer(
+        LayerSpec::Dense {
+            in_features: 2,
+            out_features: 4,
+        },
+        Some(vec![0.25, 0.5, 0.75, 1.0, -0.25, -0.5, -0.75, 1234.5]),
+        Some(vec![0.0; 4]),
+    );
+    b.layer(LayerSpec::Reshape { c: 1, h: 2, w: 2 }, None, None);
+    b.layer(LayerSpec::Tanh, None, None);
+    b.build().unwrap()
+}
+
+#[test]
+fn a_model_file_given_as_data_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/dcgan-digits.safetensors"),
+    )
+    .unwrap_or_else(|_| small_model());
+    let data = data_dir(dir.path(), "model-as-data", &model);
+    fails_with_one_line(
+        &["train", "--data", s(&data), "--runs-dir", s(dir.path())],
+        &["train-images-idx3-ubyte"],
+    );
+}
+
+#[test]
+fn damaged_idx_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = std::fs::read(bundled("train-images-idx3-ubyte.gz")).unwrap();
+    // A gzip stream cut in half.
+    let cut = data_dir(dir.path(), "cut-gzip", &gz[..gz.len() / 2]);
+    // An IDX header announcing 60,000 images of 28x28 followed by 100 bytes.
+    let mut short = vec![0, 0, 8, 3];
+    for d in [60_000u32, 28, 28] {
+        short.extend(d.to_be_bytes());
+    }
+    short.extend([7u8; 100]);
+    let truncated = data_dir(dir.path(), "truncated", &short);
+    // A wrong magic number and an empty file.
+    let bad_magic = data_dir(
+        dir.path(),
+        "bad-magic",
+        &[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1, 5],
+    );
+    let empty = data_dir(dir.path(), "empty", &[]);
+    for d in [cut, truncated, bad_magic, empty] {
+        fails_with_one_line(
+            &["train", "--data", s(&d), "--runs-dir", s(dir.path())],
+            &["train-images-idx3-ubyte"],
+        );
+    }
+}
+
+#[test]
+fn mixed_and_damaged_images_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mixed = dir.path().join("mixed");
+    std::fs::create_dir_all(&mixed).unwrap();
+    image::GrayImage::new(28, 28)
+        .save(mixed.join("a.png"))
+        .unwrap();
+    image::GrayImage::new(32, 20)
+        .save(mixed.join("b.png"))
+        .unwrap();
+    fails_with_one_line(
+        &["train", "--images", s(&mixed), "--runs-dir", s(dir.path())],
+        &["b.png", "share one size"],
+    );
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    image::GrayImage::new(28, 28)
+        .save(broken.join("a.png"))
+        .unwrap();
+    std::fs::write(broken.join("b.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    fails_with_one_line(
+        &["train", "--images", s(&broken), "--runs-dir", s(dir.path())],
+        &["b.png"],
+    );
+}
+
+#[test]
+fn unwritable_and_full_outputs_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // A path under a regular file cannot be created, whoever runs the test (root included).
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let under_file = file.join("x");
+    fails_with_one_line(
+        &[
+            "train",
+            "--arch",
+            "toy",
+            "--toy",
+            "ring8",
+            "--steps",
+            "2",
+            "--runs-dir",
+            s(&under_file),
+            "--no-export",
+            "--quiet",
+        ],
+        &["a-file"],
+    );
+    let model = dir.path().join("m.safetensors");
+    std::fs::write(&model, small_model()).unwrap();
+    let out = under_file.join("grid.png");
+    fails_with_one_line(
+        &["sample", "--model", s(&model), "--out", s(&out)],
+        &["a-file"],
+    );
+    // A full disk: /dev/full fails every write with ENOSPC.
+    if let Some(full) = full_disk(dir.path(), "full.raw") {
+        fails_with_one_line(
+            &[
+                "sample",
+                "--model",
+                s(&model),
+                "--out",
+                s(&full),
+                "--format",
+                "raw",
+            ],
+            &["full.raw", "No space left"],
+        );
+    }
+    // Export of a real (two-step) run to an unwritable place.
+    let runs = dir.path().join("runs");
+    let ok = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args([
+            "train",
+            "--arch",
+            "toy",
+            "--toy",
+            "ring8",
+            "--steps",
+            "2",
+            "--runs-dir",
+            s(&runs),
+            "--name",
+            "r",
+            "--no-export",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let run = runs.join("r");
+    fails_with_one_line(&["export", "--run", s(&run), "--out", s(&out)], &["a-file"]);
+}
+
+#[test]
+fn damaged_models_are_refused_by_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.png");
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let good = small_model();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let cases = [
+        write("garbage.safetensors", &garbage),
+        write("empty.safetensors", &[]),
+        write("truncated.safetensors", &good[..good.len() - 5]),
+        write("header-only.safetensors", &good[..40]),
+    ];
+    for p in &cases {
+        let name = p.file_name().unwrap().to_str().unwrap();
+        fails_with_one_line(&["sample", "--model", s(p), "--out", s(&out)], &[name]);
+    }
+    // A NaN where a weight was: the runtime names the tensor.
+    let mut nan = good.clone();
+    let needle = 1234.5f32.to_le_bytes();
+    let at = nan.windows(4).position(|w| w == needle).unwrap();
+    nan[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let p = write("nan.safetensors", &nan);
+    let weight = tensor_name(0, TensorRole::Weight);
+    fails_with_one_line(
+        &["sample", "--model", s(&p), "--out", s(&out)],
+        &["nan.safetensors", weight.as_str(), "NaN"],
+    );
+    // And an infinity.
+    let mut inf = good;
+    inf[at..at + 4].copy_from_slice(&f32::INFINITY.to_le_bytes());
+    let p = write("inf.safetensors", &inf);
+    fails_with_one_line(
+        &["sample", "--model", s(&p), "--out", s(&out)],
+        &["inf.safetensors", weight.as_str(), "infinity"],
+    );
+    assert!(
+        !out.exists(),
+        "a refused model still wrote {}",
+        out.display()
+    );
+}
+
+#[test]
+fn out_of_range_sample_options_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    std::fs::write(&model, small_model()).unwrap();
+    let out = dir.path().join("o.png");
+    // An unconditional model given a class, and option values that are not numbers.
+    fails_with_one_line(
+        &[
+            "sample",
+            "--model",
+            s(&model),
+            "--out",
+            s(&out),
+            "--class",
+            "3",
+        ],
+        &["class"],
+    );
+    fails_with_one_line(
+        &[
+            "sample",
+            "--model",
+            s(&model),
+            "--out",
+            s(&out),
+            "--count",
+            "many",
+        ],
+        &["many"],
+    );
+    fails_with_one_line(
+        &["train", "--data", s(dir.path()), "--image-size", "-3"],
+        &["-3"],
+    );
+}
+
+/// A path on a full disk: a link to /dev/full in `dir`, so a writer that renames over its output
+/// replaces only the link, never the device.
+fn full_disk(dir: &Path, name: &str) -> Option<PathBuf> {
+    if !Path::new("/dev/full").exists() {
+        return None;
+    }
+    let link = dir.join(name);
+    std::os::unix::fs::symlink("/dev/full", &link).ok()?;
+    Some(link)
+}
+
+/// A PNG smaller than the image crate's 8 KiB write buffer is flushed only when the buffer is
+/// dropped, where the error is lost: on a full disk `sample` prints "wrote" and exits 0.
+#[test]
+#[ignore = "known defect: a small PNG on a full disk is reported as written"]
+fn a_small_png_on_a_full_disk_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    std::fs::write(&model, small_model()).unwrap();
+    if let Some(full) = full_disk(dir.path(), "full.png") {
+        fails_with_one_line(
+            &["sample", "--model", s(&model), "--out", s(&full)],
+            &["full.png", "No space left"],
+        );
+    }
+}
