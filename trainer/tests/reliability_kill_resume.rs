@@ -209,3 +209,40 @@ fn resume_with_only_damaged_checkpoints_fails_with_one_error_line() {
     assert!(errors[0].contains("checksum"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn sigint_writes_a_checkpoint_of_the_last_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path();
+    let run = runs.join("killed");
+    let child = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(train_args(runs, 1_000_000))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while checkpoints(&run).is_empty() {
+        assert!(Instant::now() < deadline, "no checkpoint after 40 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(7));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].starts_with("error: interrupted; checkpoint written to"));
+    // Nothing is lost: the checkpoint holds the last step the run logged.
+    let newest = trainer::checkpoint::newest_valid(&run).unwrap();
+    assert_eq!(Some(&newest.info.step), logged_steps(&run).last());
+    assert!(
+        lines[0].contains(newest.info.path.to_str().unwrap()),
+        "{stderr}"
+    );
+}
