@@ -12,8 +12,8 @@
 #
 # Settings (environment):
 #   MICROGAN_MODEL      model to embed and check (default models/dcgan-digits.safetensors)
-#   MICROGAN_BIG_MODEL  a model the Pico must refuse (default models/mlp-digits.safetensors;
-#                       the check is skipped if the file does not exist)
+#   MICROGAN_BIG_MODEL  a model the Pico must refuse (default: a 3 MB generator of the classic
+#                       MLP's shape, written by the sim's dev_model example into target/)
 #   MICROGAN_FRAMES     frames per run (default 2)
 #   QEMU_TIMEOUT        seconds per emulator run (default 300)
 #   QEMU_INSNCOUNT      source of the instruction-counting TCG plugin
@@ -28,7 +28,7 @@ FRAMES=${MICROGAN_FRAMES:-2}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}
 abs() { case $1 in /*) echo "$1" ;; *) echo "$ROOT/$1" ;; esac; }
 MODEL=$(abs "${MICROGAN_MODEL:-models/dcgan-digits.safetensors}")
-BIG_MODEL=$(abs "${MICROGAN_BIG_MODEL:-models/mlp-digits.safetensors}")
+BIG_MODEL=$(abs "${MICROGAN_BIG_MODEL:-target/firmware-ci/mlp-shape.safetensors}")
 PLUGIN_SRC=$(abs "${QEMU_INSNCOUNT:-../shared/tools/qemu-insncount/insncount.c}")
 export MICROGAN_MODEL=$MODEL MICROGAN_FRAMES=$FRAMES
 
@@ -68,6 +68,11 @@ step "host reference: gan-sim, $FRAMES frames"
 cargo build -q -p gan-sim
 "$ROOT/target/debug/gan-sim" --model "$MODEL" --frames "$FRAMES" --out "$OUT" --prefix host
 
+if [ -z "${MICROGAN_BIG_MODEL:-}" ]; then
+    # Only its size matters here: untrained weights of the MLP generator's shape (3 MB in f16).
+    rm -f "$BIG_MODEL"
+    cargo run -q -p gan-sim --example dev_model -- "$BIG_MODEL" mlp
+fi
 if [ -f "$BIG_MODEL" ]; then
     step "the Pico refuses $(basename "$BIG_MODEL") at build time"
     if log=$(cd firmware-example/pico && MICROGAN_MODEL=$BIG_MODEL cargo build --release 2>&1); then
