@@ -29,6 +29,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    // A rename replaces whatever the name points at; a device node or a directory given as the
+    // output (`--out /dev/null`) must not be swapped for a regular file.
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.is_file() {
+            return Err(Error::io(
+                path,
+                std::io::Error::other("exists and is not a regular file; choose another path"),
+            ));
+        }
+    }
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -272,4 +282,33 @@ fn describe(s: &ModelSpec) -> String {
         "latent {}, {} classes, output {}x{}x{}",
         s.latent_dim, s.num_classes, s.channels, s.height, s.width
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(unix)]
+    fn write_atomic_replaces_a_file_and_refuses_other_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.bin");
+        write_atomic(&file, b"one").unwrap();
+        write_atomic(&file, b"two").unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"two");
+
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let err = write_atomic(&sub, b"x").unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        assert!(sub.is_dir());
+
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(write_atomic(&link, b"x").is_err());
+        assert_eq!(std::fs::read(&file).unwrap(), b"two");
+        // No temporary file is left behind.
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 3);
+    }
 }

@@ -41,15 +41,29 @@ pub fn save_grid(
     }
     let buf = image::RgbImage::from_raw(gw as u32, gh as u32, rgb)
         .ok_or_else(|| Error::InvalidArgument("internal: grid buffer size".into()))?;
+    let img = image::DynamicImage::ImageRgb8(buf);
     if c == 1 {
-        image::DynamicImage::ImageRgb8(buf).to_luma8().save(path)
+        write_png(path, &image::DynamicImage::ImageLuma8(img.to_luma8()))
     } else {
-        buf.save(path)
+        write_png(path, &img)
     }
-    .map_err(|e| Error::Image {
+}
+
+/// Encodes in memory, then writes with every error checked: the image crate's own `save` flushes
+/// its buffer on drop, where an error (a full disk) would be lost and a small PNG reported as
+/// written.
+fn write_png(path: &Path, img: &image::DynamicImage) -> Result<()> {
+    let fail = |reason: String| Error::Image {
         path: path.into(),
-        reason: format!("cannot write PNG: {e}"),
-    })
+        reason,
+    };
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .map_err(|e| fail(format!("cannot encode PNG: {e}")))?;
+    std::fs::write(path, &bytes).map_err(|e| fail(format!("cannot write PNG: {e}")))
 }
 
 /// Draws 2-D points (pairs) over `extent` x `extent` around the origin, with the modes marked.
@@ -73,8 +87,5 @@ pub fn save_scatter(path: &Path, points: &[f32], modes: &[[f32; 2]], extent: f32
             img.put_pixel(x as u32, y as u32, image::Rgb([20, 20, 120]));
         }
     }
-    img.save(path).map_err(|e| Error::Image {
-        path: path.into(),
-        reason: format!("cannot write PNG: {e}"),
-    })
+    write_png(path, &image::DynamicImage::ImageRgb8(img))
 }
