@@ -56,17 +56,7 @@ pub struct Generator {
 
 impl Generator {
     pub fn new(spec: &ModelSpec, p: &mut ParamStore, rng: &mut ChaCha8Rng) -> Result<Self> {
-        let embed = if spec.conditional() {
-            Some(Embedding::new(
-                p,
-                "label_emb",
-                spec.num_classes,
-                spec.embed_dim,
-                rng,
-            )?)
-        } else {
-            None
-        };
+        let embed = Embedding::label(spec, p, rng)?;
         let (h4, w4) = (spec.height / 4, spec.width / 4);
         let in0 = spec.latent_dim
             + if spec.conditional() {

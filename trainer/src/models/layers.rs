@@ -278,6 +278,19 @@ pub struct Embedding {
 }
 
 impl Embedding {
+    /// The `label_emb` class embedding every architecture uses when the model is conditional;
+    /// `None` for an unconditional one (no parameters, no draws from `rng`).
+    pub fn label(
+        spec: &super::ModelSpec,
+        store: &mut ParamStore,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Option<Self>> {
+        if !spec.conditional() {
+            return Ok(None);
+        }
+        Embedding::new(store, "label_emb", spec.num_classes, spec.embed_dim, rng).map(Some)
+    }
+
     pub fn new(
         store: &mut ParamStore,
         name: &str,

@@ -22,17 +22,7 @@ pub struct Generator {
 
 impl Generator {
     pub fn new(spec: &ModelSpec, p: &mut ParamStore, rng: &mut ChaCha8Rng) -> Result<Self> {
-        let embed = if spec.conditional() {
-            Some(Embedding::new(
-                p,
-                "label_emb",
-                spec.num_classes,
-                spec.embed_dim,
-                rng,
-            )?)
-        } else {
-            None
-        };
+        let embed = Embedding::label(spec, p, rng)?;
         let in0 = spec.latent_dim
             + if spec.conditional() {
                 spec.embed_dim
@@ -89,17 +79,7 @@ pub struct Discriminator {
 
 impl Discriminator {
     pub fn new(spec: &ModelSpec, p: &mut ParamStore, rng: &mut ChaCha8Rng) -> Result<Self> {
-        let embed = if spec.conditional() {
-            Some(Embedding::new(
-                p,
-                "label_emb",
-                spec.num_classes,
-                spec.embed_dim,
-                rng,
-            )?)
-        } else {
-            None
-        };
+        let embed = Embedding::label(spec, p, rng)?;
         let in0 = spec.output_len()
             + if spec.conditional() {
                 spec.embed_dim
