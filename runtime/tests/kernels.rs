@@ -1,9 +1,31 @@
-//! The fast kernels equal the plain ones bit for bit on random shapes,
-//! weights (every finite f16, including subnormals) and inputs.
+//! Every fast kernel this CPU can run (the portable ones, and the vector
+//! ones of the target: AVX2 + F16C on x86-64, NEON on AArch64) equals the
+//! plain ones bit for bit on random shapes, weights (every finite f16,
+//! including subnormals) and inputs.
 
 use proptest::prelude::*;
 use runtime::format::DType;
-use runtime::kernels::{fast, plain, ConvGeom, Weights};
+use runtime::kernels::{kernel_sets, plain, ConvGeom, KernelSet, Weights};
+
+/// The kernel sets under test (all but the plain reference).
+fn fast_sets() -> Vec<KernelSet> {
+    kernel_sets().filter(|k| k.name != "plain").collect()
+}
+
+/// The vector kernels are offered exactly where the CPU can run them, so
+/// the property tests below do cover them on such a CPU.
+#[test]
+fn vector_kernels_are_listed_where_the_cpu_has_them() {
+    let names: Vec<_> = kernel_sets().map(|k| k.name).collect();
+    assert_eq!(names[..2], ["plain", "portable"]);
+    #[cfg(target_arch = "x86_64")]
+    let expect = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c");
+    #[cfg(target_arch = "aarch64")]
+    let expect = true;
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    let expect = false;
+    assert_eq!(names.len() == 3, expect, "{names:?}");
+}
 
 /// Finite weight bytes of `dtype`: f16 from arbitrary finite bit patterns,
 /// f32 from a range of magnitudes.
@@ -79,8 +101,9 @@ fn conv_case() -> impl Strategy<Value = ConvCase> {
     (
         dtype(),
         any::<bool>(),
-        1usize..4,
-        1usize..4,
+        1usize..6,
+        // Past one block of 8 output channels, with a partial last one.
+        1usize..20,
         1usize..6,
         1usize..4,
         0usize..6,
@@ -144,11 +167,13 @@ proptest! {
         let n_out = b.len();
         prop_assert_eq!(w.len(), n_out * c.n_in);
         let mut want = vec![f32::NAN; n_out];
-        let mut got = vec![f32::NAN; n_out];
         plain::dense(w, b, &c.x, &mut want);
-        fast::dense(w, b, &c.x, &mut got);
-        prop_assert_eq!(bits(&got), bits(&want));
         prop_assert!(want.iter().all(|v| !v.is_nan()));
+        for k in fast_sets() {
+            let mut got = vec![f32::NAN; n_out];
+            (k.dense)(w, b, &c.x, &mut got);
+            prop_assert_eq!(bits(&got), bits(&want), "{}", k.name);
+        }
     }
 
     #[test]
@@ -156,16 +181,18 @@ proptest! {
         let (w, b) = (Weights::new(&c.w, c.dtype), Weights::new(&c.b, c.dtype));
         let n = c.g.out_c * c.g.out_h * c.g.out_w;
         let mut want = vec![f32::NAN; n];
-        let mut got = vec![f32::NAN; n];
         if c.transpose {
             plain::conv_transpose2d(w, b, &c.g, &c.x, &mut want);
-            fast::conv_transpose2d(w, b, &c.g, &c.x, &mut got);
         } else {
             plain::conv2d(w, b, &c.g, &c.x, &mut want);
-            fast::conv2d(w, b, &c.g, &c.x, &mut got);
         }
         prop_assert!(want.iter().all(|v| !v.is_nan()), "plain left outputs unwritten");
-        prop_assert_eq!(bits(&got), bits(&want));
+        for k in fast_sets() {
+            let mut got = vec![f32::NAN; n];
+            let f = if c.transpose { k.conv_transpose2d } else { k.conv2d };
+            f(w, b, &c.g, &c.x, &mut got);
+            prop_assert_eq!(bits(&got), bits(&want), "{}", k.name);
+        }
     }
 }
 
@@ -176,18 +203,14 @@ fn mismatched_buffers_are_ignored() {
     let w = [0u8; 8];
     let x = [1.0f32; 3];
     let mut y = [7.0f32; 2];
-    fast::dense(
-        Weights::new(&w, DType::F16),
-        Weights::new(&w, DType::F16),
-        &x,
-        &mut y,
-    );
-    plain::dense(
-        Weights::new(&w, DType::F16),
-        Weights::new(&w, DType::F16),
-        &x,
-        &mut y,
-    );
+    for k in kernel_sets() {
+        (k.dense)(
+            Weights::new(&w, DType::F16),
+            Weights::new(&w, DType::F16),
+            &x,
+            &mut y,
+        );
+    }
     assert_eq!(y, [7.0; 2]);
     let g = ConvGeom {
         in_c: 1,
@@ -201,12 +224,7 @@ fn mismatched_buffers_are_ignored() {
         padding: 1,
     };
     let mut y = [7.0f32; 16];
-    for f in [
-        fast::conv2d,
-        plain::conv2d,
-        fast::conv_transpose2d,
-        plain::conv_transpose2d,
-    ] {
+    for f in kernel_sets().flat_map(|k| [k.conv2d, k.conv_transpose2d]) {
         f(
             Weights::new(&w, DType::F32),
             Weights::new(&w, DType::F32),
@@ -220,32 +238,39 @@ fn mismatched_buffers_are_ignored() {
         stride: usize::MAX,
         ..g
     };
-    fast::conv2d(
-        Weights::new(&w, DType::F32),
-        Weights::new(&w, DType::F32),
-        &huge,
-        &[0.0; 16],
-        &mut y,
-    );
+    for f in kernel_sets().flat_map(|k| [k.conv2d, k.conv_transpose2d]) {
+        f(
+            Weights::new(&w, DType::F32),
+            Weights::new(&w, DType::F32),
+            &huge,
+            &[0.0; 16],
+            &mut y,
+        );
+    }
 }
 
-/// Rows wider than the accumulator tile, and tall phase planes, split into
-/// several tiles without changing a bit.
+/// Rows wider than the accumulator tile, tall phase planes, more input
+/// channels than one block of transposed weights holds, and kernels or
+/// images too large for the vector kernels (which then fall back) all give
+/// the plain kernels' bits.
 #[test]
 fn wide_and_tall_images_tile_exactly() {
-    for (h, w, s, k, p) in [
-        (2, 300, 1, 3, 1),
-        (40, 40, 2, 4, 1),
-        (3, 600, 3, 5, 2),
-        (70, 5, 1, 2, 0),
+    for (in_c, h, w, s, k, p) in [
+        (2, 2, 300, 1, 3, 1),
+        (2, 40, 40, 2, 4, 1),
+        (2, 3, 600, 3, 5, 2),
+        (2, 70, 5, 1, 2, 0),
+        // 70 * 4 * 4 taps: three blocks of input channels.
+        (70, 5, 6, 2, 4, 1),
+        (3, 12, 12, 1, 9, 4),
     ] {
         let g_t = ConvGeom {
-            in_c: 2,
+            in_c,
             in_h: h,
             in_w: w,
-            // 11 output channels: the channel-vector kernel, with an
-            // overlapping last block, for the tall cases.
-            out_c: if h > 10 { 11 } else { 2 },
+            // 11 output channels: two blocks of 8, the second partial,
+            // for the tall cases.
+            out_c: if h > 4 { 11 } else { 2 },
             out_h: (h - 1) * s + k - 2 * p,
             out_w: (w - 1) * s + k - 2 * p,
             kernel: k,
@@ -257,27 +282,34 @@ fn wide_and_tall_images_tile_exactly() {
             out_w: (w + 2 * p - k) / s + 1,
             ..g_t
         };
-        let wb: Vec<u8> = (0..2 * g_t.out_c * k * k)
+        let wb: Vec<u8> = (0..in_c * g_t.out_c * k * k)
             .flat_map(|i| half::f16::from_f32((i as f32 * 0.37).sin()).to_le_bytes())
             .collect();
         let bb: Vec<u8> = (0..g_t.out_c)
             .map(|i| i as f32 * 0.1 - 0.3)
             .flat_map(|v| half::f16::from_f32(v).to_le_bytes())
             .collect();
-        let x: Vec<f32> = (0..2 * h * w).map(|i| (i as f32 * 0.11).cos()).collect();
+        let x: Vec<f32> = (0..in_c * h * w).map(|i| (i as f32 * 0.11).cos()).collect();
         let (wt, bt) = (Weights::new(&wb, DType::F16), Weights::new(&bb, DType::F16));
         for (g, transpose) in [(g_t, true), (g_c, false)] {
             let n = g.out_c * g.out_h * g.out_w;
-            let (mut want, mut got) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+            let mut want = vec![f32::NAN; n];
             if transpose {
                 plain::conv_transpose2d(wt, bt, &g, &x, &mut want);
-                fast::conv_transpose2d(wt, bt, &g, &x, &mut got);
             } else {
                 plain::conv2d(wt, bt, &g, &x, &mut want);
-                fast::conv2d(wt, bt, &g, &x, &mut got);
             }
             assert!(want.iter().all(|v| !v.is_nan()));
-            assert_eq!(bits(&got), bits(&want), "{g:?}");
+            for kset in fast_sets() {
+                let mut got = vec![f32::NAN; n];
+                let f = if transpose {
+                    kset.conv_transpose2d
+                } else {
+                    kset.conv2d
+                };
+                f(wt, bt, &g, &x, &mut got);
+                assert_eq!(bits(&got), bits(&want), "{} {g:?}", kset.name);
+            }
         }
     }
 }

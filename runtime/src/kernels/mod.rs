@@ -23,12 +23,27 @@
 //! - Element-wise layers use `libm` (`tanhf`, `expf`), which is the same code
 //!   on every target, never the platform's math library.
 //!
-//! The fast kernels (module `fast`) reorder loops across outputs, rows and
-//! tiles but keep this order for every single output; a property test checks
-//! them against the plain ones bit for bit.
+//! The fast kernels (module `fast`, portable; `x86` with AVX2 + F16C;
+//! `neon` on AArch64) reorder loops across outputs, rows and tiles, and the
+//! vector ones run across outputs (8 output channels or pixels per vector)
+//! or across the 16 partial sums, but every single output keeps this order;
+//! a property test checks each of them against the plain ones bit for bit.
+//!
+//! # Selection
+//!
+//! [`dense`], [`conv2d`] and [`conv_transpose2d`] pick the fastest kernel
+//! the target has: chosen at compile time from `target_arch` and
+//! `target_feature`, and on x86-64 without AVX2/F16C enabled at compile time
+//! by run-time detection under the `std` feature (so a plain
+//! `cargo build --release` runs the AVX2 kernels on a CPU that has them).
+//! The plain kernels are always available.
 
 pub mod fast;
 pub mod plain;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod simd;
+#[cfg(target_arch = "x86_64")]
+pub mod x86;
 
 use crate::format::DType;
 
@@ -215,17 +230,88 @@ pub fn upsample_nearest(x: &[f32], c: usize, h: usize, w: usize, scale: usize, y
     }
 }
 
+/// A dense kernel: `(weight, bias, input, output)`.
+pub type DenseFn = fn(Weights<'_>, Weights<'_>, &[f32], &mut [f32]);
+/// A convolution kernel: `(weight, bias, geometry, input, output)`.
+pub type ConvFn = fn(Weights<'_>, Weights<'_>, &ConvGeom, &[f32], &mut [f32]);
+
+/// One implementation of the three arithmetic kernels, so that tests and
+/// benchmarks can hold every implementation against the plain one.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelSet {
+    pub name: &'static str,
+    pub dense: DenseFn,
+    pub conv2d: ConvFn,
+    pub conv_transpose2d: ConvFn,
+}
+
+/// The reference kernels.
+pub const PLAIN: KernelSet = KernelSet {
+    name: "plain",
+    dense: plain::dense,
+    conv2d: plain::conv2d,
+    conv_transpose2d: plain::conv_transpose2d,
+};
+
+/// The portable fast kernels (what a `no_std` build for a target without
+/// vector kernels runs).
+pub const PORTABLE: KernelSet = KernelSet {
+    name: "portable",
+    dense: fast::dense,
+    conv2d: fast::conv2d,
+    conv_transpose2d: fast::conv_transpose2d,
+};
+
+/// Every kernel set this CPU can run: plain, portable, then the vector
+/// kernels of this target where the CPU has them.
+pub fn kernel_sets() -> impl Iterator<Item = KernelSet> {
+    [Some(PLAIN), Some(PORTABLE), vector_kernels()]
+        .into_iter()
+        .flatten()
+}
+
+// ---- Dispatch: x86-64 ----
+
+#[cfg(target_arch = "x86_64")]
+fn vector_kernels() -> Option<KernelSet> {
+    x86::available().then_some(KernelSet {
+        name: "x86-64 AVX2+F16C",
+        dense: x86::dense,
+        conv2d: x86::conv2d,
+        conv_transpose2d: x86::conv_transpose2d,
+    })
+}
+
+// ---- Dispatch: other targets ----
+
+#[cfg(not(target_arch = "x86_64"))]
+fn vector_kernels() -> Option<KernelSet> {
+    None
+}
+
 /// Dense layer with the fastest kernel this target has.
 pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::available() {
+        return x86::dense(w, b, x, y);
+    }
     fast::dense(w, b, x, y)
 }
 
 /// `conv2d` with the fastest kernel this target has.
 pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::available() {
+        return x86::conv2d(w, b, g, x, y);
+    }
     fast::conv2d(w, b, g, x, y)
 }
 
 /// `conv_transpose2d` with the fastest kernel this target has.
 pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::available() {
+        return x86::conv_transpose2d(w, b, g, x, y);
+    }
     fast::conv_transpose2d(w, b, g, x, y)
 }

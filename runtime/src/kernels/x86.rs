@@ -1,0 +1,124 @@
+//! x86-64 kernels with AVX2 and F16C: f16 weights are converted eight at a
+//! time by `vcvtph2ps`, and every multiply-accumulate is a `vmulps` then a
+//! `vaddps` (never an FMA), so the results equal the plain kernels bit for
+//! bit. The loops themselves are shared with the other vector targets
+//! (module `simd`).
+//!
+//! The kernels are chosen at compile time when the build enables both
+//! features (`-C target-cpu=native`, `-C target-feature=+avx2,+f16c`), and
+//! otherwise, under the `std` feature, at run time from the CPU's
+//! identification, which `std` caches after the first query. A `no_std`
+//! build for baseline x86-64 uses the portable kernels.
+
+use core::arch::x86_64::*;
+
+use super::simd::{self, Lane8};
+use super::{conv_fits, dense_fits, fast, ConvGeom, Weights};
+
+/// Whether this CPU runs the kernels of this module.
+#[inline]
+pub fn available() -> bool {
+    if cfg!(all(target_feature = "avx2", target_feature = "f16c")) {
+        return true;
+    }
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("f16c")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        false
+    }
+}
+
+/// An AVX register of eight f32.
+#[derive(Clone, Copy)]
+struct Avx(__m256);
+
+// SAFETY: every method needs AVX2 and F16C, which the entry points below
+// establish with `available()` before calling in.
+unsafe impl Lane8 for Avx {
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        Avx(_mm256_setzero_ps())
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Avx(_mm256_loadu_ps(p))
+    }
+    #[inline(always)]
+    unsafe fn load_f16(p: *const u8) -> Self {
+        Avx(_mm256_cvtph_ps(_mm_loadu_si128(p.cast())))
+    }
+    #[inline(always)]
+    unsafe fn load_f32_bytes(p: *const u8) -> Self {
+        Avx(_mm256_loadu_ps(p.cast()))
+    }
+    #[inline(always)]
+    unsafe fn splat(p: *const f32) -> Self {
+        Avx(_mm256_broadcast_ss(&*p))
+    }
+    #[inline(always)]
+    unsafe fn add_mul(self, a: Self, b: Self) -> Self {
+        Avx(_mm256_add_ps(self.0, _mm256_mul_ps(a.0, b.0)))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        _mm256_storeu_ps(p, self.0)
+    }
+}
+
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dense_avx2(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+    simd::dense::<Avx>(w, b, x, y)
+}
+
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn conv_avx2(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+    transpose: bool,
+) {
+    simd::conv::<Avx>(w, b, g, x, y, transpose)
+}
+
+/// Dense layer (see the module docs of `kernels` for the order); the
+/// portable kernel where the CPU lacks AVX2 or F16C.
+pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+    if !available() {
+        return fast::dense(w, b, x, y);
+    }
+    if !dense_fits(&w, &b, x.len(), y.len()) {
+        return;
+    }
+    // SAFETY: the features are present and the sizes checked.
+    unsafe { dense_avx2(w, b, x, y) }
+}
+
+/// `conv2d`; the portable kernel where the CPU lacks AVX2 or F16C or the
+/// geometry is outside what the vector kernel handles.
+pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    if !available() || !simd::conv_supported(g) {
+        return fast::conv2d(w, b, g, x, y);
+    }
+    if !conv_fits(&w, &b, g, x, y) {
+        return;
+    }
+    // SAFETY: the features are present and the sizes checked.
+    unsafe { conv_avx2(w, b, g, x, y, false) }
+}
+
+/// `conv_transpose2d`; falls back like [`conv2d`].
+pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    if !available() || !simd::conv_supported(g) {
+        return fast::conv_transpose2d(w, b, g, x, y);
+    }
+    if !conv_fits(&w, &b, g, x, y) {
+        return;
+    }
+    // SAFETY: the features are present and the sizes checked.
+    unsafe { conv_avx2(w, b, g, x, y, true) }
+}
