@@ -5,12 +5,17 @@
 //! - a small DCGAN for 28x28: dense 100 -> 7x7x64, transposed convolutions
 //!   64 -> 32 and 32 -> 1 (kernel 4, stride 2, padding 1), tanh.
 //!
-//! Each runs through the runtime (`Generator::generate`, fast kernels), the
-//! runtime's plain reference kernels, and a naive scalar forward pass (f16
-//! decoded per element with `half`, one sequential sum per output) as the
-//! baseline, all in the same process. Criterion measures each; a summary
-//! table of medians, GFLOP/s (2 FLOPs per MAC) and speed-ups over the naive
-//! pass follows. Run: `cargo bench -p runtime`.
+//! and the shipped `models/dcgan-digits.safetensors`.
+//!
+//! Each runs through the runtime (`Generator::generate`, which dispatches
+//! to the vector kernels where the CPU has them), the portable fast kernels
+//! (what a `no_std` baseline build runs), the plain reference kernels, and
+//! for the first two a naive scalar forward pass (f16 decoded per element
+//! with `half`, one sequential sum per output), all in the same process,
+//! after checking that all the runtime's kernel sets give the same bits.
+//! Criterion measures each; a summary table of medians, GFLOP/s (2 FLOPs
+//! per MAC) and speed-ups follows. Run: `cargo bench -p runtime`, and with
+//! `RUSTFLAGS="-C target-cpu=native"` for the compile-time selection.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -18,10 +23,11 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use half::f16;
 use runtime::format::{DType, LayerSpec, TensorRole};
-use runtime::kernels::{plain, ConvGeom, Weights};
+use runtime::kernels::{kernel_sets, ConvGeom, KernelSet, Weights, PLAIN, PORTABLE};
 use runtime::rng::LatentRng;
 use runtime::write::ModelBuilder;
 use runtime::{Generator, Shape};
+use safetensors::SafeTensors;
 
 struct Model {
     name: &'static str,
@@ -183,45 +189,50 @@ fn naive(layers: &[(LayerSpec, Vec<f16>, Vec<f16>)], z: &[f32]) -> Vec<f32> {
     x
 }
 
-/// The runtime's layers, through its plain reference kernels.
-fn plain_pass(g: &Generator<'_>, file: &[u8], z: &[f32], a: &mut Vec<f32>, b: &mut Vec<f32>) {
-    // Tensors are laid out in layer order (weight, bias) by the builder.
-    let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
-    let mut data = &file[8 + n..];
-    let mut take = |len: usize| {
-        let (head, rest) = data.split_at(len * 2);
-        data = rest;
-        Weights::new(head, DType::F16)
+/// The runtime's layers through one kernel set, outside `Generator`, so
+/// that the plain and the portable kernels can be timed in the same process
+/// as the dispatched ones.
+fn set_pass(
+    set: &KernelSet,
+    g: &Generator<'_>,
+    st: &SafeTensors<'_>,
+    z: &[f32],
+    a: &mut Vec<f32>,
+    b: &mut Vec<f32>,
+) {
+    let tensor = |i: usize, role: &str| {
+        let t = st
+            .tensor(&format!("layer.{i}.{role}"))
+            .expect("benchmark tensor");
+        let dtype = match t.dtype() {
+            safetensors::Dtype::F16 => DType::F16,
+            _ => DType::F32,
+        };
+        Weights::new(t.data(), dtype)
     };
     a.clear();
     a.extend_from_slice(z);
     let mut shape = (0, 0, 0);
-    for spec in g.layers() {
+    for (i, spec) in g.layers().enumerate() {
         match spec {
-            LayerSpec::Dense {
-                in_features,
-                out_features,
-            } => {
-                let (w, bias) = (take(in_features * out_features), take(out_features));
+            LayerSpec::Dense { out_features, .. } => {
                 b.resize(out_features, 0.0);
-                plain::dense(w, bias, a, b);
+                (set.dense)(tensor(i, "weight"), tensor(i, "bias"), a, b);
                 std::mem::swap(a, b);
             }
             LayerSpec::ConvTranspose2d {
-                in_channels,
                 out_channels,
                 kernel,
                 stride,
                 padding,
                 output_padding,
+                ..
             } => {
-                let w = take(in_channels * out_channels * kernel * kernel);
-                let bias = take(out_channels);
-                let (_, h, wd) = shape;
-                let oh = (h - 1) * stride + kernel + output_padding - 2 * padding;
-                let ow = (wd - 1) * stride + kernel + output_padding - 2 * padding;
+                let (c, h, wd) = shape;
+                let out = |d: usize| (d - 1) * stride + kernel + output_padding - 2 * padding;
+                let (oh, ow) = (out(h), out(wd));
                 let geom = ConvGeom {
-                    in_c: in_channels,
+                    in_c: c,
                     in_h: h,
                     in_w: wd,
                     out_c: out_channels,
@@ -232,7 +243,7 @@ fn plain_pass(g: &Generator<'_>, file: &[u8], z: &[f32], a: &mut Vec<f32>, b: &m
                     padding,
                 };
                 b.resize(out_channels * oh * ow, 0.0);
-                plain::conv_transpose2d(w, bias, &geom, a, b);
+                (set.conv_transpose2d)(tensor(i, "weight"), tensor(i, "bias"), &geom, a, b);
                 std::mem::swap(a, b);
                 shape = (out_channels, oh, ow);
             }
@@ -273,64 +284,93 @@ fn main() {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .configure_from_args();
-    let models = [mlp(), dcgan()];
+    let shipped = Model {
+        name: "shipped dcgan-digits",
+        file: std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../models/dcgan-digits.safetensors"
+        ))
+        .expect("models/dcgan-digits.safetensors is readable"),
+        layers: Vec::new(),
+    };
+    let models = [mlp(), dcgan(), shipped];
+    let vector = kernel_sets().find(|k| k.name != "plain" && k.name != "portable");
     let mut rows = Vec::new();
     for m in &models {
         let g = Generator::load(&m.file).expect("benchmark model loads");
+        let st = SafeTensors::deserialize(&m.file).expect("benchmark model parses");
         let mut z = vec![0.0; g.latent_dim()];
         LatentRng::new(7).fill_normal(&mut z);
         let mut scratch = vec![0.0; g.scratch_len()];
         let mut out = vec![0.0; g.output_len()];
         let (mut a, mut b) = (Vec::new(), Vec::new());
 
-        // The three passes agree (the naive one to within rounding).
+        // Every pass gives the same bits (the naive one agrees to within
+        // rounding).
         g.generate(&z, None, &mut scratch, &mut out).unwrap();
-        plain_pass(&g, &m.file, &z, &mut a, &mut b);
-        assert_eq!(
-            out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            "fast and plain kernels differ"
-        );
-        let n = naive(&m.layers, &z);
-        assert!(out.iter().zip(&n).all(|(x, y)| (x - y).abs() < 1e-4));
+        for set in kernel_sets() {
+            set_pass(&set, &g, &st, &z, &mut a, &mut b);
+            assert_eq!(
+                out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "{} kernels differ from the runtime",
+                set.name
+            );
+        }
+        if !m.layers.is_empty() {
+            let n = naive(&m.layers, &z);
+            assert!(out.iter().zip(&n).all(|(x, y)| (x - y).abs() < 1e-4));
+        }
 
         let mut group = c.benchmark_group(m.name);
-        group.bench_function("runtime", |bch| {
+        group.bench_function("runtime (dispatched)", |bch| {
             bch.iter(|| g.generate(black_box(&z), None, &mut scratch, &mut out))
         });
-        group.bench_function("plain kernels", |bch| {
-            bch.iter(|| plain_pass(&g, &m.file, black_box(&z), &mut a, &mut b))
-        });
-        group.bench_function("naive scalar", |bch| {
-            bch.iter(|| naive(&m.layers, black_box(&z)))
-        });
+        for set in [PLAIN, PORTABLE] {
+            group.bench_function(format!("{} kernels", set.name), |bch| {
+                bch.iter(|| set_pass(&set, &g, &st, black_box(&z), &mut a, &mut b))
+            });
+        }
+        if !m.layers.is_empty() {
+            group.bench_function("naive scalar", |bch| {
+                bch.iter(|| naive(&m.layers, black_box(&z)))
+            });
+        }
         group.finish();
 
-        let fast = median_secs(
+        let run = median_secs(
             || {
                 g.generate(black_box(&z), None, &mut scratch, &mut out)
                     .unwrap()
             },
             31,
         );
-        let pl = median_secs(
-            || plain_pass(&g, &m.file, black_box(&z), &mut a, &mut b),
-            31,
-        );
-        let nv = median_secs(|| drop(black_box(naive(&m.layers, black_box(&z)))), 31);
-        rows.push((m.name, g.macs(), g.param_count(), fast, pl, nv));
+        let mut per_set = |set: &KernelSet| {
+            median_secs(|| set_pass(set, &g, &st, black_box(&z), &mut a, &mut b), 31)
+        };
+        let pl = per_set(&PLAIN);
+        let po = per_set(&PORTABLE);
+        let nv = (!m.layers.is_empty())
+            .then(|| median_secs(|| drop(black_box(naive(&m.layers, black_box(&z)))), 31));
+        rows.push((m.name, g.macs(), g.param_count(), run, po, pl, nv));
     }
     println!();
-    println!("| model | MACs | params | runtime (us) | GFLOP/s | plain kernels (us) | naive scalar (us) | speed-up vs naive |");
-    println!("|---|---|---|---|---|---|---|---|");
-    for (name, macs, params, fast, pl, nv) in rows {
+    println!(
+        "vector kernels: {}",
+        vector.map_or("none on this CPU", |k| k.name)
+    );
+    println!("| model | MACs | params | runtime (us) | GFLOP/s | portable (us) | plain (us) | naive scalar (us) | vs portable | vs plain |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (name, macs, params, run, po, pl, nv) in rows {
         println!(
-            "| {name} | {macs} | {params} | {:.1} | {:.2} | {:.1} | {:.1} | {:.1}x |",
-            fast * 1e6,
-            2.0 * macs as f64 / fast / 1e9,
+            "| {name} | {macs} | {params} | {:.1} | {:.2} | {:.1} | {:.1} | {} | {:.1}x | {:.1}x |",
+            run * 1e6,
+            2.0 * macs as f64 / run / 1e9,
+            po * 1e6,
             pl * 1e6,
-            nv * 1e6,
-            nv / fast
+            nv.map_or("-".to_string(), |v| format!("{:.1}", v * 1e6)),
+            po / run,
+            pl / run,
         );
     }
     c.final_summary();

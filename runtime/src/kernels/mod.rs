@@ -39,6 +39,8 @@
 //! The plain kernels are always available.
 
 pub mod fast;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
 pub mod plain;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod simd;
@@ -282,9 +284,21 @@ fn vector_kernels() -> Option<KernelSet> {
     })
 }
 
+// ---- Dispatch: AArch64 ----
+
+#[cfg(target_arch = "aarch64")]
+fn vector_kernels() -> Option<KernelSet> {
+    neon::available().then_some(KernelSet {
+        name: "AArch64 NEON",
+        dense: neon::dense,
+        conv2d: neon::conv2d,
+        conv_transpose2d: neon::conv_transpose2d,
+    })
+}
+
 // ---- Dispatch: other targets ----
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn vector_kernels() -> Option<KernelSet> {
     None
 }
@@ -295,6 +309,10 @@ pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
     if x86::available() {
         return x86::dense(w, b, x, y);
     }
+    #[cfg(target_arch = "aarch64")]
+    if neon::available() {
+        return neon::dense(w, b, x, y);
+    }
     fast::dense(w, b, x, y)
 }
 
@@ -304,6 +322,10 @@ pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [
     if x86::available() {
         return x86::conv2d(w, b, g, x, y);
     }
+    #[cfg(target_arch = "aarch64")]
+    if neon::available() {
+        return neon::conv2d(w, b, g, x, y);
+    }
     fast::conv2d(w, b, g, x, y)
 }
 
@@ -312,6 +334,10 @@ pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32],
     #[cfg(target_arch = "x86_64")]
     if x86::available() {
         return x86::conv_transpose2d(w, b, g, x, y);
+    }
+    #[cfg(target_arch = "aarch64")]
+    if neon::available() {
+        return neon::conv_transpose2d(w, b, g, x, y);
     }
     fast::conv_transpose2d(w, b, g, x, y)
 }

@@ -248,9 +248,7 @@ pub(crate) unsafe fn conv<V: Lane8>(
                     } else {
                         (o * g.in_c + ci) * kk
                     };
-                    for (t, v) in wt[c * kk..(c + 1) * kk].iter_mut().enumerate() {
-                        v[l] = scalar(&w, base + t);
-                    }
+                    transpose_taps::<V>(&w, base, kk, &mut wt[c * kk..(c + 1) * kk], l);
                 }
             }
             let blk = Block {
@@ -268,6 +266,44 @@ pub(crate) unsafe fn conv<V: Lane8>(
             c0 += cn;
         }
         ob += 8;
+    }
+}
+
+/// Weights `base..base + kk` (one output channel's taps for one input
+/// channel) into lane `l` of `dst[0..kk]`, eight at a time with the vector
+/// conversion.
+///
+/// # Safety
+///
+/// `V`'s CPU features must be present and `w` must hold `base + kk`
+/// elements.
+#[inline(always)]
+unsafe fn transpose_taps<V: Lane8>(
+    w: &Weights<'_>,
+    base: usize,
+    kk: usize,
+    dst: &mut [[f32; 8]],
+    l: usize,
+) {
+    let size = w.dtype().size();
+    let p = w.bytes().as_ptr();
+    let mut t = 0;
+    let mut buf = [0.0f32; 8];
+    while t + 8 <= kk {
+        // SAFETY: elements `base + t..base + t + 8` lie inside `w`.
+        let q = p.add((base + t) * size);
+        let v = match w.dtype() {
+            DType::F16 => V::load_f16(q),
+            DType::F32 => V::load_f32_bytes(q),
+        };
+        v.store(buf.as_mut_ptr());
+        for (d, v) in dst[t..t + 8].iter_mut().zip(buf) {
+            d[l] = v;
+        }
+        t += 8;
+    }
+    for (i, d) in dst.iter_mut().enumerate().take(kk).skip(t) {
+        d[l] = scalar(w, base + i);
     }
 }
 
