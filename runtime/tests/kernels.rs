@@ -71,7 +71,7 @@ struct DenseCase {
 }
 
 fn dense_case() -> impl Strategy<Value = DenseCase> {
-    (dtype(), 1usize..80, 1usize..11).prop_flat_map(|(dtype, n_in, n_out)| {
+    (dtype(), 1usize..80, 1usize..21).prop_flat_map(|(dtype, n_in, n_out)| {
         (
             weight_bytes(dtype, n_in * n_out),
             weight_bytes(dtype, n_out),
@@ -262,6 +262,8 @@ fn wide_and_tall_images_tile_exactly() {
         (2, 70, 5, 1, 2, 0),
         // 70 * 4 * 4 taps: three blocks of input channels.
         (70, 5, 6, 2, 4, 1),
+        // The same with 2 output channels: vectors across pixels.
+        (70, 3, 6, 2, 4, 1),
         (3, 12, 12, 1, 9, 4),
     ] {
         let g_t = ConvGeom {

@@ -81,6 +81,10 @@ unsafe impl Lane8 for Neon {
         )
     }
     #[inline(always)]
+    unsafe fn add(self, a: Self) -> Self {
+        Neon(vaddq_f32(self.0, a.0), vaddq_f32(self.1, a.1))
+    }
+    #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
         vst1q_f32(p, self.0);
         vst1q_f32(p.add(4), self.1);

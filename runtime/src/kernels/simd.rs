@@ -9,13 +9,21 @@
 //!   Several rows run at once so that their sums are independent; the 16
 //!   lanes of each row are then added left to right in scalar code (the
 //!   rows interleaved, so the additions of different rows overlap).
-//! - convolutions: the vector runs across 8 output channels, which share
-//!   every tap, so each lane adds exactly the taps its output adds, in
-//!   order (input channel, kernel row, kernel column). A tile of up to
-//!   [`PIX`] output pixels with the same set of valid taps stays in
-//!   registers through the whole reduction; the weights of 8 channels are
-//!   first converted to f32 and transposed to `[channel][tap][lane]` in a
-//!   stack buffer, so that each tap's weight vector is one load.
+//! - convolutions: output pixels are grouped by the set of taps they read
+//!   (pixels with the same valid kernel rows and columns read the same
+//!   taps, at input offsets that differ from pixel to pixel by a constant).
+//!   With 8 or more output channels, vectors run across 8 (or 16, two
+//!   vectors) channels, which share every tap, and a tile of up to [`PIX`]
+//!   pixels of one group stays in registers through the whole reduction.
+//!   With fewer channels, vectors run across up to 8 pixels of a group
+//!   that read consecutive inputs (a row of a transposed convolution's
+//!   phase, or of a stride-1 convolution), [`PV`] vectors per tile. Either
+//!   way each lane adds exactly the taps its output adds, in order (input
+//!   channel, kernel row, kernel column). The weights of a block of
+//!   channels are first converted to f32 and transposed to
+//!   `[input channel][tap][output channel]` in a stack buffer, and a
+//!   group's (input channel, tap) pairs are listed once with their weight
+//!   and input offsets, so the inner loop is one list walk.
 //!
 //! Callers check the buffer sizes (`dense_fits`, `conv_fits`) and the CPU
 //! features before calling in; inside, raw pointers are only formed for
@@ -45,6 +53,24 @@ pub(crate) unsafe trait Lane8: Copy {
     unsafe fn splat(p: *const f32) -> Self;
     /// `self + a * b` per lane, the product rounded to f32 first.
     unsafe fn add_mul(self, a: Self, b: Self) -> Self;
+    /// `self + a` per lane.
+    unsafe fn add(self, a: Self) -> Self;
+    /// Lane `j` of vector `r` to lane `r` of vector `j`. This default goes
+    /// through memory; targets override it with register shuffles.
+    #[inline(always)]
+    unsafe fn transpose8(r: [Self; 8]) -> [Self; 8] {
+        let mut m = [[0.0f32; 8]; 8];
+        for (row, v) in m.iter_mut().zip(&r) {
+            v.store(row.as_mut_ptr());
+        }
+        let mut t = [[0.0f32; 8]; 8];
+        for (i, row) in m.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                t[j][i] = *v;
+            }
+        }
+        t.map(|row| Self::load(row.as_ptr()))
+    }
     /// The eight lanes to `p` (any alignment).
     unsafe fn store(self, p: *mut f32);
 }
@@ -92,26 +118,30 @@ unsafe fn dense_typed<V: Lane8, const SIZE: usize>(
     y: &mut [f32],
 ) {
     let n = x.len();
-    let split = y.len() - y.len() % ROWS;
-    let (y4, y1) = y.split_at_mut(split);
+    let split8 = y.len() - y.len() % 8;
+    let (y8, rest) = y.split_at_mut(split8);
+    for (blk, out) in y8.chunks_exact_mut(8).enumerate() {
+        rows8::<V, SIZE>(&w, &b, x, out, blk * 8, n);
+    }
+    let split4 = rest.len() - rest.len() % ROWS;
+    let (y4, y1) = rest.split_at_mut(split4);
     for (blk, out) in y4.chunks_exact_mut(ROWS).enumerate() {
-        rows::<V, SIZE, ROWS>(&w, &b, x, out, blk * ROWS, n);
+        rows::<V, SIZE, ROWS>(&w, &b, x, out, split8 + blk * ROWS, n);
     }
     for (i, out) in y1.chunks_exact_mut(1).enumerate() {
-        rows::<V, SIZE, 1>(&w, &b, x, out, split + i, n);
+        rows::<V, SIZE, 1>(&w, &b, x, out, split8 + split4 + i, n);
     }
 }
 
-/// Output rows `first..first + R` into `out` (`R` long).
+/// The 16 partial sums of rows `first..first + R` over the whole 16-element
+/// chunks of `x`.
 #[inline(always)]
-unsafe fn rows<V: Lane8, const SIZE: usize, const R: usize>(
+unsafe fn sums<V: Lane8, const SIZE: usize, const R: usize>(
     w: &Weights<'_>,
-    b: &Weights<'_>,
     x: &[f32],
-    out: &mut [f32],
     first: usize,
     n: usize,
-) {
+) -> [[V; 2]; R] {
     let full = n - n % LANES;
     let row_bytes = n * SIZE;
     let wp = w.bytes().as_ptr();
@@ -138,6 +168,61 @@ unsafe fn rows<V: Lane8, const SIZE: usize, const R: usize>(
         }
         i += LANES;
     }
+    acc
+}
+
+/// Eight output rows: the partial sums of two blocks of four rows are
+/// transposed so that one vector holds lane `j` of all eight rows, and the
+/// left-to-right sum of the 16 lanes, the tail and the bias run eight rows
+/// per vector operation.
+#[inline(always)]
+unsafe fn rows8<V: Lane8, const SIZE: usize>(
+    w: &Weights<'_>,
+    b: &Weights<'_>,
+    x: &[f32],
+    out: &mut [f32],
+    first: usize,
+    n: usize,
+) {
+    let full = n - n % LANES;
+    let lo = sums::<V, SIZE, ROWS>(w, x, first, n);
+    let hi = sums::<V, SIZE, ROWS>(w, x, first + ROWS, n);
+    let half = |h: usize| core::array::from_fn(|r| if r < 4 { lo[r][h] } else { hi[r - 4][h] });
+    let t0 = V::transpose8(half(0));
+    let t1 = V::transpose8(half(1));
+    let mut s = t0[0];
+    for t in t0[1..].iter().chain(&t1) {
+        s = s.add(*t);
+    }
+    for (i, xv) in x.iter().enumerate().skip(full) {
+        let col: [f32; 8] = core::array::from_fn(|r| scalar(w, (first + r) * n + i));
+        // SAFETY: `col` holds 8 f32, `xv` is one.
+        s = s.add_mul(V::load(col.as_ptr()), V::splat(xv));
+    }
+    // SAFETY: `b` holds at least y.len() >= first + 8 elements.
+    let bp = b.bytes().as_ptr().add(first * SIZE);
+    let bias = if SIZE == 2 {
+        V::load_f16(bp)
+    } else {
+        V::load_f32_bytes(bp)
+    };
+    let mut res = [0.0f32; 8];
+    s.add(bias).store(res.as_mut_ptr());
+    out.copy_from_slice(&res[..out.len().min(8)]);
+}
+
+/// Output rows `first..first + R` into `out` (`R` long).
+#[inline(always)]
+unsafe fn rows<V: Lane8, const SIZE: usize, const R: usize>(
+    w: &Weights<'_>,
+    b: &Weights<'_>,
+    x: &[f32],
+    out: &mut [f32],
+    first: usize,
+    n: usize,
+) {
+    let full = n - n % LANES;
+    let acc = sums::<V, SIZE, R>(w, x, first, n);
     let mut lanes = [[0.0f32; LANES]; R];
     for (l, a) in lanes.iter_mut().zip(&acc) {
         // SAFETY: each `l` holds 16 f32.
@@ -163,12 +248,16 @@ unsafe fn rows<V: Lane8, const SIZE: usize, const R: usize>(
     }
 }
 
-/// Output pixels per register tile.
-pub(crate) const PIX: usize = 6;
-/// Weight vectors in the transposed stack buffer (32 KiB).
-const WT: usize = 1024;
+/// Output pixels per register tile when vectors run across channels.
+const PIX: usize = 6;
+/// Pixel vectors per register tile when vectors run across pixels.
+const PV: usize = 4;
+/// f32 in the transposed weight buffer (64 KiB on the stack: a 64 -> 32
+/// channel layer with 4x4 kernels fits in one block).
+const WTF: usize = 16384;
 /// Largest kernel side handled here (taps are tracked in a `u64` mask per
-/// row and column, and a tile's tap list has at most `KMAX * KMAX` entries).
+/// row and column, and the buffer must hold one input channel's taps for
+/// 16 output channels).
 pub(crate) const KMAX: usize = 8;
 /// Largest output side handled here (per-row and per-column masks live in
 /// fixed arrays).
@@ -231,12 +320,17 @@ pub(crate) unsafe fn conv<V: Lane8>(
     }
     let rmask = &rmask[..g.out_h];
     let cmask = &cmask[..g.out_w];
-    let mut wt = [[0.0f32; 8]; WT];
-    // Input channels per block: their transposed weights fill `wt`.
-    let cb = (WT / kk.max(1)).max(1);
+    // Consecutive pixels of a group read consecutive inputs only where the
+    // input advances by one per pixel.
+    let pixels = g.out_c < 8 && (transpose || g.stride == 1);
+    let width = if !pixels && g.out_c > 8 { 16 } else { 8 };
+    let mut wt = [0.0f32; WTF];
+    // Input channels per block: their transposed weights fill `wt`
+    // (kk * width <= 64 * 16 = 1024, so at least 8).
+    let cb = (WTF / (kk * width)).max(1);
     let mut ob = 0;
     while ob < g.out_c {
-        let nl = 8.min(g.out_c - ob);
+        let nl = width.min(g.out_c - ob);
         let mut c0 = 0;
         while c0 < g.in_c {
             let cn = cb.min(g.in_c - c0);
@@ -248,13 +342,20 @@ pub(crate) unsafe fn conv<V: Lane8>(
                     } else {
                         (o * g.in_c + ci) * kk
                     };
-                    transpose_taps::<V>(&w, base, kk, &mut wt[c * kk..(c + 1) * kk], l);
+                    let dst = &mut wt[c * kk * width..(c + 1) * kk * width];
+                    transpose_taps::<V>(&w, base, kk, dst, width, l);
                 }
+            }
+            let mut bias = [0.0f32; 16];
+            for (l, v) in bias.iter_mut().enumerate().take(nl) {
+                *v = scalar(&b, ob + l);
             }
             let blk = Block {
                 g,
                 x,
                 wt: &wt,
+                bias,
+                width,
                 c0,
                 cn,
                 ob,
@@ -262,15 +363,15 @@ pub(crate) unsafe fn conv<V: Lane8>(
                 first: c0 == 0,
                 transpose,
             };
-            blk.run::<V>(rmask, cmask, &b, y);
+            blk.run::<V>(rmask, cmask, pixels, &b, y);
             c0 += cn;
         }
-        ob += 8;
+        ob += width;
     }
 }
 
 /// Weights `base..base + kk` (one output channel's taps for one input
-/// channel) into lane `l` of `dst[0..kk]`, eight at a time with the vector
+/// channel) into `dst[t * width + l]`, eight at a time with the vector
 /// conversion.
 ///
 /// # Safety
@@ -282,7 +383,8 @@ unsafe fn transpose_taps<V: Lane8>(
     w: &Weights<'_>,
     base: usize,
     kk: usize,
-    dst: &mut [[f32; 8]],
+    dst: &mut [f32],
+    width: usize,
     l: usize,
 ) {
     let size = w.dtype().size();
@@ -297,21 +399,29 @@ unsafe fn transpose_taps<V: Lane8>(
             DType::F32 => V::load_f32_bytes(q),
         };
         v.store(buf.as_mut_ptr());
-        for (d, v) in dst[t..t + 8].iter_mut().zip(buf) {
-            d[l] = v;
+        for (i, v) in buf.iter().enumerate() {
+            if let Some(d) = dst.get_mut((t + i) * width + l) {
+                *d = *v;
+            }
         }
         t += 8;
     }
-    for (i, d) in dst.iter_mut().enumerate().take(kk).skip(t) {
-        d[l] = scalar(w, base + i);
+    for i in t..kk {
+        if let Some(d) = dst.get_mut(i * width + l) {
+            *d = scalar(w, base + i);
+        }
     }
 }
 
-/// One block of 8 output channels and `cn` input channels.
+/// One block of `width` output channels and `cn` input channels.
 struct Block<'a> {
     g: &'a ConvGeom,
     x: &'a [f32],
-    wt: &'a [[f32; 8]; WT],
+    /// `[c][tap][width]`.
+    wt: &'a [f32; WTF],
+    /// The block's biases (0 in lanes past `nl`).
+    bias: [f32; 16],
+    width: usize,
     c0: usize,
     cn: usize,
     ob: usize,
@@ -323,14 +433,44 @@ struct Block<'a> {
     transpose: bool,
 }
 
+/// A group's (input channel, tap) pairs in summation order: offset of the
+/// weight (lane 0) in the transposed buffer, and of the input relative to
+/// each pixel's first-tap offset.
+struct Entries {
+    w: [usize; WTF / 8],
+    x: [isize; WTF / 8],
+    n: usize,
+    /// Largest `x` offset (0 when there are none).
+    max_x: isize,
+}
+
+/// Up to 8 pixels of a group that read consecutive inputs: first-tap
+/// offset of the first, its output offset, output step, count.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    base: usize,
+    out: usize,
+    step: usize,
+    n: usize,
+}
+
 impl Block<'_> {
-    /// Every output pixel, grouped by the set of taps it reads: pixels whose
-    /// row mask and column mask are the same read the same taps, at input
-    /// offsets that differ from pixel to pixel by a constant.
+    /// Every group of pixels with the same row and column masks.
     #[inline(always)]
-    unsafe fn run<V: Lane8>(&self, rmask: &[u64], cmask: &[u64], b: &Weights<'_>, y: &mut [f32]) {
-        let g = self.g;
-        let k = g.kernel;
+    unsafe fn run<V: Lane8>(
+        &self,
+        rmask: &[u64],
+        cmask: &[u64],
+        pixels: bool,
+        b: &Weights<'_>,
+        y: &mut [f32],
+    ) {
+        let mut e = Entries {
+            w: [0; WTF / 8],
+            x: [0; WTF / 8],
+            n: 0,
+            max_x: 0,
+        };
         for (oy0, &rm) in rmask.iter().enumerate() {
             if rmask[..oy0].contains(&rm) {
                 continue;
@@ -339,44 +479,50 @@ impl Block<'_> {
                 if cmask[..ox0].contains(&cm) {
                     continue;
                 }
-                // Taps (weight index within a channel, input offset
-                // relative to the pixel's first tap) for this group.
-                let mut tw = [0usize; KMAX * KMAX];
-                let mut tx = [0isize; KMAX * KMAX];
-                let mut nt = 0;
-                let first_tap = self.index(oy0, ox0, rm, cm);
-                for ky in (0..k).filter(|ky| rm >> ky & 1 == 1) {
-                    for kx in (0..k).filter(|kx| cm >> kx & 1 == 1) {
-                        let iy = tap(self.transpose, oy0, ky, g, g.in_h).unwrap_or(0);
-                        let ix = tap(self.transpose, ox0, kx, g, g.in_w).unwrap_or(0);
-                        tw[nt] = ky * k + kx;
-                        tx[nt] = (iy * g.in_w + ix) as isize - first_tap as isize;
-                        nt += 1;
-                    }
+                self.entries(oy0, ox0, rm, cm, &mut e);
+                if pixels {
+                    self.group_pixels::<V>(&e, rmask, cmask, rm, cm, b, y);
+                } else if self.width == 16 {
+                    self.group_channels::<V, 2>(&e, rmask, cmask, rm, cm, b, y);
+                } else {
+                    self.group_channels::<V, 1>(&e, rmask, cmask, rm, cm, b, y);
                 }
-                let taps = Taps {
-                    w: &tw[..nt],
-                    x: &tx[..nt],
-                };
-                let mut pix = [(0usize, 0usize); PIX];
-                let mut np = 0;
-                for (oy, _) in rmask.iter().enumerate().filter(|(_, &m)| m == rm) {
-                    for (ox, _) in cmask.iter().enumerate().filter(|(_, &m)| m == cm) {
-                        pix[np] = (self.index(oy, ox, rm, cm), oy * g.out_w + ox);
-                        np += 1;
-                        if np == PIX {
-                            self.tile::<V, PIX>(&taps, &pix, b, y);
-                            np = 0;
-                        }
-                    }
+            }
+        }
+    }
+
+    /// Lists the group's (input channel, tap) pairs into `e`.
+    fn entries(&self, oy0: usize, ox0: usize, rm: u64, cm: u64, e: &mut Entries) {
+        let g = self.g;
+        let k = g.kernel;
+        let kk = k * k;
+        let plane_in = g.in_h * g.in_w;
+        let first_tap = self.index(oy0, ox0, rm, cm) as isize;
+        // The taps once: weight index within a channel, input offset.
+        let mut taps = [(0usize, 0isize); KMAX * KMAX];
+        let mut nt = 0;
+        for ky in (0..k).filter(|ky| rm >> ky & 1 == 1) {
+            let iy = tap(self.transpose, oy0, ky, g, g.in_h).unwrap_or(0);
+            for kx in (0..k).filter(|kx| cm >> kx & 1 == 1) {
+                let ix = tap(self.transpose, ox0, kx, g, g.in_w).unwrap_or(0);
+                if let Some(t) = taps.get_mut(nt) {
+                    *t = (ky * k + kx, (iy * g.in_w + ix) as isize - first_tap);
+                    nt += 1;
                 }
-                match np {
-                    1 => self.tile::<V, 1>(&taps, &pix[..1], b, y),
-                    2 => self.tile::<V, 2>(&taps, &pix[..2], b, y),
-                    3 => self.tile::<V, 3>(&taps, &pix[..3], b, y),
-                    4 => self.tile::<V, 4>(&taps, &pix[..4], b, y),
-                    5 => self.tile::<V, 5>(&taps, &pix[..5], b, y),
-                    _ => {}
+            }
+        }
+        let taps = &taps[..nt];
+        e.n = 0;
+        e.max_x = 0;
+        for c in 0..self.cn {
+            let wc = c * kk;
+            let xc = ((self.c0 + c) * plane_in) as isize;
+            for &(tw, tx) in taps {
+                if let (Some(wv), Some(xv)) = (e.w.get_mut(e.n), e.x.get_mut(e.n)) {
+                    *wv = (wc + tw) * self.width;
+                    *xv = xc + tx;
+                    e.max_x = e.max_x.max(xc + tx);
+                    e.n += 1;
                 }
             }
         }
@@ -397,72 +543,267 @@ impl Block<'_> {
         iy * g.in_w + ix
     }
 
-    /// `P` pixels `(first-tap input offset, output offset)` through all of
-    /// this block's input channels and the taps.
+    /// The partial sum output `at` of channel `ob + l` starts from.
     #[inline(always)]
-    unsafe fn tile<V: Lane8, const P: usize>(
+    fn start(&self, b: &Weights<'_>, y: &[f32], l: usize, at: usize) -> f32 {
+        let ch = self.ob + l;
+        if self.first {
+            scalar(b, ch)
+        } else {
+            let plane_out = self.g.out_h * self.g.out_w;
+            y.get(ch * plane_out + at).copied().unwrap_or(0.0)
+        }
+    }
+
+    /// Channel vectors: the group's pixels in tiles of [`PIX`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn group_channels<V: Lane8, const VB: usize>(
         &self,
-        taps: &Taps<'_>,
-        pix: &[(usize, usize)],
+        e: &Entries,
+        rmask: &[u64],
+        cmask: &[u64],
+        rm: u64,
+        cm: u64,
         b: &Weights<'_>,
         y: &mut [f32],
     ) {
         let g = self.g;
-        let plane_in = g.in_h * g.in_w;
-        let plane_out = g.out_h * g.out_w;
-        let kk = g.kernel * g.kernel;
-        let mut init = [0.0f32; 8];
-        let mut acc = [V::zero(); P];
-        for (j, a) in acc.iter_mut().enumerate() {
-            for (l, v) in init.iter_mut().enumerate().take(self.nl) {
-                let ch = self.ob + l;
-                *v = if self.first {
-                    scalar(b, ch)
-                } else {
-                    // The partial sum the previous input block stored.
-                    y.get(ch * plane_out + pix[j].1).copied().unwrap_or(0.0)
+        let mut pix = [(0usize, 0usize); PIX];
+        let mut np = 0;
+        for (oy, _) in rmask.iter().enumerate().filter(|(_, &m)| m == rm) {
+            for (ox, _) in cmask.iter().enumerate().filter(|(_, &m)| m == cm) {
+                pix[np] = (self.index(oy, ox, rm, cm), oy * g.out_w + ox);
+                np += 1;
+                if np == PIX {
+                    self.tile_channels::<V, VB, PIX>(e, &pix, b, y);
+                    np = 0;
+                }
+            }
+        }
+        match np {
+            1 => self.tile_channels::<V, VB, 1>(e, &pix[..1], b, y),
+            2 => self.tile_channels::<V, VB, 2>(e, &pix[..2], b, y),
+            3 => self.tile_channels::<V, VB, 3>(e, &pix[..3], b, y),
+            4 => self.tile_channels::<V, VB, 4>(e, &pix[..4], b, y),
+            5 => self.tile_channels::<V, VB, 5>(e, &pix[..5], b, y),
+            _ => {}
+        }
+    }
+
+    /// `P` pixels `(first-tap input offset, output offset)`, `8 * VB`
+    /// channels each, through the group's entries.
+    #[inline(always)]
+    unsafe fn tile_channels<V: Lane8, const VB: usize, const P: usize>(
+        &self,
+        e: &Entries,
+        pix: &[(usize, usize)],
+        b: &Weights<'_>,
+        y: &mut [f32],
+    ) {
+        let plane_out = self.g.out_h * self.g.out_w;
+        let mut acc = [[V::zero(); VB]; P];
+        let mut base = [0usize; P];
+        for ((a, bj), p) in acc.iter_mut().zip(base.iter_mut()).zip(pix) {
+            *bj = p.0;
+            for (v, av) in a.iter_mut().enumerate() {
+                if self.first {
+                    // SAFETY: `bias` holds 16 f32 and v < VB <= 2.
+                    *av = V::load(self.bias.as_ptr().add(8 * v));
+                    continue;
+                }
+                let mut init = [0.0f32; 8];
+                for (l, s) in init.iter_mut().enumerate() {
+                    if v * 8 + l < self.nl {
+                        *s = self.start(b, y, v * 8 + l, p.1);
+                    }
+                }
+                // SAFETY: `init` holds 8 f32.
+                *av = V::load(init.as_ptr());
+            }
+        }
+        let xp = self.x.as_ptr();
+        let wp = self.wt.as_ptr().cast::<f32>();
+        for (&wo, &xo) in e.w[..e.n].iter().zip(&e.x[..e.n]) {
+            let mut wv = [V::zero(); VB];
+            for (v, wv) in wv.iter_mut().enumerate() {
+                // SAFETY: `wo + 8 * VB <= cn * kk * width <= WTF`.
+                *wv = V::load(wp.add(wo + 8 * v));
+            }
+            let xt = xp.wrapping_offset(xo);
+            for (a, &bj) in acc.iter_mut().zip(&base) {
+                // SAFETY: every pixel of the group reads this tap at its
+                // first-tap offset plus `xo`, a valid input position (the
+                // tap is in its row and column masks, `conv_fits` bounds
+                // the channel).
+                let xv = V::splat(xt.wrapping_add(bj));
+                for (a, wv) in a.iter_mut().zip(&wv) {
+                    *a = a.add_mul(*wv, xv);
+                }
+            }
+        }
+        let mut out = [0.0f32; 16];
+        for (a, p) in acc.iter().zip(pix) {
+            for (v, av) in a.iter().enumerate() {
+                // SAFETY: `out` holds 16 f32 and v < VB <= 2.
+                av.store(out.as_mut_ptr().add(8 * v));
+            }
+            // One bounds check per pixel (`conv_fits` makes it pass).
+            let Some(d) = y.get_mut(self.ob * plane_out + p.1..) else {
+                continue;
+            };
+            if (self.nl - 1) * plane_out < d.len() {
+                for (l, val) in out.iter().enumerate().take(self.nl) {
+                    // SAFETY: checked just above.
+                    *d.get_unchecked_mut(l * plane_out) = *val;
+                }
+            }
+        }
+    }
+
+    /// Pixel vectors: the group's rows cut into runs of up to 8 pixels
+    /// that read consecutive inputs, [`PV`] runs per tile, once per channel.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn group_pixels<V: Lane8>(
+        &self,
+        e: &Entries,
+        rmask: &[u64],
+        cmask: &[u64],
+        rm: u64,
+        cm: u64,
+        b: &Weights<'_>,
+        y: &mut [f32],
+    ) {
+        let g = self.g;
+        let mut runs = [Run::default(); PV];
+        let mut nr = 0;
+        for (oy, _) in rmask.iter().enumerate().filter(|(_, &m)| m == rm) {
+            let mut cur: Option<(Run, usize)> = None;
+            for (ox, _) in cmask.iter().enumerate().filter(|(_, &m)| m == cm) {
+                let base = self.index(oy, ox, rm, cm);
+                let at = oy * g.out_w + ox;
+                let extend = match cur {
+                    Some((r, last)) if r.n < 8 => {
+                        let step_ok = r.n == 1 || ox - last == r.step;
+                        base == r.base + r.n && step_ok
+                    }
+                    _ => false,
                 };
+                if extend {
+                    if let Some((r, last)) = cur.as_mut() {
+                        if r.n == 1 {
+                            r.step = ox - *last;
+                        }
+                        r.n += 1;
+                        *last = ox;
+                    }
+                    continue;
+                }
+                if let Some((r, _)) = cur.take() {
+                    runs[nr] = r;
+                    nr += 1;
+                    if nr == PV {
+                        self.flush::<V>(e, &runs, b, y);
+                        nr = 0;
+                    }
+                }
+                cur = Some((
+                    Run {
+                        base,
+                        out: at,
+                        step: 1,
+                        n: 1,
+                    },
+                    ox,
+                ));
+            }
+            if let Some((r, _)) = cur {
+                runs[nr] = r;
+                nr += 1;
+                if nr == PV {
+                    self.flush::<V>(e, &runs, b, y);
+                    nr = 0;
+                }
+            }
+        }
+        self.flush::<V>(e, &runs[..nr], b, y);
+    }
+
+    /// A tile of runs, once per channel of the block. (A method rather than
+    /// a closure: everything here must inline into the function that
+    /// enables the CPU features.)
+    #[inline(always)]
+    unsafe fn flush<V: Lane8>(&self, e: &Entries, runs: &[Run], b: &Weights<'_>, y: &mut [f32]) {
+        for l in 0..self.nl {
+            match runs.len() {
+                1 => self.tile_pixels::<V, 1>(e, runs, l, b, y),
+                2 => self.tile_pixels::<V, 2>(e, runs, l, b, y),
+                3 => self.tile_pixels::<V, 3>(e, runs, l, b, y),
+                4 => self.tile_pixels::<V, 4>(e, runs, l, b, y),
+                _ => {}
+            }
+        }
+    }
+
+    /// `Q` runs of pixels of channel `ob + l` through the group's entries.
+    #[inline(always)]
+    unsafe fn tile_pixels<V: Lane8, const Q: usize>(
+        &self,
+        e: &Entries,
+        runs: &[Run],
+        l: usize,
+        b: &Weights<'_>,
+        y: &mut [f32],
+    ) {
+        let plane_out = self.g.out_h * self.g.out_w;
+        let mut acc = [V::zero(); Q];
+        let mut base = [0usize; Q];
+        let mut reach = 0;
+        for ((a, bq), r) in acc.iter_mut().zip(base.iter_mut()).zip(runs) {
+            *bq = r.base;
+            reach = reach.max(r.base);
+            let mut init = [0.0f32; 8];
+            for (i, s) in init.iter_mut().enumerate().take(r.n) {
+                *s = self.start(b, y, l, r.out + i * r.step);
             }
             // SAFETY: `init` holds 8 f32.
             *a = V::load(init.as_ptr());
         }
-        let mut base = [0usize; P];
-        for (bj, p) in base.iter_mut().zip(pix) {
-            *bj = p.0;
-        }
         let xp = self.x.as_ptr();
         let wp = self.wt.as_ptr().cast::<f32>();
-        for c in 0..self.cn {
-            // SAFETY: channel `c0 + c < in_c`, and `conv_fits` checked
-            // `x.len() >= in_c * plane_in`; `wt` holds `cn * kk` vectors.
-            let xc = xp.add((self.c0 + c) * plane_in);
-            let wc = wp.add(c * kk * 8);
-            for (&tw, &tx) in taps.w.iter().zip(taps.x) {
-                let wv = V::load(wc.add(tw * 8));
-                let xt = xc.wrapping_offset(tx);
-                for (a, &bj) in acc.iter_mut().zip(&base) {
-                    // SAFETY: every pixel of the tile reads this tap at its
-                    // first-tap offset plus `tx`, a valid input position
-                    // (the tap is in its row and column masks).
-                    *a = a.add_mul(wv, V::splat(xt.wrapping_add(bj)));
-                }
+        // Whole 8-lane loads stay inside `x` unless the last lanes of a
+        // run near its end; lanes past a run's pixels are never stored.
+        let whole = e.max_x + reach as isize + 8 <= self.x.len() as isize;
+        for (&wo, &xo) in e.w[..e.n].iter().zip(&e.x[..e.n]) {
+            // SAFETY: `wo + l < cn * kk * width <= WTF`.
+            let wv = V::splat(wp.add(wo + l));
+            let xt = xp.wrapping_offset(xo);
+            for (a, &bq) in acc.iter_mut().zip(&base) {
+                let xv = if whole {
+                    // SAFETY: lane 0 is a valid input of the run's first
+                    // pixel and `whole` bounds the eighth lane by x.len().
+                    V::load(xt.wrapping_add(bq))
+                } else {
+                    let mut tmp = [0.0f32; 8];
+                    let at = (xo + bq as isize) as usize;
+                    for (i, t) in tmp.iter_mut().enumerate() {
+                        *t = self.x.get(at + i).copied().unwrap_or(0.0);
+                    }
+                    V::load(tmp.as_ptr())
+                };
+                *a = a.add_mul(wv, xv);
             }
         }
         let mut out = [0.0f32; 8];
-        for (a, p) in acc.iter().zip(pix) {
+        for (a, r) in acc.iter().zip(runs) {
             a.store(out.as_mut_ptr());
-            for (l, v) in out.iter().enumerate().take(self.nl) {
-                if let Some(d) = y.get_mut((self.ob + l) * plane_out + p.1) {
+            for (i, v) in out.iter().enumerate().take(r.n) {
+                let at = (self.ob + l) * plane_out + r.out + i * r.step;
+                if let Some(d) = y.get_mut(at) {
                     *d = *v;
                 }
             }
         }
     }
-}
-
-/// A tile's taps: weight index within a channel and input offset relative
-/// to each pixel's first tap.
-struct Taps<'a> {
-    w: &'a [usize],
-    x: &'a [isize],
 }

@@ -38,31 +38,75 @@ struct Avx(__m256);
 // SAFETY: every method needs AVX2 and F16C, which the entry points below
 // establish with `available()` before calling in.
 unsafe impl Lane8 for Avx {
-    #[inline(always)]
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
     unsafe fn zero() -> Self {
         Avx(_mm256_setzero_ps())
     }
-    #[inline(always)]
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
     unsafe fn load(p: *const f32) -> Self {
         Avx(_mm256_loadu_ps(p))
     }
-    #[inline(always)]
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
     unsafe fn load_f16(p: *const u8) -> Self {
         Avx(_mm256_cvtph_ps(_mm_loadu_si128(p.cast())))
     }
-    #[inline(always)]
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
     unsafe fn load_f32_bytes(p: *const u8) -> Self {
         Avx(_mm256_loadu_ps(p.cast()))
     }
-    #[inline(always)]
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
     unsafe fn splat(p: *const f32) -> Self {
         Avx(_mm256_broadcast_ss(&*p))
     }
-    #[inline(always)]
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
     unsafe fn add_mul(self, a: Self, b: Self) -> Self {
         Avx(_mm256_add_ps(self.0, _mm256_mul_ps(a.0, b.0)))
     }
-    #[inline(always)]
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    unsafe fn add(self, a: Self) -> Self {
+        Avx(_mm256_add_ps(self.0, a.0))
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    unsafe fn transpose8(r: [Self; 8]) -> [Self; 8] {
+        let r = r.map(|v| v.0);
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let u1 = _mm256_shuffle_ps::<0xee>(t0, t2);
+        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let u3 = _mm256_shuffle_ps::<0xee>(t1, t3);
+        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let u5 = _mm256_shuffle_ps::<0xee>(t4, t6);
+        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let u7 = _mm256_shuffle_ps::<0xee>(t5, t7);
+        [
+            _mm256_permute2f128_ps::<0x20>(u0, u4),
+            _mm256_permute2f128_ps::<0x20>(u1, u5),
+            _mm256_permute2f128_ps::<0x20>(u2, u6),
+            _mm256_permute2f128_ps::<0x20>(u3, u7),
+            _mm256_permute2f128_ps::<0x31>(u0, u4),
+            _mm256_permute2f128_ps::<0x31>(u1, u5),
+            _mm256_permute2f128_ps::<0x31>(u2, u6),
+            _mm256_permute2f128_ps::<0x31>(u3, u7),
+        ]
+        .map(Avx)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
     unsafe fn store(self, p: *mut f32) {
         _mm256_storeu_ps(p, self.0)
     }
