@@ -256,15 +256,21 @@ fn set_pass(
     }
 }
 
-/// Median seconds per call over `samples` timed batches.
-fn median_secs(mut f: impl FnMut(), samples: usize) -> f64 {
+/// Timed batches per pass for the summary table.
+const SAMPLES: usize = 201;
+
+/// Median and minimum seconds per call over `samples` timed batches (the
+/// minimum is the least disturbed by other processes on a shared machine).
+fn median_secs(mut f: impl FnMut(), samples: usize) -> (f64, f64) {
     let start = Instant::now();
     let mut iters = 0u32;
     while start.elapsed() < Duration::from_millis(300) {
         f();
         iters += 1;
     }
-    let per_batch = (iters / 10).max(1);
+    // Batches of about 1 ms: short enough that many of them run undisturbed
+    // on a shared machine.
+    let per_batch = (iters / 300).max(1);
     let mut times: Vec<f64> = (0..samples)
         .map(|_| {
             let t = Instant::now();
@@ -275,7 +281,7 @@ fn median_secs(mut f: impl FnMut(), samples: usize) -> f64 {
         })
         .collect();
     times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    (times[times.len() / 2], times[0])
 }
 
 fn main() {
@@ -343,15 +349,18 @@ fn main() {
                 g.generate(black_box(&z), None, &mut scratch, &mut out)
                     .unwrap()
             },
-            31,
+            SAMPLES,
         );
         let mut per_set = |set: &KernelSet| {
-            median_secs(|| set_pass(set, &g, &st, black_box(&z), &mut a, &mut b), 31)
+            median_secs(
+                || set_pass(set, &g, &st, black_box(&z), &mut a, &mut b),
+                SAMPLES,
+            )
         };
         let pl = per_set(&PLAIN);
         let po = per_set(&PORTABLE);
         let nv = (!m.layers.is_empty())
-            .then(|| median_secs(|| drop(black_box(naive(&m.layers, black_box(&z)))), 31));
+            .then(|| median_secs(|| drop(black_box(naive(&m.layers, black_box(&z)))), SAMPLES).0);
         rows.push((m.name, g.macs(), g.param_count(), run, po, pl, nv));
     }
     println!();
@@ -359,18 +368,22 @@ fn main() {
         "vector kernels: {}",
         vector.map_or("none on this CPU", |k| k.name)
     );
-    println!("| model | MACs | params | runtime (us) | GFLOP/s | portable (us) | plain (us) | naive scalar (us) | vs portable | vs plain |");
+    println!("Medians (minimum in brackets), microseconds per image:");
+    println!("| model | MACs | params | runtime | GFLOP/s | portable | plain | naive scalar | vs portable | vs plain |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for (name, macs, params, run, po, pl, nv) in rows {
         println!(
-            "| {name} | {macs} | {params} | {:.1} | {:.2} | {:.1} | {:.1} | {} | {:.1}x | {:.1}x |",
-            run * 1e6,
-            2.0 * macs as f64 / run / 1e9,
-            po * 1e6,
-            pl * 1e6,
+            "| {name} | {macs} | {params} | {:.1} ({:.1}) | {:.2} | {:.1} ({:.1}) | {:.1} ({:.1}) | {} | {:.1}x | {:.1}x |",
+            run.0 * 1e6,
+            run.1 * 1e6,
+            2.0 * macs as f64 / run.0 / 1e9,
+            po.0 * 1e6,
+            po.1 * 1e6,
+            pl.0 * 1e6,
+            pl.1 * 1e6,
             nv.map_or("-".to_string(), |v| format!("{:.1}", v * 1e6)),
-            po / run,
-            pl / run,
+            po.0 / run.0,
+            pl.0 / run.0,
         );
     }
     c.final_summary();
