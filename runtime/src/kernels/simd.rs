@@ -6,9 +6,11 @@
 //!
 //! - `dense`: an output row's 16 partial sums are exactly two vectors, lane
 //!   `i % 16` of the format being lane `i % 8` of vector `(i / 8) % 2`.
-//!   Several rows run at once so that their sums are independent; the 16
-//!   lanes of each row are then added left to right in scalar code (the
-//!   rows interleaved, so the additions of different rows overlap).
+//!   Four rows run at once so that their sums are independent. Blocks of
+//!   eight rows are then transposed so that one vector holds lane `j` of
+//!   eight rows, and the left-to-right sum of the 16 lanes, the tail and
+//!   the bias run eight rows per vector operation; the last rows (fewer
+//!   than eight) add their lanes in scalar code.
 //! - convolutions: output pixels are grouped by the set of taps they read
 //!   (pixels with the same valid kernel rows and columns read the same
 //!   taps, at input offsets that differ from pixel to pixel by a constant).
@@ -24,6 +26,10 @@
 //!   `[input channel][tap][output channel]` in a stack buffer, and a
 //!   group's (input channel, tap) pairs are listed once with their weight
 //!   and input offsets, so the inner loop is one list walk.
+//!
+//! Stack use of a convolution: 64 KiB of transposed weights, 32 KiB of
+//! tap lists and 8 KiB of masks (host and Raspberry Pi targets only; the
+//! Cortex-M kernels do not use this module).
 //!
 //! Callers check the buffer sizes (`dense_fits`, `conv_fits`) and the CPU
 //! features before calling in; inside, raw pointers are only formed for
