@@ -27,6 +27,9 @@
 //! tiles but keep this order for every single output; a property test checks
 //! them against the plain ones bit for bit.
 
+// Cortex-M with an FPU: f16 dense rows in assembly (see `arm`).
+#[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+pub mod arm;
 pub mod fast;
 pub mod plain;
 
@@ -217,6 +220,12 @@ pub fn upsample_nearest(x: &[f32], c: usize, h: usize, w: usize, scale: usize, y
 
 /// Dense layer with the fastest kernel this target has.
 pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+    // ---- Cortex-M with an FPU ----
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+    if arm::dense(w, b, x, y) {
+        return;
+    }
+    // ---- every other target, and what `arm` leaves ----
     fast::dense(w, b, x, y)
 }
 
