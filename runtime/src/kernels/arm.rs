@@ -27,9 +27,13 @@
 //! 2 `VLDM`s of activations, 16 conversions, 16 `VMLA`s and a 2-instruction
 //! loop: 2.4 (aligned) to 3.1 per MAC, plus about 40 per row.
 
-use super::{dense_fits, Weights, LANES};
+use super::{conv_fits, ConvGeom, Weights};
+#[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+use super::{dense_fits, LANES};
+#[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
 use crate::format::DType;
 
+#[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
 core::arch::global_asm!(
     ".syntax unified",
     ".thumb",
@@ -130,19 +134,86 @@ core::arch::global_asm!(
     "bx lr",
     ".size microgan_dense_f16_m4f, . - microgan_dense_f16_m4f",
     ".purgem microgan_macs8",
+    // void microgan_tap8_m4f(const f32 w[8] (r0), const usize tap[7] (r1)):
+    // tap = acc address, x address, cols, rows, acc column step, acc row
+    // step, x row step (bytes). For every pixel: acc[0..8] += w[0..8] * x,
+    // each product rounded (VMLA), in lane order.
+    ".section .text.microgan_tap8_m4f,\"ax\",%progbits",
+    ".global microgan_tap8_m4f",
+    ".type microgan_tap8_m4f,%function",
+    ".p2align 2",
+    ".thumb_func",
+    "microgan_tap8_m4f:",
+    "push {{r4-r9}}",
+    "vpush {{s16}}",
+    "vldm r0, {{s0-s7}}",
+    "ldm r1, {{r2-r8}}",
+    "4:",
+    "mov r9, r4",
+    "mov r0, r2",
+    "mov r12, r3",
+    "5:",
+    "vldmia r12!, {{s16}}",
+    "vldm r0, {{s8-s15}}",
+    "vmla.f32 s8, s0, s16",
+    "vmla.f32 s9, s1, s16",
+    "vmla.f32 s10, s2, s16",
+    "vmla.f32 s11, s3, s16",
+    "vmla.f32 s12, s4, s16",
+    "vmla.f32 s13, s5, s16",
+    "vmla.f32 s14, s6, s16",
+    "vmla.f32 s15, s7, s16",
+    "vstm r0, {{s8-s15}}",
+    "add r0, r0, r6",
+    "subs r9, r9, #1",
+    "bne 5b",
+    "add r2, r2, r7",
+    "add r3, r3, r8",
+    "subs r5, r5, #1",
+    "bne 4b",
+    "vpop {{s16}}",
+    "pop {{r4-r9}}",
+    "bx lr",
+    ".size microgan_tap8_m4f, . - microgan_tap8_m4f",
+    // void microgan_f16_column_m4f(const u8 *src (r0), f32 *dst (r1),
+    //                              usize n (r2, >= 1), usize dst_step (r3, bytes)):
+    // n consecutive f16 values, converted exactly, stored dst_step apart.
+    ".section .text.microgan_f16_column_m4f,\"ax\",%progbits",
+    ".global microgan_f16_column_m4f",
+    ".type microgan_f16_column_m4f,%function",
+    ".p2align 2",
+    ".thumb_func",
+    "microgan_f16_column_m4f:",
+    "6:",
+    "ldrh r12, [r0], #2",
+    "vmov s0, r12",
+    "vcvtb.f32.f16 s0, s0",
+    "vstr s0, [r1]",
+    "add r1, r1, r3",
+    "subs r2, r2, #1",
+    "bne 6b",
+    "bx lr",
+    ".size microgan_f16_column_m4f, . - microgan_f16_column_m4f",
     ".text",
 );
 
+#[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
 extern "C" {
     /// The left-to-right sum of the 16 lane accumulators of one dense row:
     /// `chunks * 16` f16 weights from `w` (any alignment: unaligned rows take `LDR`) times
     /// as many f32 activations from `x`. `chunks` must be at least 1.
     fn microgan_dense_f16_m4f(w: *const u8, x: *const f32, chunks: usize) -> f32;
+    /// One tap of [`conv_transpose2d`] (see [`Tap`]; `tap` holds its fields
+    /// as byte addresses and byte steps).
+    fn microgan_tap8_m4f(w: *const f32, tap: *const usize);
+    /// `n >= 1` f16 values from `src` to f32s `dst_step` bytes apart.
+    fn microgan_f16_column_m4f(src: *const u8, dst: *mut f32, n: usize, dst_step: usize);
 }
 
 /// Dense layer with f16 weights on the FPU. Returns `false` (and does
 /// nothing) for what it does not handle: f32 weights, fewer than 16 inputs,
 /// or buffers that do not fit; the caller then uses the portable kernel.
+#[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
 pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) -> bool {
     let n = x.len();
     let chunks = n / LANES;
@@ -171,4 +242,355 @@ pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) -> bool {
         *out = s + b.at(o);
     }
     true
+}
+
+/// Output channels per accumulator vector in [`conv_transpose2d`].
+const OC: usize = 8;
+/// Largest `kernel * kernel` whose converted weights it keeps on the stack.
+const MAX_TAPS: usize = 16;
+/// Output pixels per accumulator tile (`OC * PIXELS * 4` = 4 KiB of stack).
+const PIXELS: usize = 128;
+
+/// `ConvTranspose2d` with [`OC`] output channels per pixel accumulated
+/// together, for cores with an FPU but no vector unit. For one input channel
+/// the weights of `OC` output channels are converted once into a
+/// `[tap][channel]` block; then, for each kernel tap, the eight converted
+/// weights stay in FP registers while the loop walks a row of input pixels,
+/// loading each pixel's eight accumulators, applying eight multiply-adds and
+/// storing them back. Loops run input channel, kernel row, kernel column
+/// outermost, so every output adds its taps in the format's order.
+///
+/// Returns `false` (doing nothing) when the layer does not suit it (fewer
+/// than [`OC`] output channels, a kernel over 4 x 4, rows over [`PIXELS`]
+/// wide, buffers that do not fit); the caller uses the portable kernel.
+/// Portable Rust: the host tests hold it to the plain kernel bit for bit.
+pub fn conv_transpose2d(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+) -> bool {
+    if !conv_fits(&w, &b, g, x, y)
+        || g.out_c < OC
+        || g.kernel * g.kernel > MAX_TAPS
+        || g.out_w > PIXELS
+        || g.out_w == 0
+    {
+        return false;
+    }
+    let (k, s, p) = (g.kernel, g.stride, g.padding);
+    let kk = k * k;
+    let plane_in = g.in_h * g.in_w;
+    let plane_out = g.out_h * g.out_w;
+    let rows_per_tile = PIXELS / g.out_w;
+    let mut acc = [[0.0f32; OC]; PIXELS];
+    let mut wt = [[0.0f32; OC]; MAX_TAPS];
+    let mut o0 = 0;
+    while o0 < g.out_c {
+        // The last block may overlap the previous one: recomputing a channel
+        // gives the same bits.
+        let ob = o0.min(g.out_c - OC);
+        for oy0 in (0..g.out_h).step_by(rows_per_tile) {
+            let rn = rows_per_tile.min(g.out_h - oy0);
+            let tile = acc.get_mut(..rn * g.out_w).unwrap_or(&mut []);
+            let bias: [f32; OC] = core::array::from_fn(|lane| b.at(ob + lane));
+            tile.fill(bias);
+            // The taps that reach this tile, in (ky, kx) order, with their
+            // geometry: the same for every input channel.
+            let mut taps = [(0, EMPTY_TAP); MAX_TAPS];
+            let mut n_taps = 0;
+            for ky in 0..k {
+                // Input rows whose output row iy * s + ky - p is in the tile.
+                let ys = valid(g.in_h, s, ky as isize - p as isize - oy0 as isize, rn);
+                for kx in 0..k {
+                    let xs = valid(g.in_w, s, kx as isize - p as isize, g.out_w);
+                    if xs.is_empty() || ys.is_empty() {
+                        continue;
+                    }
+                    let t = Tap {
+                        acc: (ys.start * s + ky - p - oy0) * g.out_w + xs.start * s + kx - p,
+                        x: ys.start * g.in_w + xs.start,
+                        cols: xs.len(),
+                        rows: ys.len(),
+                        acc_col: s,
+                        acc_row: s * g.out_w,
+                        x_row: g.in_w,
+                    };
+                    if let Some(slot) = taps.get_mut(n_taps) {
+                        *slot = (ky * k + kx, t);
+                        n_taps += 1;
+                    }
+                }
+            }
+            let taps = taps.get(..n_taps).unwrap_or(&[]);
+            for c in 0..g.in_c {
+                for (lane, ch) in (ob..ob + OC).enumerate() {
+                    convert_column(&w, (c * g.out_c + ch) * kk, kk, &mut wt, lane);
+                }
+                let xc = x.get(c * plane_in..(c + 1) * plane_in).unwrap_or(&[]);
+                for (i, t) in taps {
+                    if let Some(wv) = wt.get(*i) {
+                        apply_tap(wv, tile, xc, t);
+                    }
+                }
+            }
+            let p0 = oy0 * g.out_w;
+            for (lane, ch) in (ob..ob + OC).enumerate() {
+                let start = ch * plane_out + p0;
+                let dst = y.get_mut(start..start + tile.len()).unwrap_or(&mut []);
+                for (d, a) in dst.iter_mut().zip(tile.iter()) {
+                    *d = a[lane];
+                }
+            }
+        }
+        o0 += OC;
+    }
+    true
+}
+
+/// One kernel tap over a block of the tile: for `rows` x `cols` input
+/// pixels, starting at `x` and stepping 1 across and `x_row` down, the
+/// accumulators at `acc`, stepping `acc_col` across and `acc_row` down,
+/// each take `w[lane] * x` (all indices in elements of the slices).
+/// `#[repr(C)]`: the assembly reads it as seven words.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Tap {
+    acc: usize,
+    x: usize,
+    cols: usize,
+    rows: usize,
+    acc_col: usize,
+    acc_row: usize,
+    x_row: usize,
+}
+
+const EMPTY_TAP: Tap = Tap {
+    acc: 0,
+    x: 0,
+    cols: 0,
+    rows: 0,
+    acc_col: 0,
+    acc_row: 0,
+    x_row: 0,
+};
+
+impl Tap {
+    /// Whether every index it reaches lies inside the slices (and it has
+    /// at least one pixel), so that the assembly stays in bounds.
+    fn fits(&self, acc_len: usize, x_len: usize) -> bool {
+        let last = |start: usize, col: usize, row: usize| {
+            let c = (self.cols - 1).checked_mul(col)?;
+            let r = (self.rows - 1).checked_mul(row)?;
+            start.checked_add(c)?.checked_add(r)
+        };
+        self.cols > 0
+            && self.rows > 0
+            && last(self.acc, self.acc_col, self.acc_row).is_some_and(|i| i < acc_len)
+            && last(self.x, 1, self.x_row).is_some_and(|i| i < x_len)
+    }
+}
+
+/// Applies one tap (see [`Tap`]); does nothing if it does not fit.
+fn apply_tap(w: &[f32; OC], acc: &mut [[f32; OC]], x: &[f32], t: &Tap) {
+    if !t.fits(acc.len(), x.len()) {
+        return;
+    }
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+    {
+        let raw = [
+            acc.as_mut_ptr() as usize + t.acc * 4 * OC,
+            x.as_ptr() as usize + t.x * 4,
+            t.cols,
+            t.rows,
+            t.acc_col * 4 * OC,
+            t.acc_row * 4 * OC,
+            t.x_row * 4,
+        ];
+        // SAFETY: `fits` checked that every accumulator (8 f32s) and input
+        // the routine reaches lies inside `acc` and `x`, and that it has at
+        // least one row and column; `acc` is borrowed mutably, `x` and `w`
+        // immutably, and they cannot overlap. The routine follows
+        // AAPCS-VFP (r4-r9 and s16 saved and restored).
+        unsafe { microgan_tap8_m4f(w.as_ptr(), raw.as_ptr()) };
+    }
+    #[cfg(not(all(target_arch = "arm", target_abi = "eabihf", target_os = "none")))]
+    {
+        let [w0, w1, w2, w3, w4, w5, w6, w7] = *w;
+        for r in 0..t.rows {
+            let acc_row = acc.get_mut(t.acc + r * t.acc_row..).unwrap_or(&mut []);
+            let x_row = x.get(t.x + r * t.x_row..).unwrap_or(&[]);
+            for (a, &xv) in acc_row
+                .iter_mut()
+                .step_by(t.acc_col)
+                .zip(x_row)
+                .take(t.cols)
+            {
+                let [a0, a1, a2, a3, a4, a5, a6, a7] = *a;
+                *a = [
+                    a0 + w0 * xv,
+                    a1 + w1 * xv,
+                    a2 + w2 * xv,
+                    a3 + w3 * xv,
+                    a4 + w4 * xv,
+                    a5 + w5 * xv,
+                    a6 + w6 * xv,
+                    a7 + w7 * xv,
+                ];
+            }
+        }
+    }
+}
+
+/// Weights `base..base + kk` of `w` into `wt[0..kk][lane]` (a tensor too
+/// short leaves zeros, which the loader's shape checks rule out).
+fn convert_column(
+    w: &Weights<'_>,
+    base: usize,
+    kk: usize,
+    wt: &mut [[f32; OC]; MAX_TAPS],
+    lane: usize,
+) {
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+    if w.dtype() == crate::format::DType::F16 && kk > 0 && kk <= MAX_TAPS && lane < OC {
+        if let Some(src) = w.bytes().get(2 * base..2 * (base + kk)) {
+            // SAFETY: `src` holds `kk` f16 values; the destinations
+            // `wt[t][lane]` for `t < kk <= MAX_TAPS`, `lane < OC`, lie
+            // inside `wt`, `4 * OC` bytes apart.
+            unsafe {
+                microgan_f16_column_m4f(
+                    src.as_ptr(),
+                    wt.as_mut_ptr().cast::<f32>().add(lane),
+                    kk,
+                    4 * OC,
+                )
+            };
+            return;
+        }
+    }
+    for (t, row) in wt.iter_mut().take(kk).enumerate() {
+        if let Some(v) = row.get_mut(lane) {
+            *v = weight(w, base + t);
+        }
+    }
+}
+
+/// Element `i` of `w` (0.0 past the end), f16 with the branch-free exact
+/// conversion rather than `half`'s slower software path.
+#[inline(always)]
+fn weight(w: &Weights<'_>, i: usize) -> f32 {
+    match w.dtype() {
+        crate::format::DType::F16 => {
+            let b = w.bytes().get(2 * i..2 * i + 2).unwrap_or(&[]);
+            match *b {
+                [lo, hi] => super::fast::f16_to_f32(u16::from_le_bytes([lo, hi])),
+                _ => 0.0,
+            }
+        }
+        crate::format::DType::F32 => w.at(i),
+    }
+}
+
+/// Indices `t` in `0..n` for which `t * stride + offset` lands in `0..len`.
+fn valid(n: usize, stride: usize, offset: isize, len: usize) -> core::ops::Range<usize> {
+    let s = stride as isize;
+    let lo = if offset >= 0 {
+        0
+    } else {
+        (-offset + s - 1) / s
+    };
+    let hi = if (len as isize) > offset {
+        ((len as isize - offset + s - 1) / s).min(n as isize)
+    } else {
+        0
+    };
+    let lo = lo.min(n as isize) as usize;
+    lo..(hi.max(lo as isize) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::plain;
+    use super::*;
+    use crate::format::DType;
+
+    /// Random shapes and values (a fixed LCG, so failures reproduce):
+    /// bit for bit the plain kernel's outputs, F16 and F32 weights, with
+    /// negative zeros among the biases and activations.
+    #[test]
+    fn conv_transpose2d_equals_plain() {
+        let mut seed = 12345u32;
+        let mut next = |n: u32| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) % n
+        };
+        let mut checked = 0;
+        for case in 0..300 {
+            let k = 1 + next(4) as usize;
+            let s = 1 + next(3) as usize;
+            let p = next(k as u32) as usize;
+            let (in_c, out_c) = (1 + next(4) as usize, 1 + next(20) as usize);
+            let (in_h, in_w) = (1 + next(9) as usize, 1 + next(9) as usize);
+            let (Some(oh), Some(ow)) = (
+                ((in_h - 1) * s + k).checked_sub(2 * p),
+                ((in_w - 1) * s + k).checked_sub(2 * p),
+            ) else {
+                continue;
+            };
+            if oh == 0 || ow == 0 {
+                continue;
+            }
+            let g = ConvGeom {
+                in_c,
+                in_h,
+                in_w,
+                out_c,
+                out_h: oh,
+                out_w: ow,
+                kernel: k,
+                stride: s,
+                padding: p,
+            };
+            let dtype = if case % 2 == 0 {
+                DType::F16
+            } else {
+                DType::F32
+            };
+            let mut val = |i: usize| match next(8) {
+                0 => -0.0,
+                _ => (next(2000) as f32 - 1000.0) * 0.001 * (1.0 + i as f32 * 1e-3),
+            };
+            let elems = |n: usize, val: &mut dyn FnMut(usize) -> f32| -> Vec<u8> {
+                (0..n)
+                    .flat_map(|i| {
+                        let v = val(i);
+                        match dtype {
+                            DType::F16 => half::f16::from_f32(v).to_le_bytes().to_vec(),
+                            DType::F32 => v.to_le_bytes().to_vec(),
+                        }
+                    })
+                    .collect()
+            };
+            let wb = elems(in_c * out_c * k * k, &mut val);
+            let bb = elems(out_c, &mut val);
+            let x: Vec<f32> = (0..in_c * in_h * in_w).map(&mut val).collect();
+            let (wt, bt) = (Weights::new(&wb, dtype), Weights::new(&bb, dtype));
+            let n = out_c * oh * ow;
+            let (mut want, mut got) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+            plain::conv_transpose2d(wt, bt, &g, &x, &mut want);
+            let used = conv_transpose2d(wt, bt, &g, &x, &mut got);
+            assert_eq!(
+                used,
+                out_c >= OC && k * k <= MAX_TAPS && ow <= PIXELS,
+                "{g:?}"
+            );
+            if used {
+                checked += 1;
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{g:?}");
+            }
+        }
+        assert!(checked > 50, "only {checked} cases exercised the kernel");
+    }
 }

@@ -27,8 +27,8 @@
 //! tiles but keep this order for every single output; a property test checks
 //! them against the plain ones bit for bit.
 
-// Cortex-M with an FPU: f16 dense rows in assembly (see `arm`).
-#[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+// Cortex-M with an FPU: f16 dense rows in assembly, transposed convolutions
+// eight channels at a time (see `arm`; the portable part is tested on hosts).
 pub mod arm;
 pub mod fast;
 pub mod plain;
@@ -236,5 +236,11 @@ pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [
 
 /// `conv_transpose2d` with the fastest kernel this target has.
 pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    // ---- Cortex-M with an FPU ----
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+    if arm::conv_transpose2d(w, b, g, x, y) {
+        return;
+    }
+    // ---- every other target, and what `arm` leaves ----
     fast::conv_transpose2d(w, b, g, x, y)
 }
