@@ -71,7 +71,15 @@ fn main() {
     let (layers, mut b): (&[L], _) = if convt_bench {
         (
             &convt,
-            ModelBuilder::new(32 * 7 * 7, 0, Shape { c: 16, h: 14, w: 14 }),
+            ModelBuilder::new(
+                32 * 7 * 7,
+                0,
+                Shape {
+                    c: 16,
+                    h: 14,
+                    w: 14,
+                },
+            ),
         )
     } else if dense_bench {
         (
