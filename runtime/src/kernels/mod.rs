@@ -225,7 +225,11 @@ pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
     if arm::dense(w, b, x, y) {
         return;
     }
+    // ---- Cortex-M without an FPU: the compact kernel (flash over unrolling) ----
+    #[cfg(all(target_arch = "arm", not(target_abi = "eabihf"), target_os = "none"))]
+    arm::dense_compact(w, b, x, y);
     // ---- every other target, and what `arm` leaves ----
+    #[cfg(not(all(target_arch = "arm", not(target_abi = "eabihf"), target_os = "none")))]
     fast::dense(w, b, x, y)
 }
 
