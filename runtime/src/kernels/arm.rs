@@ -175,6 +175,36 @@ core::arch::global_asm!(
     "pop {{r4-r9}}",
     "bx lr",
     ".size microgan_tap8_m4f, . - microgan_tap8_m4f",
+    // void microgan_tap1_m4f(const f32 *w (r0), const usize tap[7] (r1)):
+    // the same walk with one channel: acc += w * x for every pixel.
+    ".section .text.microgan_tap1_m4f,\"ax\",%progbits",
+    ".global microgan_tap1_m4f",
+    ".type microgan_tap1_m4f,%function",
+    ".p2align 2",
+    ".thumb_func",
+    "microgan_tap1_m4f:",
+    "push {{r4-r9}}",
+    "vldr s0, [r0]",
+    "ldm r1, {{r2-r8}}",
+    "7:",
+    "mov r9, r4",
+    "mov r0, r2",
+    "mov r12, r3",
+    "8:",
+    "vldmia r12!, {{s1}}",
+    "vldr s2, [r0]",
+    "vmla.f32 s2, s0, s1",
+    "vstr s2, [r0]",
+    "add r0, r0, r6",
+    "subs r9, r9, #1",
+    "bne 8b",
+    "add r2, r2, r7",
+    "add r3, r3, r8",
+    "subs r5, r5, #1",
+    "bne 7b",
+    "pop {{r4-r9}}",
+    "bx lr",
+    ".size microgan_tap1_m4f, . - microgan_tap1_m4f",
     // void microgan_f16_column_m4f(const u8 *src (r0), f32 *dst (r1),
     //                              usize n (r2, >= 1), usize dst_step (r3, bytes)):
     // n consecutive f16 values, converted exactly, stored dst_step apart.
@@ -206,6 +236,8 @@ extern "C" {
     /// One tap of [`conv_transpose2d`] (see [`Tap`]; `tap` holds its fields
     /// as byte addresses and byte steps).
     fn microgan_tap8_m4f(w: *const f32, tap: *const usize);
+    /// The one-channel tap (see [`Tap`]).
+    fn microgan_tap1_m4f(w: *const f32, tap: *const usize);
     /// `n >= 1` f16 values from `src` to f32s `dst_step` bytes apart.
     fn microgan_f16_column_m4f(src: *const u8, dst: *mut f32, n: usize, dst_step: usize);
 }
@@ -328,30 +360,46 @@ pub fn conv_transpose2d(
     x: &[f32],
     y: &mut [f32],
 ) -> bool {
-    if !conv_fits(&w, &b, g, x, y)
-        || g.out_c < OC
-        || g.kernel * g.kernel > MAX_TAPS
-        || g.out_w > PIXELS
-        || g.out_w == 0
-    {
+    if !conv_fits(&w, &b, g, x, y) || g.kernel * g.kernel > MAX_TAPS || g.out_w == 0 {
+        return false;
+    }
+    if g.out_c >= OC {
+        g.out_w <= PIXELS && conv_t::<OC, PIXELS>(w, b, g, x, y)
+    } else {
+        // One channel at a time (the last layer of an image generator has
+        // one to three): the tap routine then streams a shared weight over
+        // the pixels instead.
+        g.out_w <= OC * PIXELS && conv_t::<1, { OC * PIXELS }>(w, b, g, x, y)
+    }
+}
+
+/// [`conv_transpose2d`] with `L` channels per pixel and `P` pixels per tile.
+fn conv_t<const L: usize, const P: usize>(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+) -> bool {
+    if g.out_c < L || g.out_w > P || g.out_w == 0 {
         return false;
     }
     let (k, s, p) = (g.kernel, g.stride, g.padding);
     let kk = k * k;
     let plane_in = g.in_h * g.in_w;
     let plane_out = g.out_h * g.out_w;
-    let rows_per_tile = PIXELS / g.out_w;
-    let mut acc = [[0.0f32; OC]; PIXELS];
-    let mut wt = [[0.0f32; OC]; MAX_TAPS];
+    let rows_per_tile = P / g.out_w;
+    let mut acc = [[0.0f32; L]; P];
+    let mut wt = [[0.0f32; L]; MAX_TAPS];
     let mut o0 = 0;
     while o0 < g.out_c {
         // The last block may overlap the previous one: recomputing a channel
         // gives the same bits.
-        let ob = o0.min(g.out_c - OC);
+        let ob = o0.min(g.out_c - L);
         for oy0 in (0..g.out_h).step_by(rows_per_tile) {
             let rn = rows_per_tile.min(g.out_h - oy0);
             let tile = acc.get_mut(..rn * g.out_w).unwrap_or(&mut []);
-            let bias: [f32; OC] = core::array::from_fn(|lane| b.at(ob + lane));
+            let bias: [f32; L] = core::array::from_fn(|lane| b.at(ob + lane));
             tile.fill(bias);
             // The taps that reach this tile, in (ky, kx) order, with their
             // geometry: the same for every input channel.
@@ -382,7 +430,7 @@ pub fn conv_transpose2d(
             }
             let taps = taps.get(..n_taps).unwrap_or(&[]);
             for c in 0..g.in_c {
-                for (lane, ch) in (ob..ob + OC).enumerate() {
+                for (lane, ch) in (ob..ob + L).enumerate() {
                     convert_column(&w, (c * g.out_c + ch) * kk, kk, &mut wt, lane);
                 }
                 let xc = x.get(c * plane_in..(c + 1) * plane_in).unwrap_or(&[]);
@@ -393,7 +441,7 @@ pub fn conv_transpose2d(
                 }
             }
             let p0 = oy0 * g.out_w;
-            for (lane, ch) in (ob..ob + OC).enumerate() {
+            for (lane, ch) in (ob..ob + L).enumerate() {
                 let start = ch * plane_out + p0;
                 let dst = y.get_mut(start..start + tile.len()).unwrap_or(&mut []);
                 for (d, a) in dst.iter_mut().zip(tile.iter()) {
@@ -401,7 +449,7 @@ pub fn conv_transpose2d(
                 }
             }
         }
-        o0 += OC;
+        o0 += L;
     }
     true
 }
@@ -450,31 +498,35 @@ impl Tap {
 }
 
 /// Applies one tap (see [`Tap`]); does nothing if it does not fit.
-fn apply_tap(w: &[f32; OC], acc: &mut [[f32; OC]], x: &[f32], t: &Tap) {
+fn apply_tap<const L: usize>(w: &[f32; L], acc: &mut [[f32; L]], x: &[f32], t: &Tap) {
     if !t.fits(acc.len(), x.len()) {
         return;
     }
     #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
     {
         let raw = [
-            acc.as_mut_ptr() as usize + t.acc * 4 * OC,
+            acc.as_mut_ptr() as usize + t.acc * 4 * L,
             x.as_ptr() as usize + t.x * 4,
             t.cols,
             t.rows,
-            t.acc_col * 4 * OC,
-            t.acc_row * 4 * OC,
+            t.acc_col * 4 * L,
+            t.acc_row * 4 * L,
             t.x_row * 4,
         ];
-        // SAFETY: `fits` checked that every accumulator (8 f32s) and input
-        // the routine reaches lies inside `acc` and `x`, and that it has at
-        // least one row and column; `acc` is borrowed mutably, `x` and `w`
-        // immutably, and they cannot overlap. The routine follows
-        // AAPCS-VFP (r4-r9 and s16 saved and restored).
-        unsafe { microgan_tap8_m4f(w.as_ptr(), raw.as_ptr()) };
+        // SAFETY: `fits` checked that every accumulator (`L` f32s) and
+        // input the routine reaches lies inside `acc` and `x`, and that it
+        // has at least one row and column; the routine for `L` lanes reads
+        // `L` weights from `w`. `acc` is borrowed mutably, `x` and `w`
+        // immutably, and they cannot overlap. The routines follow AAPCS-VFP
+        // (r4-r9 and s16 saved and restored).
+        match L {
+            OC => unsafe { microgan_tap8_m4f(w.as_ptr(), raw.as_ptr()) },
+            1 => unsafe { microgan_tap1_m4f(w.as_ptr(), raw.as_ptr()) },
+            _ => {}
+        }
     }
     #[cfg(not(all(target_arch = "arm", target_abi = "eabihf", target_os = "none")))]
     {
-        let [w0, w1, w2, w3, w4, w5, w6, w7] = *w;
         for r in 0..t.rows {
             let acc_row = acc.get_mut(t.acc + r * t.acc_row..).unwrap_or(&mut []);
             let x_row = x.get(t.x + r * t.x_row..).unwrap_or(&[]);
@@ -484,17 +536,9 @@ fn apply_tap(w: &[f32; OC], acc: &mut [[f32; OC]], x: &[f32], t: &Tap) {
                 .zip(x_row)
                 .take(t.cols)
             {
-                let [a0, a1, a2, a3, a4, a5, a6, a7] = *a;
-                *a = [
-                    a0 + w0 * xv,
-                    a1 + w1 * xv,
-                    a2 + w2 * xv,
-                    a3 + w3 * xv,
-                    a4 + w4 * xv,
-                    a5 + w5 * xv,
-                    a6 + w6 * xv,
-                    a7 + w7 * xv,
-                ];
+                for (a, wv) in a.iter_mut().zip(w) {
+                    *a += wv * xv;
+                }
             }
         }
     }
@@ -502,25 +546,25 @@ fn apply_tap(w: &[f32; OC], acc: &mut [[f32; OC]], x: &[f32], t: &Tap) {
 
 /// Weights `base..base + kk` of `w` into `wt[0..kk][lane]` (a tensor too
 /// short leaves zeros, which the loader's shape checks rule out).
-fn convert_column(
+fn convert_column<const L: usize>(
     w: &Weights<'_>,
     base: usize,
     kk: usize,
-    wt: &mut [[f32; OC]; MAX_TAPS],
+    wt: &mut [[f32; L]; MAX_TAPS],
     lane: usize,
 ) {
     #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
-    if w.dtype() == crate::format::DType::F16 && kk > 0 && kk <= MAX_TAPS && lane < OC {
+    if w.dtype() == crate::format::DType::F16 && kk > 0 && kk <= MAX_TAPS && lane < L {
         if let Some(src) = w.bytes().get(2 * base..2 * (base + kk)) {
             // SAFETY: `src` holds `kk` f16 values; the destinations
-            // `wt[t][lane]` for `t < kk <= MAX_TAPS`, `lane < OC`, lie
-            // inside `wt`, `4 * OC` bytes apart.
+            // `wt[t][lane]` for `t < kk <= MAX_TAPS`, `lane < L`, lie
+            // inside `wt`, `4 * L` bytes apart.
             unsafe {
                 microgan_f16_column_m4f(
                     src.as_ptr(),
                     wt.as_mut_ptr().cast::<f32>().add(lane),
                     kk,
-                    4 * OC,
+                    4 * L,
                 )
             };
             return;
@@ -676,11 +720,7 @@ mod tests {
             let (mut want, mut got) = (vec![f32::NAN; n], vec![f32::NAN; n]);
             plain::conv_transpose2d(wt, bt, &g, &x, &mut want);
             let used = conv_transpose2d(wt, bt, &g, &x, &mut got);
-            assert_eq!(
-                used,
-                out_c >= OC && k * k <= MAX_TAPS && ow <= PIXELS,
-                "{g:?}"
-            );
+            assert_eq!(used, k * k <= MAX_TAPS && ow <= PIXELS, "{g:?}");
             if used {
                 checked += 1;
                 let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
