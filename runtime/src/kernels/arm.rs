@@ -284,52 +284,54 @@ pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) -> bool {
 /// the format's order and converts each weight on the fly (f16 exactly, in
 /// the integer domain).
 pub fn dense_compact(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
-    let n = x.len();
-    if !super::dense_fits(&w, &b, n, y.len()) {
+    if !super::dense_fits(&w, &b, x.len(), y.len()) {
         return;
     }
+    match w.dtype() {
+        crate::format::DType::F16 => dense_rows::<2>(w.bytes(), b, x, y, |e| {
+            super::fast::f16_to_f32_integer(u16::from_le_bytes([e[0], e[1]]))
+        }),
+        crate::format::DType::F32 => dense_rows::<4>(w.bytes(), b, x, y, |e| {
+            f32::from_le_bytes([e[0], e[1], e[2], e[3]])
+        }),
+    }
+}
+
+/// [`dense_compact`] for elements of `SIZE` bytes read by `elem`.
+fn dense_rows<const SIZE: usize>(
+    w: &[u8],
+    b: Weights<'_>,
+    x: &[f32],
+    y: &mut [f32],
+    elem: impl Fn(&[u8; SIZE]) -> f32,
+) {
+    let n = x.len();
     let full = n - n % super::LANES;
+    let (x_full, x_tail) = x.split_at(full);
     for (o, out) in y.iter_mut().enumerate() {
-        let row = w.slice(o * n, n);
+        let row = w.get(o * n * SIZE..(o + 1) * n * SIZE).unwrap_or(&[]);
+        let (row_full, row_tail) = row.split_at(full * SIZE);
         let mut acc = [0.0f32; super::LANES];
-        let mut s = 0.0f32;
-        for (i, xv) in x.iter().enumerate() {
-            let p = compact_weight(&row, i) * xv;
-            if i < full {
-                if let Some(a) = acc.get_mut(i % super::LANES) {
-                    *a += p;
+        for (xc, wc) in x_full
+            .chunks_exact(super::LANES)
+            .zip(row_full.chunks_exact(super::LANES * SIZE))
+        {
+            for (a, (xv, e)) in acc.iter_mut().zip(xc.iter().zip(wc.chunks_exact(SIZE))) {
+                if let Ok(e) = <&[u8; SIZE]>::try_from(e) {
+                    *a += elem(e) * xv;
                 }
-            } else {
-                if i == full {
-                    s = lane_sum(&acc);
-                }
-                s += p;
             }
         }
-        if full == n {
-            s = lane_sum(&acc);
+        let mut s = acc[0];
+        for a in &acc[1..] {
+            s += *a;
+        }
+        for (xv, e) in x_tail.iter().zip(row_tail.chunks_exact(SIZE)) {
+            if let Ok(e) = <&[u8; SIZE]>::try_from(e) {
+                s += elem(e) * xv;
+            }
         }
         *out = s + b.at(o);
-    }
-}
-
-/// `acc[0] + acc[1] + ... + acc[15]`, left to right.
-fn lane_sum(acc: &[f32; super::LANES]) -> f32 {
-    let mut s = acc[0];
-    for a in &acc[1..] {
-        s += *a;
-    }
-    s
-}
-
-/// Element `i` of `w` with the integer-only f16 conversion (0.0 past the end).
-fn compact_weight(w: &Weights<'_>, i: usize) -> f32 {
-    match w.dtype() {
-        crate::format::DType::F16 => match *w.bytes().get(2 * i..2 * i + 2).unwrap_or(&[]) {
-            [lo, hi] => super::fast::f16_to_f32_integer(u16::from_le_bytes([lo, hi])),
-            _ => 0.0,
-        },
-        crate::format::DType::F32 => w.at(i),
     }
 }
 
