@@ -1,6 +1,11 @@
-//! Kernels for Cortex-M cores with a single-precision FPU (thumbv7em-none-eabihf:
-//! Cortex-M4F/M7; thumbv8m.main-none-eabihf: Cortex-M33F), in assembly where
-//! the compiler cannot reach the hardware.
+//! Kernels for Cortex-M cores. With a single-precision FPU (bare-metal,
+//! little-endian `eabihf` targets: thumbv7em-none-eabihf for the
+//! Cortex-M4F/M7, thumbv8m.main-none-eabihf for the M33F; the FPU must have
+//! the half-precision conversions, as VFPv4 and later do), f16 dense rows
+//! and the taps of transposed convolutions run in assembly where the
+//! compiler cannot reach the hardware. Without an FPU (thumbv6m-none-eabi),
+//! [`dense_compact`] trades unrolling for flash. The Rust parts are
+//! portable and tested on the host against the plain kernels.
 //!
 //! # Why assembly, and why it stays bit-identical
 //!
@@ -28,12 +33,27 @@
 //! loop: 2.4 (aligned) to 3.1 per MAC, plus about 40 per row.
 
 use super::{conv_fits, ConvGeom, Weights};
-#[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+#[cfg(all(
+    target_arch = "arm",
+    target_abi = "eabihf",
+    target_os = "none",
+    target_endian = "little"
+))]
 use super::{dense_fits, LANES};
-#[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+#[cfg(all(
+    target_arch = "arm",
+    target_abi = "eabihf",
+    target_os = "none",
+    target_endian = "little"
+))]
 use crate::format::DType;
 
-#[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+#[cfg(all(
+    target_arch = "arm",
+    target_abi = "eabihf",
+    target_os = "none",
+    target_endian = "little"
+))]
 core::arch::global_asm!(
     ".syntax unified",
     ".thumb",
@@ -227,7 +247,12 @@ core::arch::global_asm!(
     ".text",
 );
 
-#[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+#[cfg(all(
+    target_arch = "arm",
+    target_abi = "eabihf",
+    target_os = "none",
+    target_endian = "little"
+))]
 extern "C" {
     /// The left-to-right sum of the 16 lane accumulators of one dense row:
     /// `chunks * 16` f16 weights from `w` (any alignment: unaligned rows take `LDR`) times
@@ -245,7 +270,12 @@ extern "C" {
 /// Dense layer with f16 weights on the FPU. Returns `false` (and does
 /// nothing) for what it does not handle: f32 weights, fewer than 16 inputs,
 /// or buffers that do not fit; the caller then uses the portable kernel.
-#[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+#[cfg(all(
+    target_arch = "arm",
+    target_abi = "eabihf",
+    target_os = "none",
+    target_endian = "little"
+))]
 pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) -> bool {
     let n = x.len();
     let chunks = n / LANES;
@@ -342,18 +372,20 @@ const MAX_TAPS: usize = 16;
 /// Output pixels per accumulator tile (`OC * PIXELS * 4` = 4 KiB of stack).
 const PIXELS: usize = 128;
 
-/// `ConvTranspose2d` with [`OC`] output channels per pixel accumulated
+/// `ConvTranspose2d` with 8 output channels per pixel accumulated
 /// together, for cores with an FPU but no vector unit. For one input channel
-/// the weights of `OC` output channels are converted once into a
+/// the weights of 8 output channels are converted once into a
 /// `[tap][channel]` block; then, for each kernel tap, the eight converted
 /// weights stay in FP registers while the loop walks a row of input pixels,
 /// loading each pixel's eight accumulators, applying eight multiply-adds and
 /// storing them back. Loops run input channel, kernel row, kernel column
 /// outermost, so every output adds its taps in the format's order.
 ///
-/// Returns `false` (doing nothing) when the layer does not suit it (fewer
-/// than [`OC`] output channels, a kernel over 4 x 4, rows over [`PIXELS`]
-/// wide, buffers that do not fit); the caller uses the portable kernel.
+/// Layers with fewer than 8 output channels run one channel at a time, each
+/// tap streaming one weight over the pixels. Returns `false` (doing nothing)
+/// when the layer does not suit it (a kernel over 4 x 4, rows over 128
+/// pixels wide, or over 1,024 with fewer than 8 channels, buffers that do
+/// not fit); the caller then uses the portable kernel.
 /// Portable Rust: the host tests hold it to the plain kernel bit for bit.
 pub fn conv_transpose2d(
     w: Weights<'_>,
@@ -504,7 +536,12 @@ fn apply_tap<const L: usize>(w: &[f32; L], acc: &mut [[f32; L]], x: &[f32], t: &
     if !t.fits(acc.len(), x.len()) {
         return;
     }
-    #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+    #[cfg(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        target_endian = "little"
+    ))]
     {
         let raw = [
             acc.as_mut_ptr() as usize + t.acc * 4 * L,
@@ -527,7 +564,12 @@ fn apply_tap<const L: usize>(w: &[f32; L], acc: &mut [[f32; L]], x: &[f32], t: &
             _ => {}
         }
     }
-    #[cfg(not(all(target_arch = "arm", target_abi = "eabihf", target_os = "none")))]
+    #[cfg(not(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        target_endian = "little"
+    )))]
     {
         for r in 0..t.rows {
             let acc_row = acc.get_mut(t.acc + r * t.acc_row..).unwrap_or(&mut []);
@@ -555,7 +597,12 @@ fn convert_column<const L: usize>(
     wt: &mut [[f32; L]; MAX_TAPS],
     lane: usize,
 ) {
-    #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+    #[cfg(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        target_endian = "little"
+    ))]
     if w.dtype() == crate::format::DType::F16 && kk > 0 && kk <= MAX_TAPS && lane < L {
         if let Some(src) = w.bytes().get(2 * base..2 * (base + kk)) {
             // SAFETY: `src` holds `kk` f16 values; the destinations

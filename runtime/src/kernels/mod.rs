@@ -221,7 +221,12 @@ pub fn upsample_nearest(x: &[f32], c: usize, h: usize, w: usize, scale: usize, y
 /// Dense layer with the fastest kernel this target has.
 pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
     // ---- Cortex-M with an FPU ----
-    #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+    #[cfg(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        target_endian = "little"
+    ))]
     if arm::dense(w, b, x, y) {
         return;
     }
@@ -241,7 +246,12 @@ pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [
 /// `conv_transpose2d` with the fastest kernel this target has.
 pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
     // ---- Cortex-M with an FPU ----
-    #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+    #[cfg(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        target_endian = "little"
+    ))]
     if arm::conv_transpose2d(w, b, g, x, y) {
         return;
     }
