@@ -153,6 +153,66 @@ core::arch::global_asm!(
     "pop {{r4-r7}}",
     "bx lr",
     ".size microgan_dense_f16_m4f, . - microgan_dense_f16_m4f",
+    // float microgan_dense_f32_m4f(const f32 *w (r0, word-aligned),
+    //                              const f32 *x (r1), usize chunks (r2, >= 1)):
+    // the same with f32 weights, eight weights per VLDM.
+    ".section .text.microgan_dense_f32_m4f,\"ax\",%progbits",
+    ".global microgan_dense_f32_m4f",
+    ".type microgan_dense_f32_m4f,%function",
+    ".p2align 2",
+    ".thumb_func",
+    "microgan_dense_f32_m4f:",
+    "vpush {{s16-s31}}",
+    "mov.w r12, #0",
+    "vmov s16, s17, r12, r12",
+    "vmov s18, s19, r12, r12",
+    "vmov s20, s21, r12, r12",
+    "vmov s22, s23, r12, r12",
+    "vmov s24, s25, r12, r12",
+    "vmov s26, s27, r12, r12",
+    "vmov s28, s29, r12, r12",
+    "vmov s30, s31, r12, r12",
+    "9:",
+    "vldm r0!, {{s0-s7}}",
+    "vldm r1!, {{s8-s15}}",
+    "vmla.f32 s16, s0, s8",
+    "vmla.f32 s17, s1, s9",
+    "vmla.f32 s18, s2, s10",
+    "vmla.f32 s19, s3, s11",
+    "vmla.f32 s20, s4, s12",
+    "vmla.f32 s21, s5, s13",
+    "vmla.f32 s22, s6, s14",
+    "vmla.f32 s23, s7, s15",
+    "vldm r0!, {{s0-s7}}",
+    "vldm r1!, {{s8-s15}}",
+    "vmla.f32 s24, s0, s8",
+    "vmla.f32 s25, s1, s9",
+    "vmla.f32 s26, s2, s10",
+    "vmla.f32 s27, s3, s11",
+    "vmla.f32 s28, s4, s12",
+    "vmla.f32 s29, s5, s13",
+    "vmla.f32 s30, s6, s14",
+    "vmla.f32 s31, s7, s15",
+    "subs r2, r2, #1",
+    "bne 9b",
+    "vadd.f32 s0, s16, s17",
+    "vadd.f32 s0, s0, s18",
+    "vadd.f32 s0, s0, s19",
+    "vadd.f32 s0, s0, s20",
+    "vadd.f32 s0, s0, s21",
+    "vadd.f32 s0, s0, s22",
+    "vadd.f32 s0, s0, s23",
+    "vadd.f32 s0, s0, s24",
+    "vadd.f32 s0, s0, s25",
+    "vadd.f32 s0, s0, s26",
+    "vadd.f32 s0, s0, s27",
+    "vadd.f32 s0, s0, s28",
+    "vadd.f32 s0, s0, s29",
+    "vadd.f32 s0, s0, s30",
+    "vadd.f32 s0, s0, s31",
+    "vpop {{s16-s31}}",
+    "bx lr",
+    ".size microgan_dense_f32_m4f, . - microgan_dense_f32_m4f",
     ".purgem microgan_macs8",
     // void microgan_tap8_m4f(const f32 w[8] (r0), const usize tap[7] (r1)):
     // tap = acc address, x address, cols, rows, acc column step, acc row
@@ -258,6 +318,8 @@ extern "C" {
     /// `chunks * 16` f16 weights from `w` (any alignment: unaligned rows take `LDR`) times
     /// as many f32 activations from `x`. `chunks` must be at least 1.
     fn microgan_dense_f16_m4f(w: *const u8, x: *const f32, chunks: usize) -> f32;
+    /// The same for f32 weights; `w` must be word-aligned.
+    fn microgan_dense_f32_m4f(w: *const u8, x: *const f32, chunks: usize) -> f32;
     /// One tap of [`conv_transpose2d`] (see [`Tap`]; `tap` holds its fields
     /// as byte addresses and byte steps).
     fn microgan_tap8_m4f(w: *const f32, tap: *const usize);
@@ -267,9 +329,10 @@ extern "C" {
     fn microgan_f16_column_m4f(src: *const u8, dst: *mut f32, n: usize, dst_step: usize);
 }
 
-/// Dense layer with f16 weights on the FPU. Returns `false` (and does
-/// nothing) for what it does not handle: f32 weights, fewer than 16 inputs,
-/// or buffers that do not fit; the caller then uses the portable kernel.
+/// Dense layer on the FPU. Returns `false` (and does nothing) for what it
+/// does not handle: f32 weights that are not word-aligned, fewer than 16
+/// inputs, or buffers that do not fit; the caller then uses the portable
+/// kernel.
 #[cfg(all(
     target_arch = "arm",
     target_abi = "eabihf",
@@ -279,27 +342,40 @@ extern "C" {
 pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) -> bool {
     let n = x.len();
     let chunks = n / LANES;
-    if w.dtype() != DType::F16 || chunks == 0 || !dense_fits(&w, &b, n, y.len()) {
+    let size = w.dtype().size();
+    // VLDM needs word-aligned f32 weights (rows of 4 n bytes then all are).
+    let aligned = w.dtype() == DType::F16 || (w.bytes().as_ptr() as usize).is_multiple_of(4);
+    if !aligned || chunks == 0 || !dense_fits(&w, &b, n, y.len()) {
         return false;
     }
     let full = chunks * LANES;
     let (x_full, x_tail) = x.split_at(full);
-    let row_bytes = 2 * n;
     for ((o, out), row) in y
         .iter_mut()
         .enumerate()
-        .zip(w.bytes().chunks_exact(row_bytes))
+        .zip(w.bytes().chunks_exact(size * n))
     {
-        let (row_full, row_tail) = row.split_at(2 * full);
-        // SAFETY: `row_full` holds `chunks * 16` f16 weights (2 bytes each)
-        // and `x_full` as many f32s; the routine reads exactly those, with
-        // LDR/VLDM forms that the checked pointer alignment allows (`x` is
-        // an f32 slice, so word-aligned), and touches no other memory. It
-        // follows the AAPCS-VFP calling convention (callee-saved r4-r7 and
-        // s16-s31 are saved and restored).
-        let mut s = unsafe { microgan_dense_f16_m4f(row_full.as_ptr(), x_full.as_ptr(), chunks) };
-        for (wb, xv) in row_tail.chunks_exact(2).zip(x_tail) {
-            s += super::fast::f16_to_f32(u16::from_le_bytes([wb[0], wb[1]])) * xv;
+        let (row_full, row_tail) = row.split_at(size * full);
+        // SAFETY: `row_full` holds `chunks * 16` weights of the dtype's size
+        // and `x_full` as many f32s; the routines read exactly those, with
+        // load forms that the pointer alignment allows (checked above for
+        // f32 weights, at run time inside the f16 routine; `x` is an f32
+        // slice, so word-aligned), and touch no other memory. They follow
+        // the AAPCS-VFP calling convention (callee-saved r4-r7 and s16-s31
+        // are saved and restored).
+        let mut s = unsafe {
+            match w.dtype() {
+                DType::F16 => microgan_dense_f16_m4f(row_full.as_ptr(), x_full.as_ptr(), chunks),
+                DType::F32 => microgan_dense_f32_m4f(row_full.as_ptr(), x_full.as_ptr(), chunks),
+            }
+        };
+        for (e, xv) in row_tail.chunks_exact(size).zip(x_tail) {
+            let wv = match *e {
+                [lo, hi] => super::fast::f16_to_f32(u16::from_le_bytes([lo, hi])),
+                [b0, b1, b2, b3] => f32::from_le_bytes([b0, b1, b2, b3]),
+                _ => 0.0,
+            };
+            s += wv * xv;
         }
         *out = s + b.at(o);
     }
