@@ -340,46 +340,59 @@ extern "C" {
     target_endian = "little"
 ))]
 pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) -> bool {
-    let n = x.len();
-    let chunks = n / LANES;
-    let size = w.dtype().size();
     // VLDM needs word-aligned f32 weights (rows of 4 n bytes then all are).
     let aligned = w.dtype() == DType::F16 || (w.bytes().as_ptr() as usize).is_multiple_of(4);
-    if !aligned || chunks == 0 || !dense_fits(&w, &b, n, y.len()) {
+    if !aligned || x.len() < LANES || !dense_fits(&w, &b, x.len(), y.len()) {
         return false;
     }
+    match w.dtype() {
+        DType::F16 => fpu_rows::<2>(w.bytes(), b, x, y, microgan_dense_f16_m4f, |e| {
+            super::fast::f16_to_f32(u16::from_le_bytes([e[0], e[1]]))
+        }),
+        DType::F32 => fpu_rows::<4>(w.bytes(), b, x, y, microgan_dense_f32_m4f, |e| {
+            f32::from_le_bytes([e[0], e[1], e[2], e[3]])
+        }),
+    }
+    true
+}
+
+/// [`dense`] for weights of `SIZE` bytes: `routine` sums the full chunks of
+/// a row, `elem` reads one tail weight.
+#[cfg(all(
+    target_arch = "arm",
+    target_abi = "eabihf",
+    target_os = "none",
+    target_endian = "little"
+))]
+fn fpu_rows<const SIZE: usize>(
+    w: &[u8],
+    b: Weights<'_>,
+    x: &[f32],
+    y: &mut [f32],
+    routine: unsafe extern "C" fn(*const u8, *const f32, usize) -> f32,
+    elem: impl Fn(&[u8; SIZE]) -> f32,
+) {
+    let chunks = x.len() / LANES;
     let full = chunks * LANES;
     let (x_full, x_tail) = x.split_at(full);
-    for ((o, out), row) in y
-        .iter_mut()
-        .enumerate()
-        .zip(w.bytes().chunks_exact(size * n))
-    {
-        let (row_full, row_tail) = row.split_at(size * full);
-        // SAFETY: `row_full` holds `chunks * 16` weights of the dtype's size
-        // and `x_full` as many f32s; the routines read exactly those, with
-        // load forms that the pointer alignment allows (checked above for
+    for ((o, out), row) in y.iter_mut().enumerate().zip(w.chunks_exact(SIZE * x.len())) {
+        let (row_full, row_tail) = row.split_at(SIZE * full);
+        // SAFETY: `row_full` holds `chunks * 16` weights of `SIZE` bytes
+        // and `x_full` as many f32s, `chunks >= 1` ([`dense`] checked
+        // `x.len() >= 16`); the routines read exactly those, with load
+        // forms that the pointer alignment allows (checked in [`dense`] for
         // f32 weights, at run time inside the f16 routine; `x` is an f32
         // slice, so word-aligned), and touch no other memory. They follow
         // the AAPCS-VFP calling convention (callee-saved r4-r7 and s16-s31
         // are saved and restored).
-        let mut s = unsafe {
-            match w.dtype() {
-                DType::F16 => microgan_dense_f16_m4f(row_full.as_ptr(), x_full.as_ptr(), chunks),
-                DType::F32 => microgan_dense_f32_m4f(row_full.as_ptr(), x_full.as_ptr(), chunks),
+        let mut s = unsafe { routine(row_full.as_ptr(), x_full.as_ptr(), chunks) };
+        for (e, xv) in row_tail.chunks_exact(SIZE).zip(x_tail) {
+            if let Ok(e) = <&[u8; SIZE]>::try_from(e) {
+                s += elem(e) * xv;
             }
-        };
-        for (e, xv) in row_tail.chunks_exact(size).zip(x_tail) {
-            let wv = match *e {
-                [lo, hi] => super::fast::f16_to_f32(u16::from_le_bytes([lo, hi])),
-                [b0, b1, b2, b3] => f32::from_le_bytes([b0, b1, b2, b3]),
-                _ => 0.0,
-            };
-            s += wv * xv;
         }
         *out = s + b.at(o);
     }
-    true
 }
 
 /// Dense layer for cores without an FPU (thumbv6m-none-eabi: Cortex-M0+).
