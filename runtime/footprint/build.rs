@@ -55,7 +55,33 @@ fn main() {
         in_features: 256,
         out_features: 64,
     }];
-    let (layers, mut b): (&[L], _) = if dense_bench {
+    // The shipped DCGAN's first transposed convolution: 32 x 7 x 7 -> 16 x 14 x 14.
+    let convt = [
+        L::Reshape { c: 32, h: 7, w: 7 },
+        L::ConvTranspose2d {
+            in_channels: 32,
+            out_channels: 16,
+            kernel: 4,
+            stride: 2,
+            padding: 1,
+            output_padding: 0,
+        },
+    ];
+    let convt_bench = std::env::var_os("CARGO_FEATURE_CONVT_BENCH").is_some();
+    let (layers, mut b): (&[L], _) = if convt_bench {
+        (
+            &convt,
+            ModelBuilder::new(
+                32 * 7 * 7,
+                0,
+                Shape {
+                    c: 16,
+                    h: 14,
+                    w: 14,
+                },
+            ),
+        )
+    } else if dense_bench {
         (
             &dense,
             ModelBuilder::new(256, 0, Shape { c: 1, h: 8, w: 8 }),

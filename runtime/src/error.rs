@@ -28,8 +28,69 @@ impl Name {
             len: 0,
             truncated: false,
         };
-        let _ = fmt::Write::write_str(&mut name, s);
+        name.push_str(s);
         name
+    }
+
+    /// `self` followed by `s` (truncating like [`Name::new`]). With
+    /// [`Name::and_uint`] it builds the loader's messages without `core::fmt`,
+    /// whose machinery would cost a firmware about 2 KB of flash.
+    #[must_use]
+    pub fn and(mut self, s: &str) -> Self {
+        self.push_str(s);
+        self
+    }
+
+    /// `self` followed by `n` in decimal.
+    #[must_use]
+    pub fn and_uint(self, n: usize) -> Self {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut v = n;
+        loop {
+            at -= 1;
+            if let Some(d) = digits.get_mut(at) {
+                *d = b'0' + (v % 10) as u8;
+            }
+            v /= 10;
+            if v == 0 || at == 0 {
+                break;
+            }
+        }
+        let text = digits.get(at..).unwrap_or(&[]);
+        self.and(core::str::from_utf8(text).unwrap_or(""))
+    }
+
+    /// `[a, b, c]`: a list of sizes as the messages show shapes.
+    #[must_use]
+    pub fn list(items: &[usize]) -> Self {
+        let mut name = Name::new("[");
+        for (i, &v) in items.iter().enumerate() {
+            if i > 0 {
+                name = name.and(", ");
+            }
+            name = name.and_uint(v);
+        }
+        name.and("]")
+    }
+
+    fn push_str(&mut self, s: &str) {
+        for ch in s.chars() {
+            let mut tmp = [0u8; 4];
+            let encoded = ch.encode_utf8(&mut tmp).as_bytes();
+            let start = usize::from(self.len);
+            let end = start + encoded.len();
+            match self.buf.get_mut(start..end) {
+                Some(dst) if !self.truncated => {
+                    dst.copy_from_slice(encoded);
+                    self.len = end as u8;
+                }
+                _ => {
+                    self.truncated = true;
+                    return;
+                }
+            }
+        }
     }
 
     /// Formats `args` into a name (truncating like [`Name::new`]).
@@ -53,22 +114,7 @@ impl Name {
 
 impl fmt::Write for Name {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        for ch in s.chars() {
-            let mut tmp = [0u8; 4];
-            let encoded = ch.encode_utf8(&mut tmp).as_bytes();
-            let start = usize::from(self.len);
-            let end = start + encoded.len();
-            match self.buf.get_mut(start..end) {
-                Some(dst) if !self.truncated => {
-                    dst.copy_from_slice(encoded);
-                    self.len = end as u8;
-                }
-                _ => {
-                    self.truncated = true;
-                    return Ok(());
-                }
-            }
-        }
+        self.push_str(s);
         Ok(())
     }
 }
@@ -498,5 +544,22 @@ mod tests {
         let name = Name::new("layer.3.weight");
         assert_eq!(name.as_str(), "layer.3.weight");
         assert!(!name.is_truncated());
+    }
+
+    #[test]
+    fn built_names_match_core_fmt() {
+        extern crate alloc;
+        use alloc::format;
+        for n in [0, 7, 10, 99, 100, 1_234_567_890, usize::MAX] {
+            assert_eq!(Name::new("n=").and_uint(n).as_str(), format!("n={n}"));
+        }
+        assert_eq!(Name::list(&[]).as_str(), "[]");
+        assert_eq!(Name::list(&[3, 0, 28]).as_str(), "[3, 0, 28]");
+        let long = Name::new("").and_uint(usize::MAX).and_uint(usize::MAX);
+        assert!(long.is_truncated());
+        assert_eq!(
+            long.as_str(),
+            &format!("{}{}", usize::MAX, usize::MAX)[..32]
+        );
     }
 }

@@ -30,6 +30,13 @@ impl Shape {
     }
 }
 
+impl Shape {
+    /// `[c, h, w]`, as `Display` shows it, without `core::fmt`.
+    pub fn to_name(&self) -> Name {
+        Name::list(&[self.c, self.h, self.w])
+    }
+}
+
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "[{}, {}, {}]", self.c, self.h, self.w)
@@ -53,8 +60,8 @@ impl Act {
 
     fn name(self) -> Name {
         match self {
-            Act::Flat(n) => Name::from_fmt(format_args!("[{n}]")),
-            Act::Image(s) => Name::from_fmt(format_args!("{s}")),
+            Act::Flat(n) => Name::list(&[n]),
+            Act::Image(s) => s.to_name(),
         }
     }
 }
@@ -333,7 +340,7 @@ impl<'a> Generator<'a> {
         };
         if !shape_ok {
             return Err(Error::OutputShapeMismatch {
-                declared: Name::from_fmt(format_args!("{output}")),
+                declared: output.to_name(),
                 found: act.name(),
             });
         }
@@ -353,8 +360,8 @@ impl<'a> Generator<'a> {
             if expected != t.shape {
                 return Err(Error::TensorShape {
                     tensor: Name::new(t.name),
-                    expected: Name::from_fmt(format_args!("{expected}")),
-                    found: Name::from_fmt(format_args!("{}", t.shape)),
+                    expected: expected.to_name(),
+                    found: t.shape.to_name(),
                 });
             }
             let weights = Weights::new(file.tensor_bytes(&t), t.dtype);
@@ -653,9 +660,9 @@ fn chain(i: usize, spec: &LayerSpec, input: Act) -> Result<(Act, u64), Error> {
     let image = |c: usize| -> Result<Shape, Error> {
         match input {
             Act::Image(s) if s.c == c => Ok(s),
-            _ => Err(mismatch(Name::from_fmt(format_args!(
-                "an image with {c} channels"
-            )))),
+            _ => Err(mismatch(
+                Name::new("an image with ").and_uint(c).and(" channels"),
+            )),
         }
     };
     let too_large = Error::ActivationTooLarge {
@@ -670,9 +677,9 @@ fn chain(i: usize, spec: &LayerSpec, input: Act) -> Result<(Act, u64), Error> {
             out_features,
         } => {
             if n != in_features {
-                return Err(mismatch(Name::from_fmt(format_args!(
-                    "{in_features} elements"
-                ))));
+                return Err(mismatch(
+                    Name::new("").and_uint(in_features).and(" elements"),
+                ));
             }
             bounded(Some(out_features))?;
             let macs = (in_features as u64).saturating_mul(out_features as u64);
@@ -694,9 +701,13 @@ fn chain(i: usize, spec: &LayerSpec, input: Act) -> Result<(Act, u64), Error> {
             let (h, w) = match (dim(s.h), dim(s.w)) {
                 (Some(h), Some(w)) => (h, w),
                 _ => {
-                    return Err(mismatch(Name::from_fmt(format_args!(
-                        "an image of at least {kernel}x{kernel} with padding"
-                    ))))
+                    return Err(mismatch(
+                        Name::new("an image of at least ")
+                            .and_uint(kernel)
+                            .and("x")
+                            .and_uint(kernel)
+                            .and(" with padding"),
+                    ))
                 }
             };
             let o = Shape {
@@ -761,10 +772,17 @@ fn chain(i: usize, spec: &LayerSpec, input: Act) -> Result<(Act, u64), Error> {
         LayerSpec::Reshape { c, h, w } => {
             let len = c.checked_mul(h).and_then(|v| v.checked_mul(w));
             if len != Some(n) {
-                return Err(mismatch(Name::from_fmt(format_args!(
-                    "{} elements ({c}x{h}x{w})",
-                    len.unwrap_or(usize::MAX)
-                ))));
+                return Err(mismatch(
+                    Name::new("")
+                        .and_uint(len.unwrap_or(usize::MAX))
+                        .and(" elements (")
+                        .and_uint(c)
+                        .and("x")
+                        .and_uint(h)
+                        .and("x")
+                        .and_uint(w)
+                        .and(")"),
+                ));
             }
             Act::Image(Shape { c, h, w })
         }
@@ -823,5 +841,15 @@ mod tests {
         assert_eq!(parse_tensor_name("layer.03.weight"), None);
         assert_eq!(parse_tensor_name("layer.3.gamma"), None);
         assert_eq!(parse_tensor_name("x"), None);
+    }
+
+    #[test]
+    fn shape_name_matches_display() {
+        let s = Shape {
+            c: 1,
+            h: 28,
+            w: 280,
+        };
+        assert_eq!(s.to_name().as_str(), s.to_string());
     }
 }

@@ -26,6 +26,7 @@ fn main() -> ! {
     static mut X: [f32; N] = [0.0; N];
     static mut W: [f32; N] = [0.0; N];
     static mut W16: [u16; N] = [0; N];
+    static mut Q16: [i16; N] = [0; N];
     // Weights of a trained layer's size (about 0.05) and activations of about 1, like the
     // generator's.
     let mut rng = LatentRng::new(1);
@@ -35,7 +36,10 @@ fn main() -> ! {
         *h = f16::from_f32(*w * 0.05).to_bits();
         *w = f16::from_bits(*h).to_f32();
     }
-    let (x, w, w16) = (&*X, &*W, &*W16);
+    for (q, v) in Q16.iter_mut().zip(X.iter()) {
+        *q = (*v * 256.0) as i16;
+    }
+    let (x, w, w16, q16) = (&*X, &*W, &*W16, &*Q16);
     let Some(p) = cortex_m::Peripherals::take() else {
         exit(debug::EXIT_FAILURE)
     };
@@ -94,6 +98,23 @@ fn main() -> ! {
             a = black_box(a + f16::from_bits(w16[i]).to_f32() * x[i]);
         }
         a.to_bits()
+    });
+    measure("f16 to f32 (runtime, exact)", &mut || {
+        let mut a = 0u32;
+        for &h in w16 {
+            a ^= black_box(runtime::kernels::fast::f16_to_f32(h)).to_bits();
+        }
+        a
+    });
+    // Not this format's arithmetic (no bit-identity with f32): the cost of the
+    // fastest alternative a microcontroller without FPU has, integer weights
+    // and activations with a 32-bit accumulator.
+    measure("MAC, i8 x i16 fixed point", &mut || {
+        let mut a = 0i32;
+        for (&h, &q) in w16.iter().zip(q16) {
+            a = black_box(a.wrapping_add(i32::from(h as i8) * i32::from(q)));
+        }
+        a as u32
     });
     exit(debug::EXIT_SUCCESS)
 }

@@ -195,7 +195,10 @@ impl TensorRole {
 
 /// The name of the tensor `layer.{layer}.{role}`.
 pub fn tensor_name(layer: usize, role: TensorRole) -> Name {
-    Name::from_fmt(format_args!("layer.{layer}.{}", role.as_str()))
+    Name::new("layer.")
+        .and_uint(layer)
+        .and(".")
+        .and(role.as_str())
 }
 
 /// A tensor shape of rank at most 4, as the format needs (larger ranks are
@@ -228,6 +231,23 @@ impl Dims {
 
     pub fn rank(&self) -> usize {
         self.rank
+    }
+
+    /// The text of [`Dims`]'s `Display`, made without `core::fmt` (see
+    /// [`Name::and`]).
+    pub fn to_name(&self) -> Name {
+        match self.as_slice() {
+            Some(d) => Name::list(d),
+            None => {
+                let head = Name::list(&self.dims);
+                // "[a, b, c, d" then ", ... (N dims)]".
+                let kept = head.as_str().strip_suffix(']').unwrap_or(head.as_str());
+                Name::new(kept)
+                    .and(", ... (")
+                    .and_uint(self.rank)
+                    .and(" dims)]")
+            }
+        }
     }
 
     /// The dimensions, `None` when the rank exceeds 4.
@@ -543,7 +563,7 @@ pub(crate) fn parse_descriptor(s: &str, layer: Option<usize>) -> Result<LayerSpe
         return Err(Error::InvalidParameter {
             layer,
             param,
-            value: Name::from_fmt(format_args!("{v}")),
+            value: Name::new("").and_uint(v),
             expected,
         });
     }
@@ -796,5 +816,17 @@ mod tests {
         assert_eq!(d.rank(), 5);
         assert!(d.as_slice().is_none());
         assert_eq!(d.to_string(), "[1, 2, 3, 4, ... (5 dims)]");
+    }
+
+    #[test]
+    fn dims_name_matches_display() {
+        extern crate alloc;
+        use alloc::format;
+        let mut d = Dims::new(&[]);
+        for v in [1568, 100, 4, 4, 9, 11] {
+            assert_eq!(d.to_name().as_str(), format!("{d}"));
+            d.push(v);
+        }
+        assert_eq!(d.to_name().as_str(), "[1568, 100, 4, 4, ... (6 dims)]");
     }
 }

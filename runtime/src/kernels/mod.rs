@@ -38,6 +38,9 @@
 //! `cargo build --release` runs the AVX2 kernels on a CPU that has them).
 //! The plain kernels are always available.
 
+// Cortex-M with an FPU: f16 dense rows in assembly, transposed convolutions
+// eight channels at a time (see `arm`; the portable part is tested on hosts).
+pub mod arm;
 pub mod fast;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
@@ -313,6 +316,21 @@ pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
     if neon::available() {
         return neon::dense(w, b, x, y);
     }
+    // ---- Cortex-M with an FPU ----
+    #[cfg(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        target_endian = "little"
+    ))]
+    if arm::dense(w, b, x, y) {
+        return;
+    }
+    // ---- Cortex-M without an FPU: the compact kernel (flash over unrolling) ----
+    #[cfg(all(target_arch = "arm", not(target_abi = "eabihf"), target_os = "none"))]
+    arm::dense_compact(w, b, x, y);
+    // ---- every other target, and what `arm` leaves ----
+    #[cfg(not(all(target_arch = "arm", not(target_abi = "eabihf"), target_os = "none")))]
     fast::dense(w, b, x, y)
 }
 
@@ -339,5 +357,16 @@ pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32],
     if neon::available() {
         return neon::conv_transpose2d(w, b, g, x, y);
     }
+    // ---- Cortex-M with an FPU ----
+    #[cfg(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        target_endian = "little"
+    ))]
+    if arm::conv_transpose2d(w, b, g, x, y) {
+        return;
+    }
+    // ---- every other target, and what `arm` leaves ----
     fast::conv_transpose2d(w, b, g, x, y)
 }
