@@ -151,6 +151,8 @@ fn dense_typed<E: Elem>(w: &[u8], b: Weights<'_>, x: &[f32], y: &mut [f32]) {
     } else {
         1
     };
+    // R is 1 on some targets, where the remainder is always 0.
+    #[allow(clippy::modulo_one)]
     let split = y.len() - y.len() % R;
     let (y4, y1) = y.split_at_mut(split);
     let (w4, w1) = w.split_at(split * row_bytes);
