@@ -6,6 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use super::params::ParamStore;
 use super::ExportLayer;
 use crate::error::Result;
+use crate::fused;
 
 /// PyTorch's default bound for weights and biases: 1 / sqrt(fan_in).
 fn bound(fan_in: usize) -> f32 {
@@ -198,10 +199,14 @@ impl Conv2d {
         })
     }
 
+    /// On the CPU through `im2col` and a matrix product (`crate::fused::conv`), whose
+    /// backward is far cheaper than candle's; elsewhere candle's `conv2d`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let c = self.bias.dim(0)?;
-        Ok(x.conv2d(&self.weight, self.padding, self.stride, 1, 1)?
-            .broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?)
+        Ok(
+            fused::conv::conv2d(x, &self.weight, self.stride, self.padding)?
+                .broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?,
+        )
     }
 }
 
@@ -238,16 +243,22 @@ impl ConvTranspose2d {
         })
     }
 
+    /// On the CPU (without output padding) as a matrix product and `col2im`
+    /// (`crate::fused::conv`); otherwise candle's `conv_transpose2d`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let c = self.bias.dim(0)?;
-        Ok(x.conv_transpose2d(
-            &self.weight,
-            self.padding,
-            self.output_padding,
-            self.stride,
-            1,
-        )?
-        .broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?)
+        let y = if self.output_padding == 0 {
+            fused::conv::conv_transpose2d(x, &self.weight, self.stride, self.padding)?
+        } else {
+            x.conv_transpose2d(
+                &self.weight,
+                self.padding,
+                self.output_padding,
+                self.stride,
+                1,
+            )?
+        };
+        Ok(y.broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?)
     }
 
     pub fn export(&self, bn: Option<&BatchNorm>) -> Result<ExportLayer> {
@@ -318,9 +329,10 @@ impl Embedding {
     }
 }
 
-/// LeakyReLU as two ops (candle's version takes three and a temporary of zeros).
+/// LeakyReLU: one fused pass on the CPU (`crate::fused::act`), `max(x, slope x)` elsewhere
+/// (candle's own version takes three ops and a temporary of zeros).
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
-    Ok(x.maximum(&(x * slope)?)?)
+    fused::act::leaky_relu(x, slope)
 }
 
 #[cfg(test)]
