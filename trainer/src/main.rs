@@ -29,6 +29,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    trainer::fused::tune_allocator();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {

@@ -40,3 +40,27 @@ fn f32_slice_mut<'a>(
     };
     Ok(&mut v[start..end])
 }
+
+/// Keeps freed memory in the process instead of returning it to the kernel at once.
+///
+/// A training step allocates and frees the same few-megabyte buffers (activations, gradients,
+/// `im2col` matrices) every step. glibc serves large ones with `mmap` and trims the heap top
+/// eagerly, so each step paid page faults and kernel page clearing for memory it had just
+/// released: a quarter of the DCGAN step at batch 1024. Raising the mmap threshold to its
+/// maximum (32 MiB) and the trim threshold to 1 GiB makes those buffers come back from the
+/// heap. Does nothing on other C libraries. Called once by the binary at start-up.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+        }
+        const M_TRIM_THRESHOLD: std::ffi::c_int = -1;
+        const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
+        // SAFETY: mallopt only changes glibc's allocator tunables; both values are in range.
+        unsafe {
+            mallopt(M_MMAP_THRESHOLD, 32 << 20);
+            mallopt(M_TRIM_THRESHOLD, 1 << 30);
+        }
+    }
+}
