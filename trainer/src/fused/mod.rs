@@ -11,6 +11,7 @@
 pub mod act;
 pub mod adam;
 pub mod conv;
+pub mod linear;
 pub mod norm;
 
 use candle_core::{CpuStorage, Layout};

@@ -20,7 +20,7 @@ fn split(shape: &Shape, op: &str) -> candle_core::Result<(usize, usize, usize)> 
 
 /// Per-channel sums of `[B, C, ...]`: the backward pass of a broadcast bias.
 #[derive(Debug, Clone, Copy)]
-struct ChannelSum;
+pub(crate) struct ChannelSum;
 
 impl CustomOp1 for ChannelSum {
     fn name(&self) -> &'static str {

@@ -35,12 +35,12 @@ impl Linear {
         })
     }
 
+    /// One fused op on the CPU (`crate::fused::linear`), candle's matmul and add elsewhere.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.matmul(&self.weight.t()?)?;
-        if fused::norm::applies(&y) {
-            fused::norm::add_bias(&y, &self.bias)
+        if fused::norm::applies(x) {
+            fused::linear::dense(x, &self.weight, &self.bias)
         } else {
-            Ok(y.broadcast_add(&self.bias)?)
+            Ok(x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
         }
     }
 
