@@ -113,6 +113,77 @@ pub fn col2im_ref(cols_in: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {
     out
 }
 
+impl Geometry {
+    /// For output column `ox`, the kernel offsets `kx` whose input column is inside the image,
+    /// and the input column of the first: consecutive `kx` read consecutive input columns.
+    #[inline]
+    fn kx_span(&self, ox: usize) -> (usize, usize, usize) {
+        let base = ox * self.stride; // input column of kx, plus padding
+        let lo = self.padding.saturating_sub(base).min(self.kernel);
+        let hi = (self.width + self.padding)
+            .saturating_sub(base)
+            .min(self.kernel)
+            .max(lo);
+        (lo, hi, (base + lo).saturating_sub(self.padding))
+    }
+}
+
+/// [`im2col_ref`] with each kernel row copied as one slice (no per-element bounds test).
+pub fn im2col(x: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {
+    let (oh, ow) = g.out_hw();
+    let (c, h, w, k) = (g.channels, g.height, g.width, g.kernel);
+    let cols = g.cols();
+    let mut out = vec![0f32; batch * oh * ow * cols];
+    let spans: Vec<(usize, usize, usize)> = (0..ow).map(|ox| g.kx_span(ox)).collect();
+    for b in 0..batch {
+        let img = &x[b * c * h * w..(b + 1) * c * h * w];
+        for oy in 0..oh {
+            for (ox, &(lo, hi, ix0)) in spans.iter().enumerate() {
+                let row = &mut out[((b * oh + oy) * ow + ox) * cols..][..cols];
+                for ci in 0..c {
+                    let plane = &img[ci * h * w..(ci + 1) * h * w];
+                    for ky in 0..k {
+                        let Some(iy) = g.src(oy, ky, h) else { continue };
+                        let dst = (ci * k + ky) * k;
+                        row[dst + lo..dst + hi]
+                            .copy_from_slice(&plane[iy * w + ix0..iy * w + ix0 + (hi - lo)]);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// [`col2im_ref`] with each kernel row added as one slice.
+pub fn col2im(cols_in: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {
+    let (oh, ow) = g.out_hw();
+    let (c, h, w, k) = (g.channels, g.height, g.width, g.kernel);
+    let cols = g.cols();
+    let mut out = vec![0f32; batch * c * h * w];
+    let spans: Vec<(usize, usize, usize)> = (0..ow).map(|ox| g.kx_span(ox)).collect();
+    for b in 0..batch {
+        let img = &mut out[b * c * h * w..(b + 1) * c * h * w];
+        for oy in 0..oh {
+            for (ox, &(lo, hi, ix0)) in spans.iter().enumerate() {
+                let row = &cols_in[((b * oh + oy) * ow + ox) * cols..][..cols];
+                for ci in 0..c {
+                    let plane = &mut img[ci * h * w..(ci + 1) * h * w];
+                    for ky in 0..k {
+                        let Some(iy) = g.src(oy, ky, h) else { continue };
+                        let src = (ci * k + ky) * k;
+                        plane[iy * w + ix0..iy * w + ix0 + (hi - lo)]
+                            .iter_mut()
+                            .zip(&row[src + lo..src + hi])
+                            .for_each(|(d, &v)| *d += v);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// candle op for [`im2col_ref`]; input `[B, C, H, W]`.
 #[derive(Debug, Clone, Copy)]
 pub struct Im2Col(pub Geometry);
@@ -136,7 +207,7 @@ impl CustomOp1 for Im2Col {
         let x = f32_slice(s, l, self.name())?;
         let (oh, ow) = g.out_hw();
         Ok((
-            CpuStorage::F32(im2col_ref(x, b, &g)),
+            CpuStorage::F32(im2col(x, b, &g)),
             Shape::from((b * oh * ow, g.cols())),
         ))
     }
@@ -173,7 +244,7 @@ impl CustomOp1 for Col2Im {
         let b = rows / (oh * ow);
         let x = f32_slice(s, l, self.name())?;
         Ok((
-            CpuStorage::F32(col2im_ref(x, b, &g)),
+            CpuStorage::F32(col2im(x, b, &g)),
             Shape::from((b, g.channels, g.height, g.width)),
         ))
     }
@@ -360,6 +431,36 @@ mod tests {
                     "conv_transpose2d grad {:?}",
                     v.dims()
                 );
+            }
+        }
+    }
+
+    /// The slice-copying kernels equal the per-element reference ones, including geometries
+    /// where the kernel hangs over both edges.
+    #[test]
+    fn fast_kernels_match_reference() {
+        for (c, h, w, k, s, p) in [
+            (1, 28, 28, 4, 2, 1),
+            (3, 7, 6, 3, 2, 1),
+            (2, 5, 5, 5, 1, 2),
+            (2, 4, 9, 3, 3, 0),
+            (1, 3, 3, 4, 1, 2),
+        ] {
+            let g = Geometry {
+                channels: c,
+                height: h,
+                width: w,
+                kernel: k,
+                stride: s,
+                padding: p,
+            };
+            let x: Vec<f32> = (0..2 * c * h * w).map(|i| (i as f32 * 0.37).sin()).collect();
+            assert_eq!(im2col(&x, 2, &g), im2col_ref(&x, 2, &g), "{g:?}");
+            let cols = im2col_ref(&x, 2, &g);
+            let y: Vec<f32> = (0..cols.len()).map(|i| (i as f32 * 0.11).cos()).collect();
+            let (a, b) = (col2im(&y, 2, &g), col2im_ref(&y, 2, &g));
+            for (u, v) in a.iter().zip(&b) {
+                assert!((u - v).abs() < 1e-5, "{g:?}");
             }
         }
     }
