@@ -260,14 +260,23 @@ impl CustomOp1 for Col2Im {
     }
 }
 
-/// `conv2d(x, weight)` without bias, stride and padding as given, weight `[O, C, K, K]`; on the
-/// CPU as `im2col(x) @ weight^T`, elsewhere candle's `conv2d`.
-pub fn conv2d(x: &Tensor, weight: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+/// `conv2d(x, weight) + bias`, stride and padding as given, weight `[O, C, K, K]`, bias `[O]`.
+/// On the CPU as `im2col(x) @ weight^T + bias` with the fused dense op (which also skips the
+/// input's gradient when `x` is data); elsewhere candle's `conv2d` and a broadcast addition.
+pub fn conv2d(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor> {
+    let (o, _, k, _) = weight.dims4()?;
     if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
-        return Ok(x.conv2d(weight, padding, stride, 1, 1)?);
+        return Ok(x
+            .conv2d(weight, padding, stride, 1, 1)?
+            .broadcast_add(&bias.reshape((1, o, 1, 1))?)?);
     }
     let (b, c, h, w) = x.dims4()?;
-    let (o, _, k, _) = weight.dims4()?;
     let g = Geometry {
         channels: c,
         height: h,
@@ -284,7 +293,7 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, stride: usize, padding: usize) -> Res
         x.contiguous()?
     };
     let cols = x.apply_op1(Im2Col(g))?;
-    let y = cols.matmul(&weight.reshape((o, g.cols()))?.t()?)?;
+    let y = super::linear::dense(&cols, &weight.reshape((o, g.cols()))?, bias)?;
     Ok(y.reshape((b, oh * ow, o))?
         .transpose(1, 2)?
         .reshape((b, o, oh, ow))?)
@@ -393,8 +402,13 @@ mod tests {
                 Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, cin, n, n), &dev).unwrap()).unwrap();
             let wc = Var::from_tensor(&Tensor::randn(0f32, 1.0, (cout, cin, k, k), &dev).unwrap())
                 .unwrap();
-            let ours = conv2d(&x, &wc, s, p).unwrap();
-            let theirs = x.conv2d(&wc, p, s, 1, 1).unwrap();
+            let bias = Var::from_tensor(&Tensor::randn(0f32, 1.0, cout, &dev).unwrap()).unwrap();
+            let ours = conv2d(&x, &wc, &bias, s, p).unwrap();
+            let theirs = x
+                .conv2d(&wc, p, s, 1, 1)
+                .unwrap()
+                .broadcast_add(&bias.reshape((1, cout, 1, 1)).unwrap())
+                .unwrap();
             assert_eq!(ours.dims(), theirs.dims());
             assert!(max_diff(&ours, &theirs) < 1e-4);
             let r = Tensor::randn(0f32, 1.0, ours.shape(), &dev).unwrap();
@@ -405,10 +419,16 @@ mod tests {
                 .unwrap()
                 .backward()
                 .unwrap();
-            for v in [&x, &wc] {
+            for v in [&x, &wc, &bias] {
                 let (a, b) = (go.get(v).unwrap(), gt.get(v).unwrap());
                 assert!(max_diff(a, b) < 1e-3, "conv2d grad {:?}", v.dims());
             }
+            // On data (untracked input) the weight and bias gradients stay the same.
+            let data = x.as_tensor().detach();
+            let ours = conv2d(&data, &wc, &bias, s, p).unwrap();
+            let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            assert!(go.get(&x).is_none());
+            assert!(max_diff(go.get(&wc).unwrap(), gt.get(&wc).unwrap()) < 1e-3);
 
             let wt = Var::from_tensor(&Tensor::randn(0f32, 1.0, (cin, cout, k, k), &dev).unwrap())
                 .unwrap();
@@ -470,6 +490,7 @@ mod tests {
         let dev = Device::Cpu;
         let x = Tensor::zeros((1, 1, 2, 2), candle_core::DType::F32, &dev).unwrap();
         let w = Tensor::zeros((1, 1, 5, 5), candle_core::DType::F32, &dev).unwrap();
-        assert!(conv2d(&x, &w, 1, 0).is_err());
+        let b = Tensor::zeros(1, candle_core::DType::F32, &dev).unwrap();
+        assert!(conv2d(&x, &w, &b, 1, 0).is_err());
     }
 }

@@ -1,7 +1,8 @@
 //! A dense layer `y = x W^T + b` as one op. As candle ops it was a transpose, a matrix product
 //! and a broadcast addition, and candle's backward materialises (zeros, then a sum) a gradient
 //! for every node: the weight's gradient was built three times, once transposed. Here the
-//! backward produces `dW = dy^T x` directly in the weight's layout.
+//! backward produces `dW = dy^T x` directly in the weight's layout, and skips `dx` when `x` is
+//! not tracked (data, detached fakes).
 //! CPU only: `models::layers::Linear` uses the candle ops on other devices.
 
 use candle_core::backend::BackendStorage;
@@ -58,10 +59,16 @@ impl CustomOp3 for Dense {
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
-        let dx = grad.matmul(w)?;
+        // candle's own matmul backward always computes the input's gradient; the first layer of
+        // D sees untracked data (real images, detached fakes, im2col of those) and needs none.
+        let dx = if x.track_op() {
+            Some(grad.matmul(w)?)
+        } else {
+            None
+        };
         let dw = grad.t()?.matmul(x)?;
         let db = grad.apply_op1_no_bwd(&ChannelSum)?;
-        Ok((Some(dx), Some(dw), Some(db)))
+        Ok((dx, Some(dw), Some(db)))
     }
 }
 

@@ -220,16 +220,10 @@ impl Conv2d {
         })
     }
 
-    /// On the CPU through `im2col` and a matrix product (`crate::fused::conv`), whose
+    /// On the CPU through `im2col` and the fused dense op (`crate::fused::conv`), whose
     /// backward is far cheaper than candle's; elsewhere candle's `conv2d`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let c = self.bias.dim(0)?;
-        let y = fused::conv::conv2d(x, &self.weight, self.stride, self.padding)?;
-        if fused::norm::applies(&y) {
-            fused::norm::add_bias(&y, &self.bias)
-        } else {
-            Ok(y.broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?)
-        }
+        fused::conv::conv2d(x, &self.weight, &self.bias, self.stride, self.padding)
     }
 }
 
