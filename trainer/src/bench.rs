@@ -18,6 +18,9 @@ use crate::train::{device_name, select_device, Trainer};
 /// `trainer bench` options.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
+    /// Architectures to measure (comma-separated).
+    #[arg(long = "arch", value_enum, value_delimiter = ',', default_values_t = [Arch::Mlp, Arch::Dcgan])]
+    pub archs: Vec<Arch>,
     /// Samples per batch; several (comma-separated) give one row each.
     #[arg(long = "batch-size", value_delimiter = ',', default_values_t = [64, 1024])]
     pub batch_sizes: Vec<usize>,
@@ -324,7 +327,7 @@ fn print_profile(a: &BenchArgs) -> Result<()> {
 
 fn configs(a: &BenchArgs) -> Vec<(Arch, usize)> {
     let mut out = Vec::new();
-    for arch in [Arch::Mlp, Arch::Dcgan] {
+    for &arch in &a.archs {
         for &b in &a.batch_sizes {
             out.push((arch, b));
         }

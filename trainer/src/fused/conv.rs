@@ -474,7 +474,9 @@ mod tests {
                 stride: s,
                 padding: p,
             };
-            let x: Vec<f32> = (0..2 * c * h * w).map(|i| (i as f32 * 0.37).sin()).collect();
+            let x: Vec<f32> = (0..2 * c * h * w)
+                .map(|i| (i as f32 * 0.37).sin())
+                .collect();
             assert_eq!(im2col(&x, 2, &g), im2col_ref(&x, 2, &g), "{g:?}");
             let cols = im2col_ref(&x, 2, &g);
             let y: Vec<f32> = (0..cols.len()).map(|i| (i as f32 * 0.11).cos()).collect();
