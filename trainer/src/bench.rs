@@ -420,3 +420,49 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    /// Windows hold about 2,560 images whatever the batch, and the defaults cover both
+    /// architectures at batches 64 and 1024.
+    #[test]
+    fn defaults_scale_windows_with_the_batch() {
+        let a = Cli::parse_from(["bench"]).bench;
+        assert_eq!(a.batch_sizes, vec![64, 1024]);
+        assert_eq!(a.archs, vec![Arch::Mlp, Arch::Dcgan]);
+        assert_eq!((a.steps_for(64), a.warmup_for(64)), (40, 5));
+        assert_eq!((a.steps_for(1024), a.warmup_for(1024)), (3, 2));
+        let a = Cli::parse_from(["bench", "--batch-size", "8,16", "--steps", "7"]).bench;
+        assert_eq!(a.batch_sizes, vec![8, 16]);
+        assert_eq!(a.steps_for(16), 7);
+        assert_eq!(configs(&a).len(), 4);
+    }
+
+    /// The reference script's output line parses into a row.
+    #[test]
+    fn parses_a_reference_line() {
+        let line = r#"{"arch": "mlp", "batch": 64, "threads": 2, "compile": false, "torch": "2.15.0", "images_per_s": 2850.5, "min": 2700.0, "max": 2900.0}"#;
+        let row: TorchRow = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            (row.arch.as_str(), row.batch, row.compile),
+            ("mlp", 64, false)
+        );
+        assert!((row.images_per_s - 2850.5).abs() < 1e-9);
+    }
+
+    /// A zero batch is refused before anything is built.
+    #[test]
+    fn zero_batch_is_an_error() {
+        let a = Cli::parse_from(["bench", "--batch-size", "0", "--no-pytorch"]).bench;
+        assert!(matches!(run(&a), Err(Error::InvalidArgument(_))));
+    }
+}
