@@ -65,3 +65,14 @@ pub fn tune_allocator() {
         }
     }
 }
+
+/// Compute threads when the user did not choose (`RAYON_NUM_THREADS`, which candle and its
+/// matrix products follow): one. On the 2-core machines this trainer is measured on, a second
+/// thread made every configuration slower, 2-5x at batch 64 (`docs/trainer-speed.md`): candle
+/// splits even small element-wise ops across threads and pays a synchronisation per op, and
+/// the fused kernels here run on one thread anyway. Must run before any thread is started.
+pub fn default_threads() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+}
