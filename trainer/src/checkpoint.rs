@@ -94,10 +94,10 @@ pub fn save(dir: &Path, gan: &Gan, opt_g: &Adam, opt_d: &Adam, step: u64) -> Res
     for (n, v) in gan.d_params.all() {
         tensors.push((format!("d.{n}"), v.as_tensor().to_device(&Device::Cpu)?));
     }
-    for (n, t) in opt_g.state() {
+    for (n, t) in opt_g.state()? {
         tensors.push((format!("opt_g.{n}"), t.to_device(&Device::Cpu)?));
     }
-    for (n, t) in opt_d.state() {
+    for (n, t) in opt_d.state()? {
         tensors.push((format!("opt_d.{n}"), t.to_device(&Device::Cpu)?));
     }
     let spec = serde_json::to_string(&gan.spec).map_err(|e| Error::Json {

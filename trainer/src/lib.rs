@@ -11,6 +11,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod export;
+pub mod fused;
 pub mod grid;
 pub mod losses;
 pub mod models;

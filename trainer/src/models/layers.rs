@@ -6,6 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use super::params::ParamStore;
 use super::ExportLayer;
 use crate::error::Result;
+use crate::fused;
 
 /// PyTorch's default bound for weights and biases: 1 / sqrt(fan_in).
 fn bound(fan_in: usize) -> f32 {
@@ -34,8 +35,13 @@ impl Linear {
         })
     }
 
+    /// One fused op on the CPU (`crate::fused::linear`), candle's matmul and add elsewhere.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
+        if fused::norm::applies(x) {
+            fused::linear::dense(x, &self.weight, &self.bias)
+        } else {
+            Ok(x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
+        }
     }
 
     /// The dense layer for the model file, with an optional batch norm folded in.
@@ -88,6 +94,16 @@ impl BatchNorm {
     /// Training mode normalises with the batch statistics and updates the running ones; evaluation
     /// mode uses the running statistics, as the exported file and the board do.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        if train && fused::norm::applies(x) {
+            // One op forward and one backward on the CPU (`crate::fused::norm`).
+            let (y, stats) = fused::norm::batch_norm_train(x, &self.gamma, &self.beta, self.eps)?;
+            self.track(
+                &stats.get(0)?,
+                &stats.get(1)?,
+                x.elem_count() / self.gamma.dim(0)?,
+            )?;
+            return Ok(y);
+        }
         let c = self.gamma.dim(0)?;
         let rank = x.rank();
         let mut bshape = vec![1usize; rank];
@@ -109,14 +125,7 @@ impl BatchNorm {
                     var.reshape(bshape.as_slice())?,
                 )
             };
-            let m = self.momentum;
-            let unbiased = n as f64 / (n.max(2) - 1) as f64;
-            let new_mean = ((self.running_mean.as_tensor() * (1.0 - m))?
-                + (mean.flatten_all()?.detach() * m)?)?;
-            let new_var = ((self.running_var.as_tensor() * (1.0 - m))?
-                + (var.flatten_all()?.detach() * (m * unbiased))?)?;
-            self.running_mean.set(&new_mean)?;
-            self.running_var.set(&new_var)?;
+            self.track(&mean.flatten_all()?, &var.flatten_all()?, n)?;
             (mean, var)
         } else {
             (
@@ -130,6 +139,19 @@ impl BatchNorm {
         Ok(xhat
             .broadcast_mul(&self.gamma.reshape(bshape.as_slice())?)?
             .broadcast_add(&self.beta.reshape(bshape.as_slice())?)?)
+    }
+
+    /// Moves the running statistics `momentum` of the way to a batch's mean and (biased,
+    /// over `n` values per channel) variance, as PyTorch does with the unbiased variance.
+    fn track(&self, mean: &Tensor, var: &Tensor, n: usize) -> Result<()> {
+        let m = self.momentum;
+        let unbiased = n as f64 / (n.max(2) - 1) as f64;
+        let new_mean = ((self.running_mean.as_tensor() * (1.0 - m))? + (mean.detach() * m)?)?;
+        let new_var =
+            ((self.running_var.as_tensor() * (1.0 - m))? + (var.detach() * (m * unbiased))?)?;
+        self.running_mean.set(&new_mean)?;
+        self.running_var.set(&new_var)?;
+        Ok(())
     }
 
     /// Folds this normalisation (running statistics) into a preceding layer's f32 weights:
@@ -198,10 +220,10 @@ impl Conv2d {
         })
     }
 
+    /// On the CPU through `im2col` and the fused dense op (`crate::fused::conv`), whose
+    /// backward is far cheaper than candle's; elsewhere candle's `conv2d`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let c = self.bias.dim(0)?;
-        Ok(x.conv2d(&self.weight, self.padding, self.stride, 1, 1)?
-            .broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?)
+        fused::conv::conv2d(x, &self.weight, &self.bias, self.stride, self.padding)
     }
 }
 
@@ -238,16 +260,26 @@ impl ConvTranspose2d {
         })
     }
 
+    /// On the CPU (without output padding) as a matrix product and `col2im`
+    /// (`crate::fused::conv`); otherwise candle's `conv_transpose2d`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let c = self.bias.dim(0)?;
-        Ok(x.conv_transpose2d(
-            &self.weight,
-            self.padding,
-            self.output_padding,
-            self.stride,
-            1,
-        )?
-        .broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?)
+        let y = if self.output_padding == 0 {
+            fused::conv::conv_transpose2d(x, &self.weight, self.stride, self.padding)?
+        } else {
+            x.conv_transpose2d(
+                &self.weight,
+                self.padding,
+                self.output_padding,
+                self.stride,
+                1,
+            )?
+        };
+        if fused::norm::applies(&y) {
+            fused::norm::add_bias(&y, &self.bias)
+        } else {
+            Ok(y.broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?)
+        }
     }
 
     pub fn export(&self, bn: Option<&BatchNorm>) -> Result<ExportLayer> {
@@ -318,9 +350,10 @@ impl Embedding {
     }
 }
 
-/// LeakyReLU as two ops (candle's version takes three and a temporary of zeros).
+/// LeakyReLU: one fused pass on the CPU (`crate::fused::act`), `max(x, slope x)` elsewhere
+/// (candle's own version takes three ops and a temporary of zeros).
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
-    Ok(x.maximum(&(x * slope)?)?)
+    fused::act::leaky_relu(x, slope)
 }
 
 #[cfg(test)]

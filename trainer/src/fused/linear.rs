@@ -1,0 +1,123 @@
+//! A dense layer `y = x W^T + b` as one op. As candle ops it was a transpose, a matrix product
+//! and a broadcast addition, and candle's backward materialises (zeros, then a sum) a gradient
+//! for every node: the weight's gradient was built three times, once transposed. Here the
+//! backward produces `dW = dy^T x` directly in the weight's layout, and skips `dx` when `x` is
+//! not tracked (data, detached fakes).
+//! CPU only: `models::layers::Linear` uses the candle ops on other devices.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+
+use super::norm::ChannelSum;
+use crate::error::Result;
+
+/// `x [m, k]`, `weight [n, k]`, `bias [n]` -> `x weight^T + bias`, `[m, n]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Dense;
+
+impl CustomOp3 for Dense {
+    fn name(&self) -> &'static str {
+        "dense"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (m, k) = l1.shape().dims2()?;
+        let (n, k2) = l2.shape().dims2()?;
+        if k != k2 || l3.shape().elem_count() != n {
+            candle_core::bail!(
+                "dense: input {:?}, weight {:?}, bias {:?}",
+                l1.shape(),
+                l2.shape(),
+                l3.shape()
+            )
+        }
+        let y = s1.matmul(s2, (1, m, n, k), l1, &l2.transpose(0, 1)?)?;
+        let CpuStorage::F32(mut y) = y else {
+            candle_core::bail!("dense: expects f32 tensors")
+        };
+        let b = super::f32_slice(s3, l3, self.name())?;
+        for row in y.chunks_exact_mut(n) {
+            row.iter_mut().zip(b).for_each(|(v, &b)| *v += b);
+        }
+        Ok((CpuStorage::F32(y), Shape::from((m, n))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        // candle's own matmul backward always computes the input's gradient; the first layer of
+        // D sees untracked data (real images, detached fakes, im2col of those) and needs none.
+        let dx = if x.track_op() {
+            Some(grad.matmul(w)?)
+        } else {
+            None
+        };
+        let dw = grad.t()?.matmul(x)?;
+        let db = grad.apply_op1_no_bwd(&ChannelSum)?;
+        Ok((dx, Some(dw), Some(db)))
+    }
+}
+
+/// `x W^T + b` with the fused op (callers check `norm::applies`).
+pub fn dense(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    Ok(x.apply_op3(weight, bias, Dense)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    /// Values and all three gradients match `x.matmul(w.t()) + b` on random inputs, also for a
+    /// strided (transposed) input.
+    #[test]
+    fn matches_unfused() {
+        let dev = Device::Cpu;
+        let rnd =
+            |s: &[usize]| Var::from_tensor(&Tensor::randn(0f32, 1.0, s, &dev).unwrap()).unwrap();
+        let (x, w, b) = (rnd(&[7, 5]), rnd(&[3, 5]), rnd(&[3]));
+        let xt = rnd(&[5, 7]);
+        for input in [x.as_tensor().clone(), xt.t().unwrap()] {
+            let ours = dense(&input, &w, &b).unwrap();
+            let theirs = input
+                .matmul(&w.t().unwrap())
+                .unwrap()
+                .broadcast_add(&b)
+                .unwrap();
+            let d = (&ours - &theirs).unwrap().abs().unwrap().max_all().unwrap();
+            assert!(d.to_scalar::<f32>().unwrap() < 1e-5);
+            let r = Tensor::randn(0f32, 1.0, (7, 3), &dev).unwrap();
+            let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let gt = (&theirs * &r)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            for v in [&x, &xt, &w, &b] {
+                match (go.get(v), gt.get(v)) {
+                    (Some(a), Some(c)) => {
+                        let d = (a - c).unwrap().abs().unwrap().max_all().unwrap();
+                        assert!(d.to_scalar::<f32>().unwrap() < 1e-4, "{:?}", v.dims());
+                    }
+                    (None, None) => {}
+                    _ => panic!("gradient present in one version only for {:?}", v.dims()),
+                }
+            }
+        }
+    }
+}
