@@ -47,7 +47,7 @@ for loss in ns mm; do
     "$TRAINER" eval --run "${runs[@]}" --count "$COUNT" --json 2>/dev/null | jq -r --arg l "$loss" '
         (.results[] | [(.source | split("/") | last | split(" ") | first), .classes_covered,
             .kl_to_real, .frechet_distance, .mean_confidence, (.histogram | map(tostring) | join(" "))]),
-        (.summary | ["\($l) mean ± se", "\(.classes_covered.mean) ± \(.classes_covered.se // 0 | . * 10 | round / 10)",
+        (.summary | ["\($l) mean ± se", "\(.classes_covered.mean * 10 | round / 10) ± \(.classes_covered.se // 0 | . * 10 | round / 10)",
             "\(.kl_to_real.mean * 1000 | round / 1000) ± \(.kl_to_real.se // 0 | . * 1000 | round / 1000)",
             "\(.frechet_distance.mean * 10 | round / 10) ± \(.frechet_distance.se // 0 | . * 10 | round / 10)",
             "\(.mean_confidence.mean * 1000 | round / 1000) ± \(.mean_confidence.se // 0 | . * 1000 | round / 1000)", ""])
