@@ -83,6 +83,11 @@ pub struct TrainArgs {
     /// Samples per batch.
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// PacGAN: the discriminator judges N samples at once (concatenated along the feature or
+    /// channel axis) and gives one score per pack, which penalises a generator whose samples look
+    /// alike. The batch size must be a multiple of N. 1 is the usual GAN.
+    #[arg(long, value_name = "N")]
+    pub pack: Option<usize>,
     /// Adam learning rate (both networks).
     #[arg(long)]
     pub lr: Option<f64>,
@@ -107,7 +112,7 @@ pub struct TrainArgs {
     /// Append a line to metrics.jsonl every N steps.
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub log_every: u64,
-    /// Run name [default: <arch>[-cond]-<loss>-<data>-<UTC time>].
+    /// Run name [default: <arch>[-cond]-<loss>[-pack<N>]-<data>-<UTC time>].
     #[arg(long)]
     pub name: Option<String>,
     /// Where run directories are created [default: runs/ in the workspace].
@@ -140,6 +145,9 @@ pub struct TrainConfig {
     pub limit: Option<usize>,
     pub steps: u64,
     pub batch_size: usize,
+    /// Samples per discriminator input (PacGAN); 1 for configurations written before it existed.
+    #[serde(default = "one")]
+    pub pack: usize,
     pub adam: AdamConfig,
     pub latent_dim: usize,
     pub seed: u64,
@@ -191,6 +199,18 @@ impl TrainConfig {
                 "--batch-size {batch_size} is too small (batch norm needs at least 2)"
             )));
         }
+        let pack = a.pack.unwrap_or(1);
+        if pack == 0 || pack > crate::models::MAX_PACK {
+            return Err(Error::InvalidArgument(format!(
+                "--pack {pack} must be 1..={}",
+                crate::models::MAX_PACK
+            )));
+        }
+        if !batch_size.is_multiple_of(pack) {
+            return Err(Error::InvalidArgument(format!(
+                "--batch-size {batch_size} is not a multiple of --pack {pack}: the discriminator needs whole packs of real and of generated samples"
+            )));
+        }
         let default_steps = if classic { 0 } else { 3_000 };
         let epochs = a.epochs.or(if classic && a.steps.is_none() {
             Some(200)
@@ -237,10 +257,15 @@ impl TrainConfig {
                 n.clone()
             }
             None => format!(
-                "{}{}-{}-{}-{}",
+                "{}{}-{}{}-{}-{}",
                 arch.name(),
                 if conditional { "-cond" } else { "" },
                 loss.name(),
+                if pack > 1 {
+                    format!("-pack{pack}")
+                } else {
+                    String::new()
+                },
                 data.name(),
                 paths::timestamp()
             ),
@@ -255,6 +280,7 @@ impl TrainConfig {
             limit: a.limit,
             steps,
             batch_size,
+            pack,
             adam,
             latent_dim,
             seed: a.seed,
@@ -311,4 +337,8 @@ impl TrainConfig {
         })?;
         crate::checkpoint::write_atomic(&path, text.as_bytes())
     }
+}
+
+fn one() -> usize {
+    1
 }

@@ -118,6 +118,7 @@ pub fn model_spec(cfg: &TrainConfig, data: &Dataset) -> ModelSpec {
         channels: data.channels,
         height: data.height,
         width: data.width,
+        pack: cfg.pack,
     }
 }
 
@@ -235,7 +236,8 @@ impl Trainer {
         batch: &Batch,
         fake: &Tensor,
     ) -> Result<(Tensor, Tensor, Tensor)> {
-        let b = self.cfg.batch_size;
+        // One logit per pack; the batch is a multiple of the pack, so no pack mixes real and fake.
+        let b = self.cfg.batch_size / self.cfg.pack;
         // D has no batch norm, so one pass over real and fake together is the same computation.
         let both = Tensor::cat(&[&batch.real, &fake.detach()], 0)?;
         let labels = match (&batch.real_labels, &batch.fake_labels) {

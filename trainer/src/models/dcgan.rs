@@ -6,14 +6,16 @@
 //! 182,613, 367 KB), costs about 0.55 M multiply-accumulates per image, and the runtime needs a
 //! 25 KB scratch buffer: it fits the RP2040's 2 MB flash and 264 KB RAM with room to spare.
 //! D: conv k4 s2 (C->16) -> LeakyReLU -> conv k4 s2 (16->32) -> LeakyReLU -> dense to one logit;
-//! conditional, it adds a projection term (the class embedding dotted with the features).
+//! conditional, it adds a projection term (the class embedding dotted with the features). With
+//! `--pack N` D's first convolution reads N images stacked along the channel axis, and the
+//! projection term uses the sum of the N class embeddings.
 
 use candle_core::Tensor;
 use rand_chacha::ChaCha8Rng;
 
 use super::layers::{leaky_relu, BatchNorm, Conv2d, ConvTranspose2d, Embedding, Linear};
 use super::params::ParamStore;
-use super::{DiscriminatorNet, ExportLayer, GeneratorNet, ModelSpec};
+use super::{pack_channels, DiscriminatorNet, ExportLayer, GeneratorNet, ModelSpec};
 use crate::error::Result;
 
 /// The DCGAN paper's initialisation (Radford et al. 2016), which these small convolutional nets
@@ -121,6 +123,7 @@ pub struct Discriminator {
     conv2: Conv2d,
     out: Linear,
     project: Option<Embedding>,
+    pack: usize,
 }
 
 impl Discriminator {
@@ -139,10 +142,11 @@ impl Discriminator {
             None
         };
         let d = Discriminator {
-            conv1: Conv2d::new(p, "conv1", spec.channels, c1, 4, 2, 1, rng)?,
+            conv1: Conv2d::new(p, "conv1", spec.pack * spec.channels, c1, 4, 2, 1, rng)?,
             conv2: Conv2d::new(p, "conv2", c1, c2, 4, 2, 1, rng)?,
             out: Linear::new(p, "out", features, 1, rng)?,
             project,
+            pack: spec.pack,
         };
         dcgan_init(p, rng)?;
         Ok(d)
@@ -151,14 +155,23 @@ impl Discriminator {
 
 impl DiscriminatorNet for Discriminator {
     fn forward(&self, x: &Tensor, labels: Option<&Tensor>) -> Result<Tensor> {
-        let h = leaky_relu(&self.conv1.forward(x)?, SLOPE)?;
+        let x = pack_channels(x, self.pack)?;
+        let h = leaky_relu(&self.conv1.forward(&x)?, SLOPE)?;
         let h = leaky_relu(&self.conv2.forward(&h)?, SLOPE)?.flatten_from(1)?;
         let logit = self.out.forward(&h)?.squeeze(1)?;
         match (&self.project, labels) {
             // Projection discriminator (Miyato & Koyama 2018): <embed(y), features>.
             (Some(e), Some(l)) => {
                 let scale = 1.0 / (h.dim(1)? as f64).sqrt();
-                Ok((logit + (e.forward(l)? * &h)?.sum(1)? * scale)?)
+                let emb = e.forward(l)?;
+                // A pack's embedding is the sum of its members' (the labels of one pack).
+                let emb = if self.pack > 1 {
+                    let (b, f) = emb.dims2()?;
+                    emb.reshape((b / self.pack, self.pack, f))?.sum(1)?
+                } else {
+                    emb
+                };
+                Ok((logit + (emb * &h)?.sum(1)? * scale)?)
             }
             _ => Ok(logit),
         }

@@ -1,14 +1,15 @@
 //! The classic fully connected GAN, layer for layer as the widely used PyTorch reference
 //! (`gan.py`): G is 100 -> 128 -> 256 -> 512 -> 1024 -> C*H*W with LeakyReLU(0.2) and, after the
 //! first hidden layer, BatchNorm1d with eps 0.8 (the reference passes 0.8 positionally, where
-//! PyTorch expects eps); tanh out. D is C*H*W -> 512 -> 256 -> 1 with LeakyReLU(0.2).
+//! PyTorch expects eps); tanh out. D is C*H*W -> 512 -> 256 -> 1 with LeakyReLU(0.2); with
+//! `--pack N` its input is N samples (each with its class embedding) side by side.
 
 use candle_core::Tensor;
 use rand_chacha::ChaCha8Rng;
 
 use super::layers::{leaky_relu, BatchNorm, Embedding, Linear};
 use super::params::ParamStore;
-use super::{DiscriminatorNet, ExportLayer, GeneratorNet, ModelSpec};
+use super::{pack_rows, DiscriminatorNet, ExportLayer, GeneratorNet, ModelSpec};
 use crate::error::Result;
 
 const SLOPE: f64 = 0.2;
@@ -92,24 +93,31 @@ pub struct Discriminator {
     embed: Option<Embedding>,
     layers: Vec<Linear>,
     out: Linear,
+    pack: usize,
 }
 
 impl Discriminator {
     pub fn new(spec: &ModelSpec, p: &mut ParamStore, rng: &mut ChaCha8Rng) -> Result<Self> {
         let embed = Embedding::label(spec, p, rng)?;
-        let mut fan_in = spec.output_len()
-            + if spec.conditional() {
-                spec.embed_dim
-            } else {
-                0
-            };
+        let mut fan_in = spec.pack
+            * (spec.output_len()
+                + if spec.conditional() {
+                    spec.embed_dim
+                } else {
+                    0
+                });
         let mut layers = Vec::new();
         for (i, &h) in D_HIDDEN.iter().enumerate() {
             layers.push(Linear::new(p, &format!("fc{i}"), fan_in, h, rng)?);
             fan_in = h;
         }
         let out = Linear::new(p, "out", fan_in, 1, rng)?;
-        Ok(Discriminator { embed, layers, out })
+        Ok(Discriminator {
+            embed,
+            layers,
+            out,
+            pack: spec.pack,
+        })
     }
 }
 
@@ -119,6 +127,7 @@ impl DiscriminatorNet for Discriminator {
         if let (Some(e), Some(l)) = (&self.embed, labels) {
             x = Tensor::cat(&[&x, &e.forward(l)?], 1)?;
         }
+        let mut x = pack_rows(&x, self.pack)?;
         for lin in &self.layers {
             x = leaky_relu(&lin.forward(&x)?, SLOPE)?;
         }

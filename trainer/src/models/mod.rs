@@ -59,6 +59,18 @@ pub struct ModelSpec {
     pub channels: usize,
     pub height: usize,
     pub width: usize,
+    /// Samples the discriminator judges together (PacGAN): it sees `pack` samples concatenated
+    /// along the feature (or channel) axis and gives one score per pack. 1 is the usual GAN.
+    /// Only the discriminator's input width depends on it, so export is unchanged.
+    #[serde(default = "default_pack")]
+    pub pack: usize,
+}
+
+/// Largest `--pack` accepted: PacGAN uses 2 to 4; beyond a few dozen the first layer is huge.
+pub const MAX_PACK: usize = 64;
+
+fn default_pack() -> usize {
+    1
 }
 
 impl ModelSpec {
@@ -78,6 +90,12 @@ impl ModelSpec {
             return Err(Error::InvalidArgument(format!(
                 "--latent-dim {} must be 1..=4096",
                 self.latent_dim
+            )));
+        }
+        if self.pack == 0 || self.pack > MAX_PACK {
+            return Err(Error::InvalidArgument(format!(
+                "--pack {} must be 1..={MAX_PACK}",
+                self.pack
             )));
         }
         match self.arch {
@@ -142,9 +160,34 @@ pub trait GeneratorNet {
     fn export(&self) -> Result<Vec<ExportLayer>>;
 }
 
+/// Groups consecutive rows of `x` (`[B, F]`) into packs: `[B / pack, pack * F]`, sample `i` of a
+/// pack at columns `i * F .. (i + 1) * F`. Refuses a batch that `pack` does not divide, so real and
+/// generated samples can never share a pack.
+pub fn pack_rows(x: &Tensor, pack: usize) -> Result<Tensor> {
+    let (b, f) = x.dims2()?;
+    check_packable(b, pack)?;
+    Ok(x.reshape((b / pack, pack * f))?)
+}
+
+/// Stacks the channels of consecutive images: `[B, C, H, W]` becomes `[B / pack, pack * C, H, W]`.
+pub fn pack_channels(x: &Tensor, pack: usize) -> Result<Tensor> {
+    let (b, c, h, w) = x.dims4()?;
+    check_packable(b, pack)?;
+    Ok(x.reshape((b / pack, pack * c, h, w))?)
+}
+
+fn check_packable(batch: usize, pack: usize) -> Result<()> {
+    if pack == 0 || !batch.is_multiple_of(pack) {
+        return Err(Error::InvalidArgument(format!(
+            "the discriminator packs {pack} samples together; a batch of {batch} does not divide into packs"
+        )));
+    }
+    Ok(())
+}
+
 /// A discriminator network.
 pub trait DiscriminatorNet {
-    /// `x` is `[B, C, H, W]`; returns logits `[B]`.
+    /// `x` is `[B, C, H, W]`; returns logits `[B / pack]`, one per pack of consecutive samples.
     fn forward(&self, x: &Tensor, labels: Option<&Tensor>) -> Result<Tensor>;
 }
 

@@ -1,12 +1,13 @@
 //! A small MLP pair for the 2-D toy mixtures: G is latent -> 128 -> 128 -> 2 with ReLU and a
-//! linear output (the points are not bounded); D is 2 -> 128 -> 128 -> 1 with LeakyReLU(0.2).
+//! linear output (the points are not bounded); D is 2 -> 128 -> 128 -> 1 with LeakyReLU(0.2)
+//! (its input `pack` times wider when it judges packs of samples).
 
 use candle_core::Tensor;
 use rand_chacha::ChaCha8Rng;
 
 use super::layers::{leaky_relu, Embedding, Linear};
 use super::params::ParamStore;
-use super::{DiscriminatorNet, ExportLayer, GeneratorNet, ModelSpec};
+use super::{pack_rows, DiscriminatorNet, ExportLayer, GeneratorNet, ModelSpec};
 use crate::error::Result;
 
 const HIDDEN: usize = 128;
@@ -75,23 +76,30 @@ pub struct Discriminator {
     embed: Option<Embedding>,
     layers: Vec<Linear>,
     out: Linear,
+    pack: usize,
 }
 
 impl Discriminator {
     pub fn new(spec: &ModelSpec, p: &mut ParamStore, rng: &mut ChaCha8Rng) -> Result<Self> {
         let embed = Embedding::label(spec, p, rng)?;
-        let in0 = spec.output_len()
-            + if spec.conditional() {
-                spec.embed_dim
-            } else {
-                0
-            };
+        let in0 = spec.pack
+            * (spec.output_len()
+                + if spec.conditional() {
+                    spec.embed_dim
+                } else {
+                    0
+                });
         let layers = vec![
             Linear::new(p, "fc0", in0, HIDDEN, rng)?,
             Linear::new(p, "fc1", HIDDEN, HIDDEN, rng)?,
         ];
         let out = Linear::new(p, "out", HIDDEN, 1, rng)?;
-        Ok(Discriminator { embed, layers, out })
+        Ok(Discriminator {
+            embed,
+            layers,
+            out,
+            pack: spec.pack,
+        })
     }
 }
 
@@ -101,6 +109,7 @@ impl DiscriminatorNet for Discriminator {
         if let (Some(e), Some(l)) = (&self.embed, labels) {
             x = Tensor::cat(&[&x, &e.forward(l)?], 1)?;
         }
+        let mut x = pack_rows(&x, self.pack)?;
         for lin in &self.layers {
             x = leaky_relu(&lin.forward(&x)?, SLOPE)?;
         }
