@@ -24,7 +24,7 @@ use params::ParamStore;
 pub enum Arch {
     /// The classic fully connected GAN (100-128-256-512-1024-784, batch norm eps 0.8).
     Mlp,
-    /// A small convolutional generator (dense to 7x7x64, two transposed convolutions).
+    /// A small convolutional generator (dense to 7x7x32, two transposed convolutions).
     Dcgan,
     /// A small MLP for the 2-D toy distributions.
     Toy,
