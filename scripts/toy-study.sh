@@ -7,7 +7,9 @@
 #
 # Usage: scripts/toy-study.sh            (from the workspace root)
 # Environment: SEEDS (5), STEPS (2500), LR (1e-3), BATCH (100), RUNS (runs/toy-study),
-#              ONLY (labels of the options to run, e.g. "ns pack2"; default all),
+#              ONLY (labels of the options to run, e.g. "ns pack2"; default the first four:
+#              ns mm pack2 pack4; the -decay options add --lr-decay linear),
+#              DATA (ring8 grid25), NET (small; large is the published networks' size),
 #              TRAINER (default: builds and uses target/release/trainer).
 # Finished runs are kept and skipped, so an interrupted study continues where it stopped.
 set -euo pipefail
@@ -28,8 +30,14 @@ OPTIONS=(
     "mm|--loss mm"
     "pack2|--loss ns --pack 2"
     "pack4|--loss ns --pack 4"
+    "ns-decay|--loss ns --lr-decay linear"
+    "pack2-decay|--loss ns --pack 2 --lr-decay linear"
+    "pack4-decay|--loss ns --pack 4 --lr-decay linear"
 )
-if [[ -n "${ONLY:-}" ]]; then
+ONLY=${ONLY:-ns mm pack2 pack4}
+DATA=${DATA:-ring8 grid25}
+NET=${NET:-small}
+if [[ -n "$ONLY" ]]; then
     kept=()
     for opt in "${OPTIONS[@]}"; do
         [[ " $ONLY " == *" ${opt%%|*} "* ]] && kept+=("$opt")
@@ -38,7 +46,7 @@ if [[ -n "${ONLY:-}" ]]; then
 fi
 
 mkdir -p "$RUNS"
-for data in ring8 grid25; do
+for data in $DATA; do
     for opt in "${OPTIONS[@]}"; do
         label=${opt%%|*}
         flags=${opt#*|}
@@ -50,7 +58,7 @@ for data in ring8 grid25; do
             rm -rf "${RUNS:?}/$name"
             start=$(date +%s)
             # shellcheck disable=SC2086
-            "$TRAINER" train --toy "$data" $flags --steps "$STEPS" --batch-size "$BATCH" --lr "$LR" \
+            "$TRAINER" train --toy "$data" $flags --steps "$STEPS" --batch-size "$BATCH" --lr "$LR" --toy-net "$NET" \
                 --seed "$seed" --name "$name" --runs-dir "$RUNS" --no-export --quiet \
                 --sample-every 0 --checkpoint-every 0 --log-every 500 2>/dev/null
             echo "trained $name in $(($(date +%s) - start)) s" >&2
@@ -58,9 +66,9 @@ for data in ring8 grid25; do
     done
 done
 
-echo "steps $STEPS, batch $BATCH, Adam lr $LR, $SEEDS seeds; mean ± standard error over the seeds"
-printf '%-7s %-6s %8s %14s %13s %15s %7s\n' data option samples modes "HQ %" "reverse KL" "all modes"
-for data in ring8 grid25; do
+echo "steps $STEPS, batch $BATCH, Adam lr $LR, $NET networks, $SEEDS seeds; mean ± standard error over the seeds"
+printf '%-7s %-11s %8s %14s %13s %15s %7s\n' data option samples modes "HQ %" "reverse KL" "all modes"
+for data in $DATA; do
     for opt in "${OPTIONS[@]}"; do
         label=${opt%%|*}
         runs=()
@@ -73,7 +81,7 @@ for data in ring8 grid25; do
                $s.reverse_kl.mean, $s.reverse_kl.se,
                ($rows | map(select(.modes_captured == $e.modes)) | length), ($rows | length)]
             | @tsv' | awk -F'\t' '{
-                printf "%-7s %-6s %8s %7.1f ± %4.1f %6.1f ± %4.1f %7.3f ± %5.3f %7s\n",
+                printf "%-7s %-11s %8s %7.1f ± %4.1f %6.1f ± %4.1f %7.3f ± %5.3f %7s\n",
                     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 "/" $11 }'
     done
 done

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::{toy::ToyKind, DataSource};
 use crate::error::{Error, Result};
 use crate::losses::GanLoss;
-use crate::models::Arch;
-use crate::optim::AdamConfig;
+use crate::models::{Arch, ToyNet};
+use crate::optim::{AdamConfig, LrDecay};
 use crate::paths;
 
 /// Named starting points; any option given on the command line overrides them.
@@ -89,9 +89,17 @@ pub struct TrainArgs {
     /// alike. The batch size must be a multiple of N. 1 is the usual GAN.
     #[arg(long, value_name = "N")]
     pub pack: Option<usize>,
+    /// Size of the toy networks: small (128-unit layers, fast) or large (the published
+    /// mode-collapse benchmark's: G 4 x 400 with batch norm, D 3 x 200 maxout).
+    #[arg(long, value_enum, value_name = "SIZE")]
+    pub toy_net: Option<ToyNet>,
     /// Adam learning rate (both networks).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Learning-rate schedule: none (constant, the usual practice) or linear (down to lr/steps
+    /// at the last step, which sharpens the modes of the toy mixtures).
+    #[arg(long, value_enum, value_name = "SCHEDULE")]
+    pub lr_decay: Option<LrDecay>,
     /// Adam beta1.
     #[arg(long)]
     pub beta1: Option<f64>,
@@ -149,6 +157,9 @@ pub struct TrainConfig {
     /// Samples per discriminator input (PacGAN); 1 for configurations written before it existed.
     #[serde(default = "one")]
     pub pack: usize,
+    /// Size of the toy networks; `small` for configurations written before it existed.
+    #[serde(default)]
+    pub toy_net: ToyNet,
     pub adam: AdamConfig,
     pub latent_dim: usize,
     pub seed: u64,
@@ -212,6 +223,12 @@ impl TrainConfig {
                 "--batch-size {batch_size} is not a multiple of --pack {pack}: the discriminator needs whole packs of real and of generated samples"
             )));
         }
+        let toy_net = a.toy_net.unwrap_or_default();
+        if a.toy_net.is_some() && arch != Arch::Toy {
+            return Err(Error::InvalidArgument(format!(
+                "--toy-net sizes the toy networks; {arch} has a fixed size"
+            )));
+        }
         let default_steps = if classic { 0 } else { 9_000 };
         let epochs = a.epochs.or(if classic && a.steps.is_none() {
             Some(200)
@@ -230,6 +247,7 @@ impl TrainConfig {
             beta1: a.beta1.unwrap_or(d.beta1),
             beta2: a.beta2.unwrap_or(d.beta2),
             eps: d.eps,
+            decay: a.lr_decay.unwrap_or_default(),
         };
         if !(adam.lr > 0.0 && adam.lr.is_finite()) {
             return Err(Error::InvalidArgument(format!(
@@ -258,7 +276,7 @@ impl TrainConfig {
                 n.clone()
             }
             None => format!(
-                "{}{}-{}{}-{}-{}",
+                "{}{}-{}{}{}-{}-{}",
                 arch.name(),
                 if conditional { "-cond" } else { "" },
                 loss.name(),
@@ -266,6 +284,11 @@ impl TrainConfig {
                     format!("-pack{pack}")
                 } else {
                     String::new()
+                },
+                if toy_net == ToyNet::Large {
+                    "-large"
+                } else {
+                    ""
                 },
                 data.name(),
                 paths::timestamp()
@@ -282,6 +305,7 @@ impl TrainConfig {
             steps,
             batch_size,
             pack,
+            toy_net,
             adam,
             latent_dim,
             seed: a.seed,

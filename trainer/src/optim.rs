@@ -22,6 +22,10 @@ pub struct AdamConfig {
     pub beta1: f64,
     pub beta2: f64,
     pub eps: f64,
+    /// How the learning rate changes over the run; constant for configurations written before
+    /// schedules existed.
+    #[serde(default)]
+    pub decay: LrDecay,
 }
 
 impl Default for AdamConfig {
@@ -31,6 +35,32 @@ impl Default for AdamConfig {
             beta1: 0.5,
             beta2: 0.999,
             eps: 1e-8,
+            decay: LrDecay::None,
+        }
+    }
+}
+
+/// Learning-rate schedules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LrDecay {
+    /// The same learning rate at every step (the usual GAN practice).
+    #[default]
+    None,
+    /// From `lr` at the first step down linearly to `lr / steps` at the last: the late small
+    /// steps let a generator tighten its samples around the modes it has found.
+    Linear,
+}
+
+impl LrDecay {
+    /// The factor applied to `lr` at update `t` (1-based) of a run of `horizon` updates.
+    pub fn factor(self, t: u64, horizon: u64) -> f64 {
+        match self {
+            LrDecay::None => 1.0,
+            LrDecay::Linear => {
+                let h = horizon.max(1) as f64;
+                (1.0 - t.saturating_sub(1) as f64 / h).max(1.0 / h)
+            }
         }
     }
 }
@@ -44,6 +74,8 @@ pub struct Adam {
     mv: Vec<Var>,
     /// Number of updates done, for bias correction.
     pub t: u64,
+    /// Updates in the whole run, which a decaying learning rate counts down to.
+    pub horizon: u64,
 }
 
 impl Adam {
@@ -57,7 +89,14 @@ impl Adam {
             params,
             mv,
             t: 0,
+            horizon: 0,
         })
+    }
+
+    /// Sets the run length a decaying learning rate counts down to.
+    pub fn with_horizon(mut self, steps: u64) -> Self {
+        self.horizon = steps;
+        self
     }
 
     /// The step size `lr / bc1` and `sqrt(bc2)` of update number `t`.
@@ -65,7 +104,8 @@ impl Adam {
         let c = self.cfg;
         let bc1 = 1.0 - c.beta1.powi(self.t as i32);
         let bc2 = 1.0 - c.beta2.powi(self.t as i32);
-        (c.lr / bc1, bc2.sqrt())
+        let lr = c.lr * c.decay.factor(self.t, self.horizon);
+        (lr / bc1, bc2.sqrt())
     }
 
     /// One update from the gradients in `grads`; variables without a gradient are left alone.
@@ -170,6 +210,18 @@ impl Adam {
 mod tests {
     use super::*;
     use candle_core::Device;
+
+    #[test]
+    fn linear_decay_runs_from_lr_to_lr_over_steps() {
+        let d = LrDecay::Linear;
+        assert_eq!(d.factor(1, 100), 1.0);
+        assert!((d.factor(51, 100) - 0.5).abs() < 1e-12);
+        assert!((d.factor(100, 100) - 0.01).abs() < 1e-12);
+        // Past the horizon (a resumed run asked for fewer steps) it stays at the last value.
+        assert!((d.factor(500, 100) - 0.01).abs() < 1e-12);
+        assert_eq!(LrDecay::None.factor(500, 100), 1.0);
+        assert_eq!(d.factor(1, 0), 1.0);
+    }
 
     /// One step of Adam from zero moments moves each weight by lr against its gradient's sign.
     #[test]

@@ -119,6 +119,7 @@ pub fn model_spec(cfg: &TrainConfig, data: &Dataset) -> ModelSpec {
         height: data.height,
         width: data.width,
         pack: cfg.pack,
+        toy_net: cfg.toy_net,
     }
 }
 
@@ -138,8 +139,8 @@ impl Trainer {
         }
         let spec = model_spec(&cfg, &data);
         let gan = Gan::new(&spec, device, cfg.seed)?;
-        let opt_g = Adam::new(gan.g_params.trainable(), cfg.adam)?;
-        let opt_d = Adam::new(gan.d_params.trainable(), cfg.adam)?;
+        let opt_g = Adam::new(gan.g_params.trainable(), cfg.adam)?.with_horizon(cfg.steps);
+        let opt_d = Adam::new(gan.d_params.trainable(), cfg.adam)?.with_horizon(cfg.steps);
         let len = data.len();
         let samples = Tensor::from_vec(
             data.samples,

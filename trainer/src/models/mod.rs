@@ -64,6 +64,31 @@ pub struct ModelSpec {
     /// Only the discriminator's input width depends on it, so export is unchanged.
     #[serde(default = "default_pack")]
     pub pack: usize,
+    /// Size of the `toy` networks (ignored by the image architectures).
+    #[serde(default)]
+    pub toy_net: ToyNet,
+}
+
+/// The two sizes of the `toy` networks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ToyNet {
+    /// G latent -> 128 -> 128 -> 2 (ReLU), D 2 -> 128 -> 128 -> 1 (LeakyReLU 0.2): seconds per
+    /// thousand steps.
+    #[default]
+    Small,
+    /// The networks of the published mode-collapse benchmark (VEEGAN, PacGAN): G latent -> 400 x 4
+    /// (batch norm, ReLU) -> 2, D 2 -> 200 x 3 (maxout, 5 pieces) -> 1.
+    Large,
+}
+
+impl ToyNet {
+    pub fn name(self) -> &'static str {
+        match self {
+            ToyNet::Small => "small",
+            ToyNet::Large => "large",
+        }
+    }
 }
 
 /// Largest `--pack` accepted: PacGAN uses 2 to 4; beyond a few dozen the first layer is huge.
