@@ -89,6 +89,11 @@ pub struct TrainArgs {
     /// alike. The batch size must be a multiple of N. 1 is the usual GAN.
     #[arg(long, value_name = "N")]
     pub pack: Option<usize>,
+    /// Weight of the mode-seeking term (MSGAN, Mao et al. 2019) added to the generator's loss: it
+    /// rewards outputs that differ when their latents differ, which keeps a class-conditional
+    /// generator from drawing one image per class. 0 (the default) trains the plain GAN.
+    #[arg(long, value_name = "WEIGHT")]
+    pub mode_seeking: Option<f64>,
     /// Size of the toy networks: small (128-unit layers, fast) or large (the published
     /// mode-collapse benchmark's: G 4 x 400 with batch norm, D 3 x 200 maxout).
     #[arg(long, value_enum, value_name = "SIZE")]
@@ -157,6 +162,10 @@ pub struct TrainConfig {
     /// Samples per discriminator input (PacGAN); 1 for configurations written before it existed.
     #[serde(default = "one")]
     pub pack: usize,
+    /// Weight of the generator's mode-seeking term; 0 (none) for configurations written before it
+    /// existed.
+    #[serde(default)]
+    pub mode_seeking: f64,
     /// Size of the toy networks; `small` for configurations written before it existed.
     #[serde(default)]
     pub toy_net: ToyNet,
@@ -221,6 +230,17 @@ impl TrainConfig {
         if !batch_size.is_multiple_of(pack) {
             return Err(Error::InvalidArgument(format!(
                 "--batch-size {batch_size} is not a multiple of --pack {pack}: the discriminator needs whole packs of real and of generated samples"
+            )));
+        }
+        let mode_seeking = a.mode_seeking.unwrap_or(0.0);
+        if !(mode_seeking >= 0.0 && mode_seeking.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "--mode-seeking {mode_seeking} must be a finite weight >= 0"
+            )));
+        }
+        if mode_seeking > 0.0 && !batch_size.is_multiple_of(2) {
+            return Err(Error::InvalidArgument(format!(
+                "--mode-seeking pairs the two halves of a batch; --batch-size {batch_size} is odd"
             )));
         }
         let toy_net = a.toy_net.unwrap_or_default();
@@ -306,6 +326,7 @@ impl TrainConfig {
             batch_size,
             pack,
             toy_net,
+            mode_seeking,
             adam,
             latent_dim,
             seed: a.seed,

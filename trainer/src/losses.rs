@@ -50,6 +50,23 @@ pub fn generator_loss(kind: GanLoss, fake_logits: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// The mode-seeking term of MSGAN (Mao et al. 2019), to be minimised by the generator: the
+/// inverse of how far apart the two halves of a batch of fakes are, relative to how far apart
+/// their latents are (mean absolute differences). A generator that ignores z, drawing one image
+/// per class, makes it large; one whose output follows z makes it small. The halves must share
+/// their class labels, so only z differs between paired samples.
+pub fn mode_seeking(fake: &Tensor, z: &Tensor) -> Result<Tensor> {
+    let half = fake.dim(0)? / 2;
+    let fake = fake.flatten_from(1)?;
+    let images = (fake.narrow(0, 0, half)? - fake.narrow(0, half, half)?)?
+        .abs()?
+        .mean_all()?;
+    let latents = (z.narrow(0, 0, half)? - z.narrow(0, half, half)?)?
+        .abs()?
+        .mean_all()?;
+    Ok(((images / latents)? + 1e-5)?.recip()?)
+}
+
 /// The discriminator loss: the mean of its real and fake cross-entropies.
 pub fn discriminator_loss(real_logits: &Tensor, fake_logits: &Tensor) -> Result<Tensor> {
     Ok(((bce_real(real_logits)? + bce_fake(fake_logits)?)? * 0.5)?)
@@ -67,6 +84,23 @@ mod tests {
         } else {
             -(1.0 - s).ln()
         }
+    }
+
+    #[test]
+    fn mode_seeking_punishes_outputs_that_ignore_z() {
+        let dev = Device::Cpu;
+        let z = Tensor::new(&[[0f32, 1.0], [2.0, 3.0], [1.0, 1.0], [0.0, 5.0]], &dev).unwrap();
+        // Pairs (0, 2) and (1, 3): latents differ by (1 + 0 + 2 + 2) / 4 = 1.25 on average.
+        let same = Tensor::ones((4, 1, 2, 2), candle_core::DType::F32, &dev).unwrap();
+        let apart = Tensor::new(&[1f32, 1.0, 4.0, 4.0], &dev)
+            .unwrap()
+            .reshape((4, 1, 1, 1))
+            .unwrap();
+        let collapsed: f32 = mode_seeking(&same, &z).unwrap().to_scalar().unwrap();
+        let varied: f32 = mode_seeking(&apart, &z).unwrap().to_scalar().unwrap();
+        assert!((collapsed - 1e5).abs() < 1.0, "{collapsed}");
+        // |1 - 4| = 3 against 1.25: ratio 2.4, term 1 / 2.40001.
+        assert!((varied - 1.0 / 2.4).abs() < 1e-4, "{varied}");
     }
 
     #[test]

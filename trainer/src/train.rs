@@ -204,7 +204,12 @@ impl Trainer {
         let z = Tensor::from_vec(z, (b, self.cfg.latent_dim), &self.device)?;
         let fake_labels = if self.gan.spec.conditional() {
             let k = self.gan.spec.num_classes as u32;
-            let l: Vec<u32> = (0..b).map(|_| rng.random_range(0..k)).collect();
+            let mut l: Vec<u32> = (0..b).map(|_| rng.random_range(0..k)).collect();
+            if self.cfg.mode_seeking > 0.0 {
+                // The mode-seeking term pairs sample i with i + b/2: same class, different z.
+                let (first, second) = l.split_at_mut(b / 2);
+                second[..first.len()].copy_from_slice(first);
+            }
             Some(Tensor::from_vec(l, b, &self.device)?)
         } else {
             None
@@ -225,7 +230,12 @@ impl Trainer {
             .forward_t(&batch.z, batch.fake_labels.as_ref(), true)?;
         let logits = self.gan.d.forward(&fake, batch.fake_labels.as_ref())?;
         let g_loss = losses::generator_loss(self.cfg.loss, &logits)?;
-        let grads = g_loss.backward()?;
+        let grads = if self.cfg.mode_seeking > 0.0 {
+            let ms = losses::mode_seeking(&fake, &batch.z)?;
+            (&g_loss + (ms * self.cfg.mode_seeking)?)?.backward()?
+        } else {
+            g_loss.backward()?
+        };
         self.opt_g.step(&grads)?;
         Ok((fake, g_loss))
     }
