@@ -220,8 +220,8 @@ impl Conv2d {
         })
     }
 
-    /// On the CPU through `im2col` and the fused dense op (`crate::fused::conv`), whose
-    /// backward is far cheaper than candle's; elsewhere candle's `conv2d`.
+    /// On the CPU one fused op with the bias (`crate::fused::conv`), whose backward is far
+    /// cheaper than candle's; elsewhere candle's `conv2d`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         fused::conv::conv2d(x, &self.weight, &self.bias, self.stride, self.padding)
     }
@@ -260,26 +260,27 @@ impl ConvTranspose2d {
         })
     }
 
-    /// On the CPU (without output padding) as a matrix product and `col2im`
-    /// (`crate::fused::conv`); otherwise candle's `conv_transpose2d`.
+    /// On the CPU (without output padding) one fused op with the bias (`crate::fused::conv`);
+    /// otherwise candle's `conv_transpose2d` and a broadcast addition.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let c = self.bias.dim(0)?;
-        let y = if self.output_padding == 0 {
-            fused::conv::conv_transpose2d(x, &self.weight, self.stride, self.padding)?
-        } else {
-            x.conv_transpose2d(
+        if self.output_padding == 0 {
+            return fused::conv::conv_transpose2d(
+                x,
                 &self.weight,
-                self.padding,
-                self.output_padding,
+                &self.bias,
                 self.stride,
-                1,
-            )?
-        };
-        if fused::norm::applies(&y) {
-            fused::norm::add_bias(&y, &self.bias)
-        } else {
-            Ok(y.broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?)
+                self.padding,
+            );
         }
+        let c = self.bias.dim(0)?;
+        let y = x.conv_transpose2d(
+            &self.weight,
+            self.padding,
+            self.output_padding,
+            self.stride,
+            1,
+        )?;
+        Ok(y.broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?)
     }
 
     pub fn export(&self, bn: Option<&BatchNorm>) -> Result<ExportLayer> {
