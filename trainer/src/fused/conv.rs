@@ -116,6 +116,19 @@ pub fn col2im_ref(cols_in: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {
 }
 
 impl Geometry {
+    /// For output row `oy`, the kernel offsets `ky` whose input row is inside the image, and the
+    /// input row of the first ([`Geometry::kx_span`] for rows).
+    #[inline]
+    fn ky_span(&self, oy: usize) -> (usize, usize, usize) {
+        let base = oy * self.stride;
+        let lo = self.padding.saturating_sub(base).min(self.kernel);
+        let hi = (self.height + self.padding)
+            .saturating_sub(base)
+            .min(self.kernel)
+            .max(lo);
+        (lo, hi, (base + lo).saturating_sub(self.padding))
+    }
+
     /// For output column `ox`, the kernel offsets `kx` whose input column is inside the image,
     /// and the input column of the first: consecutive `kx` read consecutive input columns.
     #[inline]
@@ -156,9 +169,9 @@ pub fn col2im_image(
     }
 }
 
-/// [`im2col_image`] for a kernel of `K`: for each (output row, kernel row, channel) one input
-/// row is read into the same place of every output column's patch, whole kernel rows as
-/// fixed-size copies (no loop, no `memcpy` call).
+/// [`im2col_image`] for a kernel of `K`, one output position's row at a time (sequential
+/// writes; the image it reads is small enough to stay in L1). Inside the image every kernel row
+/// is a fixed-size copy (no loop, no `memcpy` call); rows over the padding are zeroed first.
 fn im2col_image_k<const K: usize>(
     img: &[f32],
     g: &Geometry,
@@ -168,21 +181,25 @@ fn im2col_image_k<const K: usize>(
     let (oh, ow) = g.out_hw();
     let (c, h, w) = (g.channels, g.height, g.width);
     let cols = c * K * K;
-    if g.padding > 0 {
-        out.fill(0.0);
-    }
-    for (oy, block) in out.chunks_exact_mut(ow * cols).take(oh).enumerate() {
-        for ky in 0..K {
-            let Some(iy) = g.src(oy, ky, h) else { continue };
-            for ci in 0..c {
-                let src = &img[(ci * h + iy) * w..][..w];
-                let base = (ci * K + ky) * K;
-                for (dst, &(lo, hi, ix0)) in block.chunks_exact_mut(cols).zip(spans) {
-                    if hi - lo == K {
-                        let d: &mut [f32; K] = (&mut dst[base..base + K]).try_into().unwrap();
-                        *d = src[ix0..ix0 + K].try_into().unwrap();
-                    } else {
-                        dst[base + lo..base + hi].copy_from_slice(&src[ix0..ix0 + hi - lo]);
+    let mut rows = out.chunks_exact_mut(cols);
+    for oy in 0..oh {
+        let (kylo, kyhi, iy0) = g.ky_span(oy);
+        for &(lo, hi, ix0) in spans.iter().take(ow) {
+            let row = rows.next().expect("im2col: output too small");
+            if kyhi - kylo == K && hi - lo == K {
+                for (ci, dst) in row.chunks_exact_mut(K * K).enumerate() {
+                    let src = &img[(ci * h + iy0) * w + ix0..];
+                    for (ky, d) in dst.chunks_exact_mut(K).enumerate() {
+                        let d: &mut [f32; K] = d.try_into().unwrap();
+                        *d = src[ky * w..ky * w + K].try_into().unwrap();
+                    }
+                }
+            } else {
+                row.fill(0.0);
+                for (ci, dst) in row.chunks_exact_mut(K * K).enumerate() {
+                    for ky in (kylo..kyhi).filter(|_| hi > lo) {
+                        let src = &img[(ci * h + iy0 + ky - kylo) * w + ix0..][..hi - lo];
+                        dst[ky * K + lo..ky * K + hi].copy_from_slice(src);
                     }
                 }
             }
@@ -200,33 +217,27 @@ fn col2im_image_k<const K: usize>(
     let (oh, ow) = g.out_hw();
     let (c, h, w) = (g.channels, g.height, g.width);
     let cols = c * K * K;
-    let apart = K.div_ceil(g.stride);
-    for (oy, block) in cols_in.chunks_exact(ow * cols).take(oh).enumerate() {
-        for ky in 0..K {
-            let Some(iy) = g.src(oy, ky, h) else { continue };
-            for ci in 0..c {
-                let dst = &mut img[(ci * h + iy) * w..][..w];
-                let base = (ci * K + ky) * K;
-                // Output columns `apart` apart read disjoint input columns: visiting them in that
-                // order, no addition loads what the previous one has just stored (a stalled
-                // store-to-load forward when the windows overlap).
-                for phase in 0..apart {
-                    let visit = block
-                        .chunks_exact(cols)
-                        .zip(spans)
-                        .skip(phase)
-                        .step_by(apart);
-                    for (src, &(lo, hi, ix0)) in visit {
-                        if hi - lo == K {
-                            let d: &mut [f32; K] = (&mut dst[ix0..ix0 + K]).try_into().unwrap();
-                            let s: &[f32; K] = src[base..base + K].try_into().unwrap();
-                            (0..K).for_each(|i| d[i] += s[i]);
-                        } else {
-                            dst[ix0..ix0 + hi - lo]
-                                .iter_mut()
-                                .zip(&src[base + lo..base + hi])
-                                .for_each(|(d, &v)| *d += v);
-                        }
+    let mut rows = cols_in.chunks_exact(cols);
+    for oy in 0..oh {
+        let (kylo, kyhi, iy0) = g.ky_span(oy);
+        for &(lo, hi, ix0) in spans.iter().take(ow) {
+            let row = rows.next().expect("col2im: input too small");
+            if kyhi - kylo == K && hi - lo == K {
+                for (ci, src) in row.chunks_exact(K * K).enumerate() {
+                    let dst = &mut img[(ci * h + iy0) * w + ix0..];
+                    for (ky, s) in src.chunks_exact(K).enumerate() {
+                        let d: &mut [f32; K] = (&mut dst[ky * w..ky * w + K]).try_into().unwrap();
+                        let s: &[f32; K] = s.try_into().unwrap();
+                        (0..K).for_each(|i| d[i] += s[i]);
+                    }
+                }
+            } else {
+                for (ci, src) in row.chunks_exact(K * K).enumerate() {
+                    for ky in (kylo..kyhi).filter(|_| hi > lo) {
+                        let dst = &mut img[(ci * h + iy0 + ky - kylo) * w + ix0..][..hi - lo];
+                        dst.iter_mut()
+                            .zip(&src[ky * K + lo..ky * K + hi])
+                            .for_each(|(d, &v)| *d += v);
                     }
                 }
             }
@@ -401,6 +412,36 @@ fn add_channel_sums(x: &[f32], c: usize, p: usize, out: &mut [f32]) {
     }
 }
 
+/// Images per tile: enough that the products have a few hundred rows (one image of the DCGAN's
+/// second layer has 49 positions; a product that small spends its time packing and on edges),
+/// few enough that the tile (`rows * cols` values) stays within 256 KB of cache.
+fn group(p: usize, cols: usize) -> usize {
+    (512 / p.max(1)).min((64 << 10) / (p * cols).max(1)).max(1)
+}
+
+/// `[n, C, P]` images -> `[n * P, C]` rows.
+fn to_rows(img: &[f32], c: usize, p: usize, rows: &mut [f32]) {
+    for (im, r) in img.chunks_exact(c * p).zip(rows.chunks_exact_mut(p * c)) {
+        for (ch, plane) in im.chunks_exact(p).enumerate() {
+            for (i, &v) in plane.iter().enumerate() {
+                r[i * c + ch] = v;
+            }
+        }
+    }
+}
+
+/// `[n * P, C]` rows -> `[n, C, P]` images, plus `bias[C]` if given.
+fn from_rows(rows: &[f32], c: usize, p: usize, bias: Option<&[f32]>, img: &mut [f32]) {
+    for (r, im) in rows.chunks_exact(p * c).zip(img.chunks_exact_mut(c * p)) {
+        for (ch, plane) in im.chunks_exact_mut(p).enumerate() {
+            let b = bias.map_or(0.0, |b| b[ch]);
+            for (i, v) in plane.iter_mut().enumerate() {
+                *v = r[i * c + ch] + b;
+            }
+        }
+    }
+}
+
 /// Fills every channel plane of `[C, P]` `y` with its bias.
 fn fill_bias(y: &mut [f32], bias: &[f32], p: usize) {
     for (plane, &b) in y.chunks_exact_mut(p).zip(bias) {
@@ -467,13 +508,31 @@ impl CustomOp3 for Conv2dOp {
                 l2.shape()
             )
         }
-        let spans = g.spans();
-        let mut cols = vec![0f32; p * ckk];
+        let (spans, n) = (g.spans(), group(p, ckk));
+        let mut cols = vec![0f32; n * p * ckk];
+        let mut rows = vec![0f32; n * p * o];
         let mut y = vec![0f32; b * o * p];
-        for (img, yb) in x.chunks_exact(g.image_len()).zip(y.chunks_exact_mut(o * p)) {
-            im2col_image(img, &g, &spans, &mut cols);
-            fill_bias(yb, bias, p);
-            matmul((o, p, ckk), yb, (p, 1), true, w, (ckk, 1), &cols, (1, ckk));
+        let (xs, ys) = (x.chunks(n * g.image_len()), y.chunks_mut(n * o * p));
+        for (xg, yg) in xs.zip(ys) {
+            let m = xg.len() / g.image_len() * p;
+            for (img, c) in xg
+                .chunks_exact(g.image_len())
+                .zip(cols.chunks_exact_mut(p * ckk))
+            {
+                im2col_image(img, &g, &spans, c);
+            }
+            // Y^T [n P, O] = cols [n P, CKK] @ W^T, then into [n, O, P] with the bias.
+            matmul(
+                (m, o, ckk),
+                &mut rows,
+                (o, 1),
+                false,
+                &cols,
+                (ckk, 1),
+                w,
+                (1, ckk),
+            );
+            from_rows(&rows[..m * o], o, p, Some(bias), yg);
         }
         let (oh, ow) = g.out_hw();
         Ok((CpuStorage::F32(y), Shape::from((b, o, oh, ow))))
@@ -541,39 +600,53 @@ impl CustomOp3 for Conv2dGrad {
         let mut out = vec![0f32; nx + w.len() + o];
         let (dx, rest) = out.split_at_mut(nx);
         let (dw, db) = rest.split_at_mut(w.len());
-        let spans = g.spans();
-        let mut cols = vec![0f32; p * ckk];
-        for (i, (img, dyb)) in x
-            .chunks_exact(g.image_len())
-            .zip(dy.chunks_exact(o * p))
+        let (spans, n) = (g.spans(), group(p, ckk));
+        let mut cols = vec![0f32; n * p * ckk];
+        let mut rows = vec![0f32; n * p * o];
+        for (i, (xg, dyg)) in x
+            .chunks(n * g.image_len())
+            .zip(dy.chunks(n * o * p))
             .enumerate()
         {
-            im2col_image(img, &g, &spans, &mut cols);
-            // dW += dY_b [O, P] @ cols [P, CKK]
+            let m = xg.len() / g.image_len() * p;
+            for (img, c) in xg
+                .chunks_exact(g.image_len())
+                .zip(cols.chunks_exact_mut(p * ckk))
+            {
+                im2col_image(img, &g, &spans, c);
+            }
+            to_rows(dyg, o, p, &mut rows);
+            let (cols, rows) = (&mut cols[..m * ckk], &rows[..m * o]);
+            // dW += dY^T [O, n P] @ cols [n P, CKK]
             matmul(
-                (o, ckk, p),
+                (o, ckk, m),
                 dw,
                 (ckk, 1),
                 i > 0,
-                dyb,
-                (p, 1),
-                &cols,
+                rows,
+                (1, o),
+                cols,
                 (ckk, 1),
             );
             if self.need_dx {
-                // dcols = dY_b^T [P, O] @ W [O, CKK], then back onto the image.
+                // dcols = dY [n P, O] @ W [O, CKK], then back onto the images.
                 matmul(
-                    (p, ckk, o),
-                    &mut cols,
+                    (m, ckk, o),
+                    cols,
                     (ckk, 1),
                     false,
-                    dyb,
-                    (1, p),
+                    rows,
+                    (o, 1),
                     w,
                     (ckk, 1),
                 );
-                let dxb = &mut dx[i * g.image_len()..][..g.image_len()];
-                col2im_image(&cols, &g, &spans, dxb);
+                let dxg = &mut dx[i * n * g.image_len()..][..xg.len()];
+                for (c, img) in cols
+                    .chunks_exact(p * ckk)
+                    .zip(dxg.chunks_exact_mut(g.image_len()))
+                {
+                    col2im_image(c, &g, &spans, img);
+                }
             }
         }
         add_channel_sums(dy, o, p, db);
@@ -623,25 +696,32 @@ impl CustomOp3 for ConvTranspose2dOp {
                 l2.shape()
             )
         }
-        let spans = g.spans();
-        let mut cols = vec![0f32; p * ckk];
+        let (spans, n) = (g.spans(), group(p, ckk));
+        let mut cols = vec![0f32; n * p * ckk];
+        let mut rows = vec![0f32; n * p * cin];
         let mut y = vec![0f32; b * g.image_len()];
-        for (xb, yb) in x
-            .chunks_exact(cin * p)
-            .zip(y.chunks_exact_mut(g.image_len()))
-        {
+        let (xs, ys) = (x.chunks(n * cin * p), y.chunks_mut(n * g.image_len()));
+        for (xg, yg) in xs.zip(ys) {
+            let m = xg.len() / cin;
+            to_rows(xg, cin, p, &mut rows);
+            // cols [n P, CKK] = x^T [n P, C_in] @ W [C_in, CKK], then onto the images.
             matmul(
-                (p, ckk, cin),
+                (m, ckk, cin),
                 &mut cols,
                 (ckk, 1),
                 false,
-                xb,
-                (1, p),
+                &rows,
+                (cin, 1),
                 w,
                 (ckk, 1),
             );
-            fill_bias(yb, bias, g.height * g.width);
-            col2im_image(&cols, &g, &spans, yb);
+            for (c, yb) in cols
+                .chunks_exact(p * ckk)
+                .zip(yg.chunks_exact_mut(g.image_len()))
+            {
+                fill_bias(yb, bias, g.height * g.width);
+                col2im_image(c, &g, &spans, yb);
+            }
         }
         Ok((
             CpuStorage::F32(y),
@@ -690,38 +770,49 @@ impl CustomOp3 for ConvTranspose2dGrad {
         let mut out = vec![0f32; nx + w.len() + cout];
         let (dx, rest) = out.split_at_mut(nx);
         let (dw, db) = rest.split_at_mut(w.len());
-        let spans = g.spans();
-        let mut cols = vec![0f32; p * ckk];
-        for (i, (xb, dyb)) in x
-            .chunks_exact(cin * p)
-            .zip(dy.chunks_exact(g.image_len()))
+        let (spans, n) = (g.spans(), group(p, ckk));
+        let mut cols = vec![0f32; n * p * ckk];
+        let mut rows = vec![0f32; n * p * cin];
+        let mut drows = vec![0f32; n * p * cin];
+        for (i, (xg, dyg)) in x
+            .chunks(n * cin * p)
+            .zip(dy.chunks(n * g.image_len()))
             .enumerate()
         {
-            im2col_image(dyb, &g, &spans, &mut cols);
-            // dW += x_b [C_in, P] @ dcols [P, CKK]
+            let m = xg.len() / cin;
+            for (img, c) in dyg
+                .chunks_exact(g.image_len())
+                .zip(cols.chunks_exact_mut(p * ckk))
+            {
+                im2col_image(img, &g, &spans, c);
+            }
+            to_rows(xg, cin, p, &mut rows);
+            let (cols, rows) = (&cols[..m * ckk], &rows[..m * cin]);
+            // dW += x [C_in, n P] @ dcols [n P, CKK]
             matmul(
-                (cin, ckk, p),
+                (cin, ckk, m),
                 dw,
                 (ckk, 1),
                 i > 0,
-                xb,
-                (p, 1),
-                &cols,
+                rows,
+                (1, cin),
+                cols,
                 (ckk, 1),
             );
             if self.need_dx {
-                // dx_b [C_in, P] = W [C_in, CKK] @ dcols^T
-                let dxb = &mut dx[i * cin * p..][..cin * p];
+                // dx^T [n P, C_in] = dcols [n P, CKK] @ W^T, then into [n, C_in, P].
+                let drows = &mut drows[..m * cin];
                 matmul(
-                    (cin, p, ckk),
-                    dxb,
-                    (p, 1),
+                    (m, cin, ckk),
+                    drows,
+                    (cin, 1),
                     false,
-                    w,
+                    cols,
                     (ckk, 1),
-                    &cols,
+                    w,
                     (1, ckk),
                 );
+                from_rows(drows, cin, p, None, &mut dx[i * n * cin * p..][..xg.len()]);
             }
         }
         add_channel_sums(dy, cout, g.height * g.width, db);
