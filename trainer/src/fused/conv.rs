@@ -407,7 +407,7 @@ fn matmul(
 fn add_channel_sums(x: &[f32], c: usize, p: usize, out: &mut [f32]) {
     for img in x.chunks_exact(c * p) {
         for (o, plane) in out.iter_mut().zip(img.chunks_exact(p)) {
-            *o += plane.iter().sum::<f32>();
+            *o += super::lane_sum(plane, |v| v);
         }
     }
 }

@@ -36,7 +36,7 @@ impl CustomOp1 for ChannelSum {
                 out.iter_mut().zip(block).for_each(|(o, &v)| *o += v);
             } else {
                 for (o, plane) in out.iter_mut().zip(block.chunks_exact(inner)) {
-                    *o += plane.iter().sum::<f32>();
+                    *o += super::lane_sum(plane, |v| v);
                 }
             }
         }
@@ -92,23 +92,21 @@ impl CustomOp2 for AddBias {
     }
 }
 
-/// Per-channel mean and biased variance of `[outer, C, inner]` data (two passes, for accuracy).
+/// Per-channel mean and biased variance of `[outer, C, inner]` data (two passes, for accuracy;
+/// f32 partial sums within a plane, f64 across planes).
 fn stats(x: &[f32], c: usize, inner: usize) -> (Vec<f32>, Vec<f32>) {
     let n = (x.len() / c) as f64;
     let mut sum = vec![0f64; c];
     for block in x.chunks_exact(c * inner) {
         for (s, plane) in sum.iter_mut().zip(block.chunks_exact(inner)) {
-            *s += plane.iter().map(|&v| v as f64).sum::<f64>();
+            *s += super::lane_sum(plane, |v| v) as f64;
         }
     }
     let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
     let mut sq = vec![0f64; c];
     for block in x.chunks_exact(c * inner) {
         for ((s, plane), &m) in sq.iter_mut().zip(block.chunks_exact(inner)).zip(&mean) {
-            *s += plane
-                .iter()
-                .map(|&v| ((v - m) as f64) * ((v - m) as f64))
-                .sum::<f64>();
+            *s += super::lane_sum(plane, |v| (v - m) * (v - m)) as f64;
         }
     }
     let var = sq.iter().map(|s| (s / n) as f32).collect();
@@ -236,11 +234,9 @@ impl CustomOp3 for BatchNormGrad {
             for ch in 0..c {
                 let (xp, dp) = (&xb[ch * inner..][..inner], &db[ch * inner..][..inner]);
                 let (m, r) = (mean[ch], rstd[ch]);
-                let (mut sg, mut sb) = (0f32, 0f32);
-                for (&x, &d) in xp.iter().zip(dp) {
-                    sb += d;
-                    sg += d * (x - m) * r;
-                }
+                // sum dy and sum dy (x - mean); the latter times rstd is sum dy xhat.
+                let (sb, sg) = super::lane_sum_dot(dp, xp, |x| x - m);
+                let sg = sg * r;
                 dgamma[ch] += sg as f64;
                 dbeta[ch] += sb as f64;
             }
