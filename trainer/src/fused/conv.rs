@@ -10,6 +10,7 @@
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
+use super::act::Act;
 use super::f32_slice;
 use crate::error::Result;
 
@@ -430,13 +431,13 @@ fn to_rows(img: &[f32], c: usize, p: usize, rows: &mut [f32]) {
     }
 }
 
-/// `[n * P, C]` rows -> `[n, C, P]` images, plus `bias[C]` if given.
-fn from_rows(rows: &[f32], c: usize, p: usize, bias: Option<&[f32]>, img: &mut [f32]) {
+/// `[n * P, C]` rows -> `[n, C, P]` images, plus `bias[C]` if given, through `act`.
+fn from_rows(rows: &[f32], c: usize, p: usize, bias: Option<&[f32]>, act: Act, img: &mut [f32]) {
     for (r, im) in rows.chunks_exact(p * c).zip(img.chunks_exact_mut(c * p)) {
         for (ch, plane) in im.chunks_exact_mut(p).enumerate() {
             let b = bias.map_or(0.0, |b| b[ch]);
             for (i, v) in plane.iter_mut().enumerate() {
-                *v = r[i * c + ch] + b;
+                *v = act.apply(r[i * c + ch] + b);
             }
         }
     }
@@ -473,7 +474,7 @@ fn three<'a>(
 /// `im2col` tile (cache-sized) and one product `W [O, CKK] @ cols^T`. Inputs `x [B, C, H, W]`,
 /// `weight [O, C, K, K]`, `bias [O]`.
 #[derive(Debug, Clone, Copy)]
-pub struct Conv2dOp(pub Geometry);
+pub struct Conv2dOp(pub Geometry, pub Act);
 
 /// The backward pass of [`Conv2dOp`]: `(x, weight, dy)` -> `[dx | dweight | dbias]` flattened
 /// (no `dx` unless `need_dx`).
@@ -532,7 +533,7 @@ impl CustomOp3 for Conv2dOp {
                 w,
                 (1, ckk),
             );
-            from_rows(&rows[..m * o], o, p, Some(bias), yg);
+            from_rows(&rows[..m * o], o, p, Some(bias), self.1, yg);
         }
         let (oh, ow) = g.out_hw();
         Ok((CpuStorage::F32(y), Shape::from((b, o, oh, ow))))
@@ -543,10 +544,10 @@ impl CustomOp3 for Conv2dOp {
         x: &Tensor,
         w: &Tensor,
         bias: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let grad = grad.contiguous()?;
+        let grad = self.1.backward(res, grad)?;
         let need_dx = x.track_op();
         let packed = x.apply_op3_no_bwd(w, &grad, &Conv2dGrad { g: self.0, need_dx })?;
         unpack(packed, x, w, bias, need_dx)
@@ -661,7 +662,7 @@ impl CustomOp3 for Conv2dGrad {
 /// its output positions are the input pixels. Inputs `x [B, C_in, H, W]`,
 /// `weight [C_in, C_out, K, K]`, `bias [C_out]`.
 #[derive(Debug, Clone, Copy)]
-pub struct ConvTranspose2dOp(pub Geometry);
+pub struct ConvTranspose2dOp(pub Geometry, pub Act);
 
 /// The backward pass of [`ConvTranspose2dOp`]: `(x, weight, dy)` -> `[dx | dweight | dbias]`.
 #[derive(Debug, Clone, Copy)]
@@ -721,6 +722,7 @@ impl CustomOp3 for ConvTranspose2dOp {
             {
                 fill_bias(yb, bias, g.height * g.width);
                 col2im_image(c, &g, &spans, yb);
+                self.1.apply_all(yb);
             }
         }
         Ok((
@@ -734,10 +736,10 @@ impl CustomOp3 for ConvTranspose2dOp {
         x: &Tensor,
         w: &Tensor,
         bias: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let grad = grad.contiguous()?;
+        let grad = self.1.backward(res, grad)?;
         let need_dx = x.track_op();
         let op = ConvTranspose2dGrad { g: self.0, need_dx };
         let packed = x.apply_op3_no_bwd(w, &grad, &op)?;
@@ -812,7 +814,8 @@ impl CustomOp3 for ConvTranspose2dGrad {
                     w,
                     (1, ckk),
                 );
-                from_rows(drows, cin, p, None, &mut dx[i * n * cin * p..][..xg.len()]);
+                let dxg = &mut dx[i * n * cin * p..][..xg.len()];
+                from_rows(drows, cin, p, None, Act::Identity, dxg);
             }
         }
         add_channel_sums(dy, cout, g.height * g.width, db);
@@ -838,12 +841,14 @@ pub fn conv2d(
     bias: &Tensor,
     stride: usize,
     padding: usize,
+    act: Act,
 ) -> Result<Tensor> {
     let (o, _, k, _) = weight.dims4()?;
     if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
-        return Ok(x
-            .conv2d(weight, padding, stride, 1, 1)?
-            .broadcast_add(&bias.reshape((1, o, 1, 1))?)?);
+        return act.unfused(
+            &x.conv2d(weight, padding, stride, 1, 1)?
+                .broadcast_add(&bias.reshape((1, o, 1, 1))?)?,
+        );
     }
     let (_, c, h, w) = x.dims4()?;
     let g = Geometry {
@@ -856,7 +861,7 @@ pub fn conv2d(
     };
     g.check()?;
     let (weight, bias) = (contiguous(weight)?, contiguous(bias)?);
-    Ok(contiguous(x)?.apply_op3(&weight, &bias, Conv2dOp(g))?)
+    Ok(contiguous(x)?.apply_op3(&weight, &bias, Conv2dOp(g, act))?)
 }
 
 /// `conv_transpose2d(x, weight) + bias` without output padding, weight `[C_in, C_out, K, K]`
@@ -868,12 +873,14 @@ pub fn conv_transpose2d(
     bias: &Tensor,
     stride: usize,
     padding: usize,
+    act: Act,
 ) -> Result<Tensor> {
     let (_, cout, k, _) = weight.dims4()?;
     if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
-        return Ok(x
-            .conv_transpose2d(weight, padding, 0, stride, 1)?
-            .broadcast_add(&bias.reshape((1, cout, 1, 1))?)?);
+        return act.unfused(
+            &x.conv_transpose2d(weight, padding, 0, stride, 1)?
+                .broadcast_add(&bias.reshape((1, cout, 1, 1))?)?,
+        );
     }
     let (_, _, h, w) = x.dims4()?;
     let (oh, ow) = ((h - 1) * stride + k, (w - 1) * stride + k);
@@ -893,7 +900,7 @@ pub fn conv_transpose2d(
     };
     g.check()?;
     let (weight, bias) = (contiguous(weight)?, contiguous(bias)?);
-    Ok(contiguous(x)?.apply_op3(&weight, &bias, ConvTranspose2dOp(g))?)
+    Ok(contiguous(x)?.apply_op3(&weight, &bias, ConvTranspose2dOp(g, act))?)
 }
 
 #[cfg(test)]
@@ -940,28 +947,37 @@ mod tests {
         );
     }
 
-    /// Values and gradients (input, weight) of both convolutions match candle's own ops, for the
-    /// DCGAN's shapes and an odd one.
+    /// Values and gradients (input, weight, bias) of both convolutions with a fused activation
+    /// match candle's own ops followed by the activation, for the DCGAN's shapes and odd ones.
     #[test]
     fn convolutions_match_candle() {
         let dev = Device::Cpu;
+        let acts = [Act::Leaky(0.2), Act::Identity, Act::Tanh, Act::RELU];
         // (batch, cin, cout, size, k, stride, padding)
-        for (b, cin, cout, n, k, s, p) in [
+        for (case, (b, cin, cout, n, k, s, p)) in [
             (3, 1, 16, 28, 4, 2, 1),
             (2, 16, 32, 14, 4, 2, 1),
             (2, 3, 5, 9, 3, 2, 0),
             (1, 4, 2, 5, 3, 1, 1),
-        ] {
+            (7, 2, 3, 6, 4, 2, 1),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (act, act_t) = (acts[case % 4], acts[(case + 2) % 4]);
             let x =
                 Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, cin, n, n), &dev).unwrap()).unwrap();
             let wc = Var::from_tensor(&Tensor::randn(0f32, 1.0, (cout, cin, k, k), &dev).unwrap())
                 .unwrap();
             let bias = Var::from_tensor(&Tensor::randn(0f32, 1.0, cout, &dev).unwrap()).unwrap();
-            let ours = conv2d(&x, &wc, &bias, s, p).unwrap();
-            let theirs = x
-                .conv2d(&wc, p, s, 1, 1)
-                .unwrap()
-                .broadcast_add(&bias.reshape((1, cout, 1, 1)).unwrap())
+            let ours = conv2d(&x, &wc, &bias, s, p, act).unwrap();
+            let theirs = act
+                .unfused(
+                    &x.conv2d(&wc, p, s, 1, 1)
+                        .unwrap()
+                        .broadcast_add(&bias.reshape((1, cout, 1, 1)).unwrap())
+                        .unwrap(),
+                )
                 .unwrap();
             assert_eq!(ours.dims(), theirs.dims());
             assert!(max_diff(&ours, &theirs) < 1e-4);
@@ -979,7 +995,7 @@ mod tests {
             }
             // On data (untracked input) the weight and bias gradients stay the same.
             let data = x.as_tensor().detach();
-            let ours = conv2d(&data, &wc, &bias, s, p).unwrap();
+            let ours = conv2d(&data, &wc, &bias, s, p, act).unwrap();
             let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
             assert!(go.get(&x).is_none());
             assert!(max_diff(go.get(&wc).unwrap(), gt.get(&wc).unwrap()) < 1e-3);
@@ -987,11 +1003,14 @@ mod tests {
             let wt = Var::from_tensor(&Tensor::randn(0f32, 1.0, (cin, cout, k, k), &dev).unwrap())
                 .unwrap();
             let bt = Var::from_tensor(&Tensor::randn(0f32, 1.0, cout, &dev).unwrap()).unwrap();
-            let ours = conv_transpose2d(&x, &wt, &bt, s, p).unwrap();
-            let theirs = x
-                .conv_transpose2d(&wt, p, 0, s, 1)
-                .unwrap()
-                .broadcast_add(&bt.reshape((1, cout, 1, 1)).unwrap())
+            let ours = conv_transpose2d(&x, &wt, &bt, s, p, act_t).unwrap();
+            let theirs = act_t
+                .unfused(
+                    &x.conv_transpose2d(&wt, p, 0, s, 1)
+                        .unwrap()
+                        .broadcast_add(&bt.reshape((1, cout, 1, 1)).unwrap())
+                        .unwrap(),
+                )
                 .unwrap();
             assert_eq!(ours.dims(), theirs.dims());
             assert!(max_diff(&ours, &theirs) < 1e-4);
@@ -1052,6 +1071,6 @@ mod tests {
         let x = Tensor::zeros((1, 1, 2, 2), candle_core::DType::F32, &dev).unwrap();
         let w = Tensor::zeros((1, 1, 5, 5), candle_core::DType::F32, &dev).unwrap();
         let b = Tensor::zeros(1, candle_core::DType::F32, &dev).unwrap();
-        assert!(conv2d(&x, &w, &b, 1, 0).is_err());
+        assert!(conv2d(&x, &w, &b, 1, 0, Act::Identity).is_err());
     }
 }

@@ -6,6 +6,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 
+use super::act::Act;
 use super::f32_slice;
 use crate::error::Result;
 
@@ -131,10 +132,11 @@ impl CustomOp1 for BatchStats {
 }
 
 /// Training-mode batch norm `(x - mean) / sqrt(var + eps) * gamma + beta` with the batch's
-/// statistics; inputs `x`, `gamma`, `beta`.
+/// statistics, then the activation; inputs `x`, `gamma`, `beta`.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchNormTrain {
     pub eps: f32,
+    pub act: Act,
 }
 
 impl CustomOp3 for BatchNormTrain {
@@ -165,6 +167,7 @@ impl CustomOp3 for BatchNormTrain {
         let scale: Vec<f32> = (0..c)
             .map(|i| gamma[i] / (var[i] + self.eps).sqrt())
             .collect();
+        let act = self.act;
         let mut y = vec![0f32; x.len()];
         for (yb, xb) in y.chunks_exact_mut(c * inner).zip(x.chunks_exact(c * inner)) {
             for ch in 0..c {
@@ -172,7 +175,7 @@ impl CustomOp3 for BatchNormTrain {
                 let (yp, xp) = (&mut yb[ch * inner..][..inner], &xb[ch * inner..][..inner]);
                 yp.iter_mut()
                     .zip(xp)
-                    .for_each(|(y, &x)| *y = (x - m) * s + b);
+                    .for_each(|(y, &x)| *y = act.apply((x - m) * s + b));
             }
         }
         Ok((CpuStorage::F32(y), l1.shape().clone()))
@@ -183,10 +186,10 @@ impl CustomOp3 for BatchNormTrain {
         x: &Tensor,
         gamma: &Tensor,
         _beta: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let grad = grad.contiguous()?;
+        let grad = self.act.backward(res, grad)?;
         let packed = x.apply_op3_no_bwd(gamma, &grad, &BatchNormGrad { eps: self.eps })?;
         let (n, c) = (x.elem_count(), gamma.elem_count());
         Ok((
@@ -297,10 +300,18 @@ pub fn batch_norm_train(
     gamma: &Tensor,
     beta: &Tensor,
     eps: f64,
+    act: Act,
 ) -> Result<(Tensor, Tensor)> {
     let x = contiguous(x)?;
     let stats = x.apply_op1_no_bwd(&BatchStats)?;
-    let y = x.apply_op3(gamma, beta, BatchNormTrain { eps: eps as f32 })?;
+    let y = x.apply_op3(
+        gamma,
+        beta,
+        BatchNormTrain {
+            eps: eps as f32,
+            act,
+        },
+    )?;
     Ok((y, stats))
 }
 
@@ -372,20 +383,22 @@ mod tests {
             let (gamma, beta) = (rnd(&[c]), rnd(&[c]));
             let r = Tensor::randn(0f32, 1.0, shape.as_slice(), &dev).unwrap();
 
-            let (ours, stats) = batch_norm_train(&xs, &gamma, &beta, eps).unwrap();
-            let theirs = plain_bn(&xs, &gamma, &beta, eps);
-            assert!(max_diff(&ours, &theirs) < 1e-4);
-            assert_eq!(stats.dims(), &[2, c]);
-            let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-            let gt = (&theirs * &r)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            for v in [&x, &gamma, &beta] {
-                let d = max_diff(go.get(v).unwrap(), gt.get(v).unwrap());
-                assert!(d < 1e-3, "batch norm grad {:?}: {d}", v.dims());
+            for act in [Act::Identity, Act::RELU, Act::Leaky(0.2)] {
+                let (ours, stats) = batch_norm_train(&xs, &gamma, &beta, eps, act).unwrap();
+                let theirs = act.unfused(&plain_bn(&xs, &gamma, &beta, eps)).unwrap();
+                assert!(max_diff(&ours, &theirs) < 1e-4);
+                assert_eq!(stats.dims(), &[2, c]);
+                let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                let gt = (&theirs * &r)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                for v in [&x, &gamma, &beta] {
+                    let d = max_diff(go.get(v).unwrap(), gt.get(v).unwrap());
+                    assert!(d < 1e-3, "batch norm grad {:?}: {d}", v.dims());
+                }
             }
 
             let mut bshape = vec![1usize; shape.len()];
