@@ -133,7 +133,7 @@ impl Act {
     pub fn unfused(self, x: &Tensor) -> Result<Tensor> {
         Ok(match self {
             Act::Identity => x.clone(),
-            Act::Leaky(a) if a == 0.0 => x.relu()?,
+            Act::Leaky(0.0) => x.relu()?,
             Act::Leaky(a) => x.maximum(&(x * a as f64)?)?,
             Act::Tanh => x.tanh()?,
         })
