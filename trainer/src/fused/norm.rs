@@ -98,6 +98,20 @@ impl CustomOp2 for AddBias {
 fn stats(x: &[f32], c: usize, inner: usize) -> (Vec<f32>, Vec<f32>) {
     let n = (x.len() / c) as f64;
     let mut sum = vec![0f64; c];
+    if inner == 1 {
+        // `[B, C]`: accumulate whole rows, one lane per channel.
+        for row in x.chunks_exact(c) {
+            sum.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+        }
+        let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+        let mut sq = vec![0f64; c];
+        for row in x.chunks_exact(c) {
+            for ((s, &v), &m) in sq.iter_mut().zip(row).zip(&mean) {
+                *s += ((v - m) * (v - m)) as f64;
+            }
+        }
+        return (mean, sq.iter().map(|s| (s / n) as f32).collect());
+    }
     for block in x.chunks_exact(c * inner) {
         for (s, plane) in sum.iter_mut().zip(block.chunks_exact(inner)) {
             *s += super::lane_sum(plane, |v| v) as f64;
@@ -234,6 +248,15 @@ impl CustomOp3 for BatchNormGrad {
         let rstd: Vec<f32> = var.iter().map(|v| 1.0 / (v + self.eps).sqrt()).collect();
         let (mut dgamma, mut dbeta) = (vec![0f64; c], vec![0f64; c]);
         for (xb, db) in x.chunks_exact(c * inner).zip(dy.chunks_exact(c * inner)) {
+            if inner == 1 {
+                // `[B, C]`: one value per channel and row, summed across the row's channels.
+                for ch in 0..c {
+                    let (d, xh) = (db[ch] as f64, ((xb[ch] - mean[ch]) * rstd[ch]) as f64);
+                    dbeta[ch] += d;
+                    dgamma[ch] += d * xh;
+                }
+                continue;
+            }
             for ch in 0..c {
                 let (xp, dp) = (&xb[ch * inner..][..inner], &db[ch * inner..][..inner]);
                 let (m, r) = (mean[ch], rstd[ch]);
