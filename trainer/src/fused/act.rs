@@ -1,6 +1,9 @@
-//! LeakyReLU as one pass forward and one pass backward. As candle ops it was `max(x, a x)`: two
-//! passes forward and, backward, two comparisons, two selects and two products.
-//! CPU only: [`leaky_relu`] uses the two-op candle form on other devices.
+//! Activations. [`Act`] is an activation fused into the op before it (dense, batch norm,
+//! convolutions): applied in that op's output pass and undone in its backward pass from the
+//! output alone. As candle ops a ReLU was one pass forward and five backward (a comparison, a
+//! conversion, a product, the gradient's zeros and sum). [`leaky_relu`] is LeakyReLU as an op of
+//! its own (one pass each way), for the models that do not fuse it.
+//! CPU only: [`Act::unfused`] and [`leaky_relu`] use candle's ops on other devices.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 
