@@ -453,8 +453,9 @@ fn fill_bias(y: &mut [f32], bias: &[f32], p: usize) {
 /// Batch size and the three inputs of a convolution op.
 type Three<'a> = (usize, &'a [f32], &'a [f32], &'a [f32]);
 
-/// The three f32 slices of a 3-input op, checked against the geometry: `x [B, C, H, W]` (or, for
-/// a transposed convolution, `[B, C_in, OH, OW]`), a weight and a bias.
+/// The batch size and the three f32 slices of a 3-input op: `x [B, C, H, W]` (`[B, C_in, H, W]`
+/// for a transposed convolution), a weight, and a bias or an output gradient (the callers check
+/// their sizes against the geometry).
 fn three<'a>(
     op: &str,
     (s1, l1): (&'a CpuStorage, &Layout),
