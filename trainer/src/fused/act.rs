@@ -1,6 +1,9 @@
-//! LeakyReLU as one pass forward and one pass backward. As candle ops it was `max(x, a x)`: two
-//! passes forward and, backward, two comparisons, two selects and two products.
-//! CPU only: [`leaky_relu`] uses the two-op candle form on other devices.
+//! Activations. [`Act`] is an activation fused into the op before it (dense, batch norm,
+//! convolutions): applied in that op's output pass and undone in its backward pass from the
+//! output alone. As candle ops a ReLU was one pass forward and five backward (a comparison, a
+//! conversion, a product, the gradient's zeros and sum). [`leaky_relu`] is LeakyReLU as an op of
+//! its own (one pass each way), for the models that do not fuse it.
+//! CPU only: [`Act::unfused`] and [`leaky_relu`] use candle's ops on other devices.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 
@@ -72,6 +75,107 @@ impl CustomOp2 for LeakyReluGrad {
             .zip(dy)
             .map(|(&x, &d)| if x > 0.0 { d } else { a * d })
             .collect();
+        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+    }
+}
+
+/// An activation fused into the op before it (dense, batch norm, convolutions): applied to
+/// each output value in the same pass, and undone in that op's backward pass from the output
+/// alone (one pass, [`ActGrad`]), so the activation is no tensor of its own, forward or back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Act {
+    Identity,
+    /// `x > 0 ? x : slope x`, `0 <= slope`; ReLU is slope 0.
+    Leaky(f32),
+    Tanh,
+}
+
+impl Act {
+    pub const RELU: Act = Act::Leaky(0.0);
+
+    #[inline]
+    pub fn apply(self, v: f32) -> f32 {
+        match self {
+            Act::Identity => v,
+            Act::Leaky(a) => {
+                if v > 0.0 {
+                    v
+                } else {
+                    a * v
+                }
+            }
+            Act::Tanh => v.tanh(),
+        }
+    }
+
+    /// Applies the activation to a whole slice in place.
+    pub fn apply_all(self, y: &mut [f32]) {
+        if self != Act::Identity {
+            y.iter_mut().for_each(|v| *v = self.apply(*v));
+        }
+    }
+
+    /// The derivative times `d`, from the activation's output `y`: the sign of `y` is that of
+    /// the input for LeakyReLU, and tanh' = 1 - y^2.
+    #[inline]
+    fn grad(self, y: f32, d: f32) -> f32 {
+        match self {
+            Act::Identity => d,
+            Act::Leaky(a) => {
+                if y > 0.0 {
+                    d
+                } else {
+                    a * d
+                }
+            }
+            Act::Tanh => d * (1.0 - y * y),
+        }
+    }
+
+    /// The same activation as candle operations, for other devices and for the tests.
+    pub fn unfused(self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Act::Identity => x.clone(),
+            Act::Leaky(0.0) => x.relu()?,
+            Act::Leaky(a) => x.maximum(&(x * a as f64)?)?,
+            Act::Tanh => x.tanh()?,
+        })
+    }
+
+    /// The gradient before the activation from its output `y` and the gradient after it `dy`
+    /// (the `bwd` of an op that fused it); `dy` itself for [`Act::Identity`].
+    pub fn backward(self, y: &Tensor, dy: &Tensor) -> candle_core::Result<Tensor> {
+        let dy = dy.contiguous()?;
+        if self == Act::Identity {
+            return Ok(dy);
+        }
+        y.contiguous()?.apply_op2_no_bwd(&dy, &ActGrad(self))
+    }
+}
+
+/// `(y, dy) -> dx` for an activation with output `y` ([`Act::backward`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ActGrad(pub Act);
+
+impl CustomOp2 for ActGrad {
+    fn name(&self) -> &'static str {
+        "act-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let y = f32_slice(s1, l1, self.name())?;
+        let dy = f32_slice(s2, l2, self.name())?;
+        if y.len() != dy.len() {
+            candle_core::bail!("act-grad: {} outputs, {} gradients", y.len(), dy.len())
+        }
+        let a = self.0;
+        let dx: Vec<f32> = y.iter().zip(dy).map(|(&y, &d)| a.grad(y, d)).collect();
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }

@@ -8,12 +8,13 @@
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
+use super::act::Act;
 use super::norm::ChannelSum;
 use crate::error::Result;
 
-/// `x [m, k]`, `weight [n, k]`, `bias [n]` -> `x weight^T + bias`, `[m, n]`.
+/// `x [m, k]`, `weight [n, k]`, `bias [n]` -> `act(x weight^T + bias)`, `[m, n]`.
 #[derive(Debug, Clone, Copy)]
-pub struct Dense;
+pub struct Dense(pub Act);
 
 impl CustomOp3 for Dense {
     fn name(&self) -> &'static str {
@@ -44,8 +45,11 @@ impl CustomOp3 for Dense {
             candle_core::bail!("dense: expects f32 tensors")
         };
         let b = super::f32_slice(s3, l3, self.name())?;
+        let act = self.0;
         for row in y.chunks_exact_mut(n) {
-            row.iter_mut().zip(b).for_each(|(v, &b)| *v += b);
+            row.iter_mut()
+                .zip(b)
+                .for_each(|(v, &b)| *v = act.apply(*v + b));
         }
         Ok((CpuStorage::F32(y), Shape::from((m, n))))
     }
@@ -55,10 +59,10 @@ impl CustomOp3 for Dense {
         x: &Tensor,
         w: &Tensor,
         _b: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let grad = grad.contiguous()?;
+        let grad = self.0.backward(res, grad)?;
         // candle's own matmul backward always computes the input's gradient; the first layer of
         // D sees untracked data (real images, detached fakes, im2col of those) and needs none.
         let dx = if x.track_op() {
@@ -72,9 +76,9 @@ impl CustomOp3 for Dense {
     }
 }
 
-/// `x W^T + b` with the fused op (callers check `norm::applies`).
-pub fn dense(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    Ok(x.apply_op3(weight, bias, Dense)?)
+/// `act(x W^T + b)` with the fused op (callers check `norm::applies`).
+pub fn dense(x: &Tensor, weight: &Tensor, bias: &Tensor, act: Act) -> Result<Tensor> {
+    Ok(x.apply_op3(weight, bias, Dense(act))?)
 }
 
 #[cfg(test)]
@@ -82,8 +86,8 @@ mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
-    /// Values and all three gradients match `x.matmul(w.t()) + b` on random inputs, also for a
-    /// strided (transposed) input.
+    /// Values and all three gradients match `act(x.matmul(w.t()) + b)` on random inputs, for
+    /// every activation, also for a strided (transposed) input.
     #[test]
     fn matches_unfused() {
         let dev = Device::Cpu;
@@ -91,12 +95,20 @@ mod tests {
             |s: &[usize]| Var::from_tensor(&Tensor::randn(0f32, 1.0, s, &dev).unwrap()).unwrap();
         let (x, w, b) = (rnd(&[7, 5]), rnd(&[3, 5]), rnd(&[3]));
         let xt = rnd(&[5, 7]);
-        for input in [x.as_tensor().clone(), xt.t().unwrap()] {
-            let ours = dense(&input, &w, &b).unwrap();
-            let theirs = input
-                .matmul(&w.t().unwrap())
-                .unwrap()
-                .broadcast_add(&b)
+        let acts = [Act::Identity, Act::Leaky(0.2), Act::RELU, Act::Tanh];
+        for (input, act) in [x.as_tensor().clone(), xt.t().unwrap()]
+            .into_iter()
+            .flat_map(|i| acts.map(|a| (i.clone(), a)))
+        {
+            let ours = dense(&input, &w, &b, act).unwrap();
+            let theirs = act
+                .unfused(
+                    &input
+                        .matmul(&w.t().unwrap())
+                        .unwrap()
+                        .broadcast_add(&b)
+                        .unwrap(),
+                )
                 .unwrap();
             let d = (&ours - &theirs).unwrap().abs().unwrap().max_all().unwrap();
             assert!(d.to_scalar::<f32>().unwrap() < 1e-5);

@@ -27,6 +27,40 @@ fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> candle_core::Result
     Ok(&v[start..end])
 }
 
+/// `sum f(x_i)` over a slice in 16 independent partial sums (then added together), so the
+/// additions vectorise instead of waiting on one another as a single running sum does.
+#[inline]
+fn lane_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0f32; 16];
+    let mut chunks = x.chunks_exact(16);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += f(v);
+        }
+    }
+    let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `(sum a_i, sum a_i b_i)` over two slices, in independent partial sums like [`lane_sum`].
+#[inline]
+fn lane_sum_dot(a: &[f32], b: &[f32], f: impl Fn(f32) -> f32) -> (f32, f32) {
+    let (mut s, mut d) = ([0f32; 16], [0f32; 16]);
+    let (mut ca, mut cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..16 {
+            s[i] += x[i];
+            d[i] += x[i] * f(y[i]);
+        }
+    }
+    let (mut ts, mut td) = (0f32, 0f32);
+    for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
+        ts += x;
+        td += x * f(y);
+    }
+    (s.iter().sum::<f32>() + ts, d.iter().sum::<f32>() + td)
+}
+
 /// The mutable version of [`f32_slice`].
 fn f32_slice_mut<'a>(
     s: &'a mut CpuStorage,

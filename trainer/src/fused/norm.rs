@@ -6,6 +6,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 
+use super::act::Act;
 use super::f32_slice;
 use crate::error::Result;
 
@@ -36,7 +37,7 @@ impl CustomOp1 for ChannelSum {
                 out.iter_mut().zip(block).for_each(|(o, &v)| *o += v);
             } else {
                 for (o, plane) in out.iter_mut().zip(block.chunks_exact(inner)) {
-                    *o += plane.iter().sum::<f32>();
+                    *o += super::lane_sum(plane, |v| v);
                 }
             }
         }
@@ -92,23 +93,35 @@ impl CustomOp2 for AddBias {
     }
 }
 
-/// Per-channel mean and biased variance of `[outer, C, inner]` data (two passes, for accuracy).
+/// Per-channel mean and biased variance of `[outer, C, inner]` data (two passes, for accuracy;
+/// f32 partial sums within a plane, f64 across planes).
 fn stats(x: &[f32], c: usize, inner: usize) -> (Vec<f32>, Vec<f32>) {
     let n = (x.len() / c) as f64;
     let mut sum = vec![0f64; c];
+    if inner == 1 {
+        // `[B, C]`: accumulate whole rows, one lane per channel.
+        for row in x.chunks_exact(c) {
+            sum.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+        }
+        let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+        let mut sq = vec![0f64; c];
+        for row in x.chunks_exact(c) {
+            for ((s, &v), &m) in sq.iter_mut().zip(row).zip(&mean) {
+                *s += ((v - m) * (v - m)) as f64;
+            }
+        }
+        return (mean, sq.iter().map(|s| (s / n) as f32).collect());
+    }
     for block in x.chunks_exact(c * inner) {
         for (s, plane) in sum.iter_mut().zip(block.chunks_exact(inner)) {
-            *s += plane.iter().map(|&v| v as f64).sum::<f64>();
+            *s += super::lane_sum(plane, |v| v) as f64;
         }
     }
     let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
     let mut sq = vec![0f64; c];
     for block in x.chunks_exact(c * inner) {
         for ((s, plane), &m) in sq.iter_mut().zip(block.chunks_exact(inner)).zip(&mean) {
-            *s += plane
-                .iter()
-                .map(|&v| ((v - m) as f64) * ((v - m) as f64))
-                .sum::<f64>();
+            *s += super::lane_sum(plane, |v| (v - m) * (v - m)) as f64;
         }
     }
     let var = sq.iter().map(|s| (s / n) as f32).collect();
@@ -133,10 +146,11 @@ impl CustomOp1 for BatchStats {
 }
 
 /// Training-mode batch norm `(x - mean) / sqrt(var + eps) * gamma + beta` with the batch's
-/// statistics; inputs `x`, `gamma`, `beta`.
+/// statistics, then the activation; inputs `x`, `gamma`, `beta`.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchNormTrain {
     pub eps: f32,
+    pub act: Act,
 }
 
 impl CustomOp3 for BatchNormTrain {
@@ -167,6 +181,7 @@ impl CustomOp3 for BatchNormTrain {
         let scale: Vec<f32> = (0..c)
             .map(|i| gamma[i] / (var[i] + self.eps).sqrt())
             .collect();
+        let act = self.act;
         let mut y = vec![0f32; x.len()];
         for (yb, xb) in y.chunks_exact_mut(c * inner).zip(x.chunks_exact(c * inner)) {
             for ch in 0..c {
@@ -174,7 +189,7 @@ impl CustomOp3 for BatchNormTrain {
                 let (yp, xp) = (&mut yb[ch * inner..][..inner], &xb[ch * inner..][..inner]);
                 yp.iter_mut()
                     .zip(xp)
-                    .for_each(|(y, &x)| *y = (x - m) * s + b);
+                    .for_each(|(y, &x)| *y = act.apply((x - m) * s + b));
             }
         }
         Ok((CpuStorage::F32(y), l1.shape().clone()))
@@ -185,10 +200,10 @@ impl CustomOp3 for BatchNormTrain {
         x: &Tensor,
         gamma: &Tensor,
         _beta: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let grad = grad.contiguous()?;
+        let grad = self.act.backward(res, grad)?;
         let packed = x.apply_op3_no_bwd(gamma, &grad, &BatchNormGrad { eps: self.eps })?;
         let (n, c) = (x.elem_count(), gamma.elem_count());
         Ok((
@@ -233,14 +248,21 @@ impl CustomOp3 for BatchNormGrad {
         let rstd: Vec<f32> = var.iter().map(|v| 1.0 / (v + self.eps).sqrt()).collect();
         let (mut dgamma, mut dbeta) = (vec![0f64; c], vec![0f64; c]);
         for (xb, db) in x.chunks_exact(c * inner).zip(dy.chunks_exact(c * inner)) {
+            if inner == 1 {
+                // `[B, C]`: one value per channel and row, summed across the row's channels.
+                for ch in 0..c {
+                    let (d, xh) = (db[ch] as f64, ((xb[ch] - mean[ch]) * rstd[ch]) as f64);
+                    dbeta[ch] += d;
+                    dgamma[ch] += d * xh;
+                }
+                continue;
+            }
             for ch in 0..c {
                 let (xp, dp) = (&xb[ch * inner..][..inner], &db[ch * inner..][..inner]);
                 let (m, r) = (mean[ch], rstd[ch]);
-                let (mut sg, mut sb) = (0f32, 0f32);
-                for (&x, &d) in xp.iter().zip(dp) {
-                    sb += d;
-                    sg += d * (x - m) * r;
-                }
+                // sum dy and sum dy (x - mean); the latter times rstd is sum dy xhat.
+                let (sb, sg) = super::lane_sum_dot(dp, xp, |x| x - m);
+                let sg = sg * r;
                 dgamma[ch] += sg as f64;
                 dbeta[ch] += sb as f64;
             }
@@ -301,10 +323,18 @@ pub fn batch_norm_train(
     gamma: &Tensor,
     beta: &Tensor,
     eps: f64,
+    act: Act,
 ) -> Result<(Tensor, Tensor)> {
     let x = contiguous(x)?;
     let stats = x.apply_op1_no_bwd(&BatchStats)?;
-    let y = x.apply_op3(gamma, beta, BatchNormTrain { eps: eps as f32 })?;
+    let y = x.apply_op3(
+        gamma,
+        beta,
+        BatchNormTrain {
+            eps: eps as f32,
+            act,
+        },
+    )?;
     Ok((y, stats))
 }
 
@@ -376,20 +406,22 @@ mod tests {
             let (gamma, beta) = (rnd(&[c]), rnd(&[c]));
             let r = Tensor::randn(0f32, 1.0, shape.as_slice(), &dev).unwrap();
 
-            let (ours, stats) = batch_norm_train(&xs, &gamma, &beta, eps).unwrap();
-            let theirs = plain_bn(&xs, &gamma, &beta, eps);
-            assert!(max_diff(&ours, &theirs) < 1e-4);
-            assert_eq!(stats.dims(), &[2, c]);
-            let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-            let gt = (&theirs * &r)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            for v in [&x, &gamma, &beta] {
-                let d = max_diff(go.get(v).unwrap(), gt.get(v).unwrap());
-                assert!(d < 1e-3, "batch norm grad {:?}: {d}", v.dims());
+            for act in [Act::Identity, Act::RELU, Act::Leaky(0.2)] {
+                let (ours, stats) = batch_norm_train(&xs, &gamma, &beta, eps, act).unwrap();
+                let theirs = act.unfused(&plain_bn(&xs, &gamma, &beta, eps)).unwrap();
+                assert!(max_diff(&ours, &theirs) < 1e-4);
+                assert_eq!(stats.dims(), &[2, c]);
+                let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                let gt = (&theirs * &r)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                for v in [&x, &gamma, &beta] {
+                    let d = max_diff(go.get(v).unwrap(), gt.get(v).unwrap());
+                    assert!(d < 1e-3, "batch norm grad {:?}: {d}", v.dims());
+                }
             }
 
             let mut bshape = vec![1usize; shape.len()];

@@ -13,7 +13,7 @@
 use candle_core::Tensor;
 use rand_chacha::ChaCha8Rng;
 
-use super::layers::{leaky_relu, BatchNorm, Conv2d, ConvTranspose2d, Embedding, Linear};
+use super::layers::{Act, BatchNorm, Conv2d, ConvTranspose2d, Embedding, Linear};
 use super::params::ParamStore;
 use super::{pack_channels, DiscriminatorNet, ExportLayer, GeneratorNet, ModelSpec};
 use crate::error::Result;
@@ -92,9 +92,12 @@ impl GeneratorNet for Generator {
             .fc
             .forward(&x)?
             .reshape(((), G_CHANNELS[0], self.h4, self.w4))?;
-        let x = self.bn0.forward_t(&x, train)?.relu()?;
-        let x = self.bn1.forward_t(&self.up1.forward(&x)?, train)?.relu()?;
-        Ok(self.up2.forward(&x)?.tanh()?)
+        // Each activation is fused into the op before it on the CPU (`crate::fused::act::Act`).
+        let x = self.bn0.forward_act_t(&x, train, Act::RELU)?;
+        let x = self
+            .bn1
+            .forward_act_t(&self.up1.forward(&x)?, train, Act::RELU)?;
+        self.up2.forward_act(&x, Act::Tanh)
     }
 
     fn export(&self) -> Result<Vec<ExportLayer>> {
@@ -156,8 +159,9 @@ impl Discriminator {
 impl DiscriminatorNet for Discriminator {
     fn forward(&self, x: &Tensor, labels: Option<&Tensor>) -> Result<Tensor> {
         let x = pack_channels(x, self.pack)?;
-        let h = leaky_relu(&self.conv1.forward(&x)?, SLOPE)?;
-        let h = leaky_relu(&self.conv2.forward(&h)?, SLOPE)?.flatten_from(1)?;
+        let leaky = Act::Leaky(SLOPE as f32);
+        let h = self.conv1.forward_act(&x, leaky)?;
+        let h = self.conv2.forward_act(&h, leaky)?.flatten_from(1)?;
         let logit = self.out.forward(&h)?.squeeze(1)?;
         match (&self.project, labels) {
             // Projection discriminator (Miyato & Koyama 2018): <embed(y), features>.

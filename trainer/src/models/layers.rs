@@ -7,6 +7,7 @@ use super::params::ParamStore;
 use super::ExportLayer;
 use crate::error::Result;
 use crate::fused;
+pub use crate::fused::act::Act;
 
 /// PyTorch's default bound for weights and biases: 1 / sqrt(fan_in).
 fn bound(fan_in: usize) -> f32 {
@@ -37,10 +38,15 @@ impl Linear {
 
     /// One fused op on the CPU (`crate::fused::linear`), candle's matmul and add elsewhere.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_act(x, Act::Identity)
+    }
+
+    /// `act(forward(x))`, the activation fused into the same op on the CPU.
+    pub fn forward_act(&self, x: &Tensor, act: Act) -> Result<Tensor> {
         if fused::norm::applies(x) {
-            fused::linear::dense(x, &self.weight, &self.bias)
+            fused::linear::dense(x, &self.weight, &self.bias, act)
         } else {
-            Ok(x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
+            act.unfused(&x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
         }
     }
 
@@ -94,9 +100,15 @@ impl BatchNorm {
     /// Training mode normalises with the batch statistics and updates the running ones; evaluation
     /// mode uses the running statistics, as the exported file and the board do.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        self.forward_act_t(x, train, Act::Identity)
+    }
+
+    /// `act(forward_t(x))`, the activation fused into the batch norm's op in training on the CPU.
+    pub fn forward_act_t(&self, x: &Tensor, train: bool, act: Act) -> Result<Tensor> {
         if train && fused::norm::applies(x) {
             // One op forward and one backward on the CPU (`crate::fused::norm`).
-            let (y, stats) = fused::norm::batch_norm_train(x, &self.gamma, &self.beta, self.eps)?;
+            let (y, stats) =
+                fused::norm::batch_norm_train(x, &self.gamma, &self.beta, self.eps, act)?;
             self.track(
                 &stats.get(0)?,
                 &stats.get(1)?,
@@ -136,9 +148,11 @@ impl BatchNorm {
         let xhat = x
             .broadcast_sub(&mean)?
             .broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        Ok(xhat
-            .broadcast_mul(&self.gamma.reshape(bshape.as_slice())?)?
-            .broadcast_add(&self.beta.reshape(bshape.as_slice())?)?)
+        act.unfused(
+            &xhat
+                .broadcast_mul(&self.gamma.reshape(bshape.as_slice())?)?
+                .broadcast_add(&self.beta.reshape(bshape.as_slice())?)?,
+        )
     }
 
     /// Moves the running statistics `momentum` of the way to a batch's mean and (biased,
@@ -220,10 +234,15 @@ impl Conv2d {
         })
     }
 
-    /// On the CPU through `im2col` and the fused dense op (`crate::fused::conv`), whose
-    /// backward is far cheaper than candle's; elsewhere candle's `conv2d`.
+    /// On the CPU one fused op with the bias (`crate::fused::conv`), whose backward is far
+    /// cheaper than candle's; elsewhere candle's `conv2d`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        fused::conv::conv2d(x, &self.weight, &self.bias, self.stride, self.padding)
+        self.forward_act(x, Act::Identity)
+    }
+
+    /// `act(forward(x))`, the activation fused into the same op on the CPU.
+    pub fn forward_act(&self, x: &Tensor, act: Act) -> Result<Tensor> {
+        fused::conv::conv2d(x, &self.weight, &self.bias, self.stride, self.padding, act)
     }
 }
 
@@ -260,26 +279,33 @@ impl ConvTranspose2d {
         })
     }
 
-    /// On the CPU (without output padding) as a matrix product and `col2im`
-    /// (`crate::fused::conv`); otherwise candle's `conv_transpose2d`.
+    /// On the CPU (without output padding) one fused op with the bias (`crate::fused::conv`);
+    /// otherwise candle's `conv_transpose2d` and a broadcast addition.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let c = self.bias.dim(0)?;
-        let y = if self.output_padding == 0 {
-            fused::conv::conv_transpose2d(x, &self.weight, self.stride, self.padding)?
-        } else {
-            x.conv_transpose2d(
+        self.forward_act(x, Act::Identity)
+    }
+
+    /// `act(forward(x))`, the activation fused into the same op on the CPU.
+    pub fn forward_act(&self, x: &Tensor, act: Act) -> Result<Tensor> {
+        if self.output_padding == 0 {
+            return fused::conv::conv_transpose2d(
+                x,
                 &self.weight,
-                self.padding,
-                self.output_padding,
+                &self.bias,
                 self.stride,
-                1,
-            )?
-        };
-        if fused::norm::applies(&y) {
-            fused::norm::add_bias(&y, &self.bias)
-        } else {
-            Ok(y.broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?)
+                self.padding,
+                act,
+            );
         }
+        let c = self.bias.dim(0)?;
+        let y = x.conv_transpose2d(
+            &self.weight,
+            self.padding,
+            self.output_padding,
+            self.stride,
+            1,
+        )?;
+        act.unfused(&y.broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?)
     }
 
     pub fn export(&self, bn: Option<&BatchNorm>) -> Result<ExportLayer> {

@@ -7,7 +7,7 @@
 use candle_core::Tensor;
 use rand_chacha::ChaCha8Rng;
 
-use super::layers::{leaky_relu, BatchNorm, Embedding, Linear};
+use super::layers::{Act, BatchNorm, Embedding, Linear};
 use super::params::ParamStore;
 use super::{pack_rows, DiscriminatorNet, ExportLayer, GeneratorNet, ModelSpec};
 use crate::error::Result;
@@ -59,12 +59,17 @@ impl GeneratorNet for Generator {
             (Some(e), Some(l)) => Tensor::cat(&[z, &e.forward(l)?], 1)?,
             _ => z.clone(),
         };
-        x = leaky_relu(&self.first.forward(&x)?, SLOPE)?;
+        // Each activation is fused into the op before it on the CPU (`crate::fused::act::Act`).
+        let leaky = Act::Leaky(SLOPE as f32);
+        x = self.first.forward_act(&x, leaky)?;
         for (lin, bn) in &self.blocks {
-            x = leaky_relu(&bn.forward_t(&lin.forward(&x)?, train)?, SLOPE)?;
+            x = bn.forward_act_t(&lin.forward(&x)?, train, leaky)?;
         }
         let (c, h, w) = self.shape;
-        Ok(self.out.forward(&x)?.tanh()?.reshape(((), c, h, w))?)
+        Ok(self
+            .out
+            .forward_act(&x, Act::Tanh)?
+            .reshape(((), c, h, w))?)
     }
 
     fn export(&self) -> Result<Vec<ExportLayer>> {
@@ -129,7 +134,7 @@ impl DiscriminatorNet for Discriminator {
         }
         let mut x = pack_rows(&x, self.pack)?;
         for lin in &self.layers {
-            x = leaky_relu(&lin.forward(&x)?, SLOPE)?;
+            x = lin.forward_act(&x, Act::Leaky(SLOPE as f32))?;
         }
         Ok(self.out.forward(&x)?.squeeze(1)?)
     }
