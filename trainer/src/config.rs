@@ -47,7 +47,8 @@ pub struct TrainArgs {
     /// Network family.
     #[arg(long, value_enum)]
     pub arch: Option<Arch>,
-    /// Condition both networks on the class label (needs labelled data).
+    /// Condition both networks on the class label (needs labelled data). Add --mode-seeking 0.2,
+    /// or the conditional dcgan tends to draw a single image per class.
     #[arg(long, overrides_with = "unconditional")]
     pub conditional: bool,
     /// Train an unconditional GAN (the default; overrides an earlier --conditional).

@@ -5,10 +5,13 @@
 //! For 28x28 digits the exported file has 166,833 parameters (335 KB in f16; conditional:
 //! 182,613, 367 KB), costs about 0.55 M multiply-accumulates per image, and the runtime needs a
 //! 25 KB scratch buffer: it fits the RP2040's 2 MB flash and 264 KB RAM with room to spare.
-//! D: conv k4 s2 (C->16) -> LeakyReLU -> conv k4 s2 (16->32) -> LeakyReLU -> dense to one logit;
-//! conditional, it adds a projection term (the class embedding dotted with the features). With
-//! `--pack N` D's first convolution reads N images stacked along the channel axis, and the
-//! projection term uses the sum of the N class embeddings.
+//! D: conv k4 s2 (C->16) -> LeakyReLU -> conv k4 s2 (16->32) -> LeakyReLU -> dense to one logit.
+//! Conditional, D reads the label twice: as K one-hot planes beside the pixels (the classic
+//! conditional GAN's input, so its first filters can be class-specific) and through a projection
+//! term (the class embedding dotted with the features). Projection alone left the generator free to
+//! draw one image per class or to ignore the label. With `--pack N` D's first convolution reads N
+//! images (with their planes) stacked along the channel axis, and the projection term uses the sum
+//! of the N class embeddings.
 
 use candle_core::Tensor;
 use rand_chacha::ChaCha8Rng;
@@ -126,6 +129,8 @@ pub struct Discriminator {
     conv2: Conv2d,
     out: Linear,
     project: Option<Embedding>,
+    /// Classes whose one-hot planes join the input (0 for an unconditional D).
+    classes: usize,
     pack: usize,
 }
 
@@ -145,10 +150,20 @@ impl Discriminator {
             None
         };
         let d = Discriminator {
-            conv1: Conv2d::new(p, "conv1", spec.pack * spec.channels, c1, 4, 2, 1, rng)?,
+            conv1: Conv2d::new(
+                p,
+                "conv1",
+                spec.pack * (spec.channels + spec.num_classes),
+                c1,
+                4,
+                2,
+                1,
+                rng,
+            )?,
             conv2: Conv2d::new(p, "conv2", c1, c2, 4, 2, 1, rng)?,
             out: Linear::new(p, "out", features, 1, rng)?,
             project,
+            classes: spec.num_classes,
             pack: spec.pack,
         };
         dcgan_init(p, rng)?;
@@ -158,7 +173,18 @@ impl Discriminator {
 
 impl DiscriminatorNet for Discriminator {
     fn forward(&self, x: &Tensor, labels: Option<&Tensor>) -> Result<Tensor> {
-        let x = pack_channels(x, self.pack)?;
+        let x = match labels {
+            Some(l) if self.classes > 0 => {
+                let (b, _, h, w) = x.dims4()?;
+                let planes = Tensor::eye(self.classes, x.dtype(), x.device())?
+                    .index_select(l, 0)?
+                    .reshape((b, self.classes, 1, 1))?
+                    .broadcast_as((b, self.classes, h, w))?;
+                Tensor::cat(&[x, &planes], 1)?
+            }
+            _ => x.clone(),
+        };
+        let x = pack_channels(&x, self.pack)?;
         let leaky = Act::Leaky(SLOPE as f32);
         let h = self.conv1.forward_act(&x, leaky)?;
         let h = self.conv2.forward_act(&h, leaky)?.flatten_from(1)?;
@@ -179,5 +205,53 @@ impl DiscriminatorNet for Discriminator {
             }
             _ => Ok(logit),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::{Arch, Gan, ToyNet};
+    use candle_core::{DType, Device};
+
+    fn spec(classes: usize) -> ModelSpec {
+        ModelSpec {
+            arch: Arch::Dcgan,
+            latent_dim: 8,
+            num_classes: classes,
+            embed_dim: classes,
+            channels: 1,
+            height: 8,
+            width: 8,
+            pack: 1,
+            toy_net: ToyNet::Small,
+        }
+    }
+
+    #[test]
+    fn the_conditional_discriminator_reads_label_planes() {
+        let dev = Device::Cpu;
+        let plain = Gan::new(&spec(0), &dev, 0).unwrap();
+        assert_eq!(plain.d_params.all()["conv1.weight"].dims(), &[16, 1, 4, 4]);
+        let gan = Gan::new(&spec(3), &dev, 0).unwrap();
+        assert_eq!(gan.d_params.all()["conv1.weight"].dims(), &[16, 4, 4, 4]);
+        // With the projection term silenced, the label still changes the score: through the planes.
+        let project = &gan.d_params.all()["project.weight"];
+        project
+            .set(&Tensor::zeros(project.shape(), DType::F32, &dev).unwrap())
+            .unwrap();
+        let x = Tensor::randn(0f32, 1.0, (3, 1, 8, 8), &dev).unwrap();
+        let x = Tensor::cat(&[&x.narrow(0, 0, 1).unwrap(); 3], 0).unwrap();
+        let labels = Tensor::new(&[0u32, 1, 2], &dev).unwrap();
+        let logits = gan
+            .d
+            .forward(&x, Some(&labels))
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert!(
+            logits[0] != logits[1] && logits[1] != logits[2],
+            "{logits:?}"
+        );
     }
 }
