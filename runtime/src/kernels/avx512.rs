@@ -288,10 +288,17 @@ fn conv_512_supported(g: &ConvGeom, transpose: bool) -> bool {
 fn tap(transpose: bool, o: usize, kk: usize, g: &ConvGeom, n: usize) -> Option<usize> {
     let i = if transpose {
         let t = (o + g.padding).checked_sub(kk)?;
-        if t % g.stride != 0 {
+        // Division is slow and runs per pixel here: strides 1 and 2 (the
+        // usual ones) by shifting.
+        let (q, r) = match g.stride {
+            1 => (t, 0),
+            2 => (t >> 1, t & 1),
+            s => (t / s, t % s),
+        };
+        if r != 0 {
             return None;
         }
-        t / g.stride
+        q
     } else {
         (o * g.stride + kk).checked_sub(g.padding)?
     };
@@ -614,15 +621,22 @@ impl Block<'_> {
             for l in 0..self.nl {
                 for run in runs {
                     for rs in rows.chunks(8) {
+                        macro_rules! tile {
+                            ($r:literal) => {
+                                if !self.tile_grid::<$r>(e, rs, *run, l, rm, y) {
+                                    self.tile_pixels::<$r>(e, rs, *run, l, rm, y)
+                                }
+                            };
+                        }
                         match rs.len() {
-                            1 => self.tile_pixels::<1>(e, rs, *run, l, rm, y),
-                            2 => self.tile_pixels::<2>(e, rs, *run, l, rm, y),
-                            3 => self.tile_pixels::<3>(e, rs, *run, l, rm, y),
-                            4 => self.tile_pixels::<4>(e, rs, *run, l, rm, y),
-                            5 => self.tile_pixels::<5>(e, rs, *run, l, rm, y),
-                            6 => self.tile_pixels::<6>(e, rs, *run, l, rm, y),
-                            7 => self.tile_pixels::<7>(e, rs, *run, l, rm, y),
-                            8 => self.tile_pixels::<8>(e, rs, *run, l, rm, y),
+                            1 => tile!(1),
+                            2 => tile!(2),
+                            3 => tile!(3),
+                            4 => tile!(4),
+                            5 => tile!(5),
+                            6 => tile!(6),
+                            7 => tile!(7),
+                            8 => tile!(8),
                             _ => {}
                         }
                     }
@@ -711,6 +725,99 @@ impl Block<'_> {
                 }
             }
         }
+    }
+
+    /// Pixel path for a 2x2 grid of taps (a transposed convolution with
+    /// kernel 4 and stride 2 inside the image) over `R` rows whose inputs
+    /// are consecutive rows: a row's second kernel row reads the input row
+    /// of the previous row's first, so each input vector is loaded once
+    /// and used by two rows (loads, not arithmetic, bound this path).
+    /// Returns false, doing nothing, where the taps or rows do not line up.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    unsafe fn tile_grid<const R: usize>(
+        &self,
+        e: &Taps,
+        rows: &[u16],
+        run: Run,
+        l: usize,
+        rm: u64,
+        y: &mut [f32],
+    ) -> bool {
+        let g = self.g;
+        let in_w = g.in_w as isize;
+        // Taps at input offsets 0, d, -in_w, d - in_w: whatever the kernel,
+        // tap t of row r then reads the vector of input row r + 1 (taps 0
+        // and 1) or r (taps 2 and 3), counted from the row before the
+        // tile's first, at column offset 0 (taps 0 and 2) or d (1 and 3).
+        if e.n != 4 || rows.len() != R || e.x[2] != -in_w || e.x[3] != e.x[1] - in_w {
+            return false;
+        }
+        let iy = |oy: u16| first_tap(self.transpose, oy as usize, rm, g, g.in_h);
+        let iy0 = iy(rows[0]);
+        if rows.iter().enumerate().any(|(r, &oy)| iy(oy) != iy0 + r) {
+            return false;
+        }
+        let plane_out = g.out_h * g.out_w;
+        let plane_in = g.in_h * g.in_w;
+        let n = run.n as usize;
+        let m = lanes(n);
+        let ostep = run.ostep as usize;
+        let mut at = [0usize; R];
+        for (a, &oy) in at.iter_mut().zip(rows) {
+            *a = (self.ob + l) * plane_out + oy as usize * g.out_w + run.ox as usize;
+        }
+        let mut bias = [0.0f32; 16];
+        _mm512_storeu_ps(bias.as_mut_ptr(), self.bias);
+        let mut acc = [_mm512_set1_ps(bias[l & 15]); R];
+        if !self.first {
+            for (a, &a0) in acc.iter_mut().zip(&at) {
+                let mut init = [0.0f32; 16];
+                for (i, v) in init.iter_mut().enumerate().take(n) {
+                    *v = y.get(a0 + i * ostep).copied().unwrap_or(0.0);
+                }
+                *a = _mm512_loadu_ps(init.as_ptr());
+            }
+        }
+        let kk16 = g.kernel * g.kernel * 16;
+        let d = e.x[1];
+        let base = iy0 * g.in_w + run.ix as usize;
+        for c in 0..self.cn {
+            // SAFETY: as in `tile_channels`; `l < 16`.
+            let wc = self.wt.add(c * kk16 + (l & 15));
+            let wv: [__m512; 4] = core::array::from_fn(|t| _mm512_set1_ps(*wc.add(e.w[t])));
+            // Input row iy0 - 1 of the channel at the run's first column.
+            let x0 = self
+                .x
+                .as_ptr()
+                .wrapping_add((self.c0 + c) * plane_in + base)
+                .wrapping_offset(-in_w);
+            // SAFETY (loads): each vector is what some row reads for some
+            // tap (lanes 0..n valid inputs, the rest masked off).
+            let load = |q: usize, off: isize| {
+                _mm512_maskz_loadu_ps(m, x0.wrapping_add(q * g.in_w).wrapping_offset(off))
+            };
+            let mut prev = [load(0, 0), load(0, d)];
+            for (r, a) in acc.iter_mut().enumerate() {
+                let cur = [load(r + 1, 0), load(r + 1, d)];
+                *a = _mm512_add_ps(*a, _mm512_mul_ps(wv[0], cur[0]));
+                *a = _mm512_add_ps(*a, _mm512_mul_ps(wv[1], cur[1]));
+                *a = _mm512_add_ps(*a, _mm512_mul_ps(wv[2], prev[0]));
+                *a = _mm512_add_ps(*a, _mm512_mul_ps(wv[3], prev[1]));
+                prev = cur;
+            }
+        }
+        let mut out = [0.0f32; 16];
+        for (a, &a0) in acc.iter().zip(&at) {
+            _mm512_storeu_ps(out.as_mut_ptr(), *a);
+            for (i, v) in out.iter().enumerate().take(n) {
+                if let Some(dst) = y.get_mut(a0 + i * ostep) {
+                    *dst = *v;
+                }
+            }
+        }
+        true
     }
 
     /// Pixel path: `R` rows of a run of up to 16 pixels that read
