@@ -10,7 +10,8 @@
 //!   the same way) and the bias run sixteen rows per instruction. Short
 //!   rows (the 100 inputs of a latent vector) spend most of their time in
 //!   this finish, which is why it is vectorised across rows. The last rows
-//!   (fewer than 16) go to the AVX2 kernel.
+//!   (fewer than 16) and rows of 1,024 inputs or more go to the AVX2
+//!   kernel.
 //! - convolutions: output pixels are grouped by the taps they read, as in
 //!   the AVX2 kernels (module `simd`). With 16 or more output channels one
 //!   register runs across 16 channels and a tile holds up to 16 pixels:
@@ -21,7 +22,9 @@
 //!   a broadcast multiply and an add. With fewer channels (an RGB or
 //!   grey-scale output layer) a register runs across up to 16 pixels of a
 //!   row that read consecutive inputs (masked loads at the row's end), up
-//!   to 8 rows per tile. Either way each lane adds its output's taps in
+//!   to 8 rows per tile; where the taps form a 2x2 grid (kernel 4, stride
+//!   2, inside the image) each input vector is loaded once for the two
+//!   output rows that read it. Either way each lane adds its output's taps in
 //!   the documented order (input channel, kernel row, kernel column). The
 //!   weights of a block of 16 output channels are converted to f32 and
 //!   transposed to `[input channel][tap][output channel]` once per layer
@@ -29,8 +32,9 @@
 //!   paths (fewer than 16 channels with a stride-2 `conv2d`) run the AVX2
 //!   kernels.
 //!
-//! Stack use of a convolution: 64 KiB of transposed weights, 16 KiB of
-//! tap lists, 8 KiB of masks and 5 KiB of row and run lists.
+//! Stack use of a convolution: 64 KiB of transposed weights, 8 KiB of
+//! masks and 9 KiB of row and run lists (less than the AVX2 kernels' 104
+//! KiB, which run instead where this set does not apply).
 
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
@@ -241,14 +245,22 @@ unsafe fn tail_gathered(w: &Weights<'_>, x: &[f32], first: usize, mut s: __m512)
     s
 }
 
+/// Rows at least this long run the AVX2 kernel: the finish is then a few
+/// per cent of a row, and reading four rows at once (rather than sixteen)
+/// streams large weight matrices from memory slightly faster.
+const LONG: usize = 1024;
+
 /// Dense layer (see the module docs of `kernels` for the order); the AVX2
-/// kernel for the last rows (fewer than 16), and where the CPU lacks
-/// AVX-512.
+/// kernel for the last rows (fewer than 16), rows of [`LONG`] inputs or
+/// more, and where the CPU lacks AVX-512.
 pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
     if !available() {
         return x86::dense(w, b, x, y);
     }
     let n = x.len();
+    if n >= LONG {
+        return x86::dense(w, b, x, y);
+    }
     if !dense_fits(&w, &b, n, y.len()) {
         return;
     }
