@@ -24,19 +24,20 @@
 //!   on every target, never the platform's math library.
 //!
 //! The fast kernels (module `fast`, portable; `x86` with AVX2 + F16C;
-//! `neon` on AArch64) reorder loops across outputs, rows and tiles, and the
-//! vector ones run across outputs (8 output channels or pixels per vector)
-//! or across the 16 partial sums, but every single output keeps this order;
-//! a property test checks each of them against the plain ones bit for bit.
+//! `avx512` with AVX-512 F/BW/VL; `neon` on AArch64) reorder loops across
+//! outputs, rows and tiles, and the vector ones run across outputs (8 or 16
+//! output channels or pixels per vector) or across the 16 partial sums,
+//! but every single output keeps this order; a property test checks each of
+//! them against the plain ones bit for bit.
 //!
 //! # Selection
 //!
 //! [`dense`], [`conv2d`] and [`conv_transpose2d`] pick the fastest kernel
 //! the target has: chosen at compile time from `target_arch` and
-//! `target_feature`, and on x86-64 without AVX2/F16C enabled at compile time
-//! by run-time detection under the `std` feature (so a plain
-//! `cargo build --release` runs the AVX2 kernels on a CPU that has them).
-//! The plain kernels are always available.
+//! `target_feature`, and on x86-64 without AVX-512 (or AVX2/F16C) enabled
+//! at compile time by run-time detection under the `std` feature (so a
+//! plain `cargo build --release` runs the AVX-512 kernels on a CPU that has
+//! them, else the AVX2 ones). The plain kernels are always available.
 
 // Cortex-M with an FPU: f16 dense rows in assembly, transposed convolutions
 // eight channels at a time (see `arm`; the portable part is tested on hosts).
