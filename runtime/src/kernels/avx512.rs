@@ -14,7 +14,7 @@
 //!   kernel.
 //! - convolutions: output pixels are grouped by the taps they read, as in
 //!   the AVX2 kernels (module `simd`). With 16 or more output channels one
-//!   register runs across 16 channels and a tile holds up to 16 pixels:
+//!   register runs across 16 channels and a tile holds up to 18 pixels:
 //!   up to 6 output rows of a group times up to 8 pixels of a row that read
 //!   consecutive inputs (a transposed convolution's phase) or inputs
 //!   `stride` apart, so the input a pixel reads is one pointer per row plus
@@ -511,11 +511,11 @@ fn chunks(n: usize) -> impl Iterator<Item = (usize, usize)> {
     })
 }
 
-/// Rows of a channel-path tile for a chunk of `l` pixels (at most 16
+/// Rows of a channel-path tile for a chunk of `l` pixels (at most 18
 /// accumulators, at most 6 row pointers).
 #[inline(always)]
 fn tile_rows(l: usize) -> usize {
-    (16 / l.max(1)).clamp(1, 6)
+    (18 / l.max(1)).clamp(1, 6)
 }
 
 macro_rules! tile_dispatch {
@@ -620,10 +620,10 @@ impl Block<'_> {
                         tile_dispatch!(self, xstep == 1, rs.len(), l, (e, rs, chunk, xstep, rm, y);
                             (1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (6, 1),
                             (1, 2), (2, 2), (3, 2), (4, 2), (5, 2), (6, 2),
-                            (1, 3), (2, 3), (3, 3), (4, 3), (5, 3),
+                            (1, 3), (2, 3), (3, 3), (4, 3), (5, 3), (6, 3),
                             (1, 4), (2, 4), (3, 4), (4, 4),
                             (1, 5), (2, 5), (3, 5),
-                            (1, 6), (2, 6),
+                            (1, 6), (2, 6), (3, 6),
                             (1, 7), (2, 7),
                             (1, 8), (2, 8));
                     }
