@@ -95,12 +95,14 @@
 //! (100-128-256-512-1024-784) and a small DCGAN (dense to 7x7x64, transposed
 //! convolutions 64-32-1), each through the runtime, through its plain
 //! reference kernels, and through a naive scalar forward pass in the same
-//! process, and prints a table of medians, GFLOP/s and ratios. Dense layers
-//! run four rows of 16 partial sums at once on f16 weights converted in
-//! blocks with a branch-free exact conversion (vectorised even on baseline
-//! x86-64, where `half` without `std` falls back to a scalar software path);
-//! transposed convolutions keep eight output channels per vector.
-//! `RUSTFLAGS="-C target-cpu=native"` lets LLVM use AVX2 on top.
+//! process, and prints a table of medians, GFLOP/s and ratios. The portable
+//! dense kernel runs four rows of 16 partial sums at once on f16 weights
+//! converted in blocks with a branch-free exact conversion (vectorised even
+//! on baseline x86-64, where `half` without `std` falls back to a scalar
+//! software path); the x86-64 vector kernels (AVX-512, or AVX2 + F16C,
+//! detected at run time under `std`) keep 8 or 16 output channels or pixels
+//! per vector, and with AVX-512 one register holds a dense row's 16 partial
+//! sums. `RUSTFLAGS="-C target-cpu=native"` selects them at compile time.
 //!
 //! # Dependencies
 //!

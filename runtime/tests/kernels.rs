@@ -1,7 +1,7 @@
 //! Every fast kernel this CPU can run (the portable ones, and the vector
-//! ones of the target: AVX2 + F16C on x86-64, NEON on AArch64) equals the
-//! plain ones bit for bit on random shapes, weights (every finite f16,
-//! including subnormals) and inputs.
+//! ones of the target: AVX2 + F16C and AVX-512 on x86-64, NEON on AArch64)
+//! equals the plain ones bit for bit on random shapes, weights (every
+//! finite f16, including subnormals) and inputs.
 
 use proptest::prelude::*;
 use runtime::format::DType;
@@ -19,12 +19,20 @@ fn vector_kernels_are_listed_where_the_cpu_has_them() {
     let names: Vec<_> = kernel_sets().map(|k| k.name).collect();
     assert_eq!(names[..2], ["plain", "portable"]);
     #[cfg(target_arch = "x86_64")]
-    let expect = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c");
+    let expect = {
+        let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c");
+        let avx512 = is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vl");
+        assert_eq!(names.contains(&"x86-64 AVX2+F16C"), avx2, "{names:?}");
+        assert_eq!(names.contains(&"x86-64 AVX-512"), avx512, "{names:?}");
+        2 + usize::from(avx2) + usize::from(avx512)
+    };
     #[cfg(target_arch = "aarch64")]
-    let expect = true;
+    let expect = 3;
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    let expect = false;
-    assert_eq!(names.len() == 3, expect, "{names:?}");
+    let expect = 2;
+    assert_eq!(names.len(), expect, "{names:?}");
 }
 
 /// Finite weight bytes of `dtype`: f16 from arbitrary finite bit patterns,
@@ -102,8 +110,9 @@ fn conv_case() -> impl Strategy<Value = ConvCase> {
         dtype(),
         any::<bool>(),
         1usize..6,
-        // Past one block of 8 output channels, with a partial last one.
-        1usize..20,
+        // Past one block of 8 (AVX2) or 16 (AVX-512) output channels, with
+        // a partial last one.
+        1usize..36,
         1usize..6,
         1usize..4,
         0usize..6,
@@ -311,6 +320,105 @@ fn wide_and_tall_images_tile_exactly() {
                 };
                 f(wt, bt, &g, &x, &mut got);
                 assert_eq!(bits(&got), bits(&want), "{} {g:?}", kset.name);
+            }
+        }
+    }
+}
+
+/// Deterministic f16 or f32 bytes for `n` weights.
+fn det_weights(dtype: DType, n: usize, seed: f32) -> Vec<u8> {
+    (0..n)
+        .map(|i| ((i as f32 + seed) * 0.37).sin() * 0.5)
+        .flat_map(|v| match dtype {
+            DType::F16 => half::f16::from_f32(v).to_le_bytes().to_vec(),
+            DType::F32 => v.to_le_bytes().to_vec(),
+        })
+        .collect()
+}
+
+/// Dense layers with several blocks of 16 rows and a partial last block,
+/// rows shorter than 16 and every tail length (the AVX-512 kernel gathers
+/// tail columns across rows, two f16 at a time).
+#[test]
+fn many_rows_and_every_tail_length() {
+    for dtype in [DType::F16, DType::F32] {
+        for n_in in (1..=35).chain([48, 100, 111]) {
+            for n_out in [16, 37, 64] {
+                let wb = det_weights(dtype, n_in * n_out, 0.0);
+                let bb = det_weights(dtype, n_out, 7.0);
+                let (w, b) = (Weights::new(&wb, dtype), Weights::new(&bb, dtype));
+                let x: Vec<f32> = (0..n_in).map(|i| (i as f32 * 0.11).cos()).collect();
+                let mut want = vec![f32::NAN; n_out];
+                plain::dense(w, b, &x, &mut want);
+                for k in fast_sets() {
+                    let mut got = vec![f32::NAN; n_out];
+                    (k.dense)(w, b, &x, &mut got);
+                    assert_eq!(bits(&got), bits(&want), "{} {n_in}->{n_out}", k.name);
+                }
+            }
+        }
+    }
+}
+
+/// Blocks of 16 output channels (one AVX-512 register): 16, 32 and 35
+/// channels, input channels past one block of transposed weights, both
+/// convolutions, strides 1 to 3 (a `conv2d` of stride 2 reads inputs two
+/// apart per pixel), and the generator's own layer shapes.
+#[test]
+fn channel_blocks_of_sixteen() {
+    let cases = [
+        // (in_c, out_c, h, w, k, s, p)
+        (64, 32, 7, 7, 4, 2, 1),
+        (32, 1, 14, 14, 4, 2, 1),
+        (32, 16, 14, 14, 4, 2, 1),
+        (70, 35, 5, 6, 4, 2, 1),
+        (3, 16, 9, 11, 3, 1, 1),
+        (5, 32, 12, 13, 3, 2, 1),
+        (5, 17, 10, 9, 5, 3, 2),
+        (2, 33, 3, 40, 2, 2, 0),
+        (4, 3, 9, 20, 3, 1, 1),
+    ];
+    for (in_c, out_c, h, w, k, s, p) in cases {
+        let g_t = ConvGeom {
+            in_c,
+            in_h: h,
+            in_w: w,
+            out_c,
+            out_h: (h - 1) * s + k - 2 * p,
+            out_w: (w - 1) * s + k - 2 * p,
+            kernel: k,
+            stride: s,
+            padding: p,
+        };
+        let g_c = ConvGeom {
+            out_h: (h + 2 * p - k) / s + 1,
+            out_w: (w + 2 * p - k) / s + 1,
+            ..g_t
+        };
+        for dtype in [DType::F16, DType::F32] {
+            let wb = det_weights(dtype, in_c * out_c * k * k, 1.0);
+            let bb = det_weights(dtype, out_c, 3.0);
+            let (wt, bt) = (Weights::new(&wb, dtype), Weights::new(&bb, dtype));
+            let x: Vec<f32> = (0..in_c * h * w).map(|i| (i as f32 * 0.13).cos()).collect();
+            for (g, transpose) in [(g_t, true), (g_c, false)] {
+                let n = g.out_c * g.out_h * g.out_w;
+                let mut want = vec![f32::NAN; n];
+                if transpose {
+                    plain::conv_transpose2d(wt, bt, &g, &x, &mut want);
+                } else {
+                    plain::conv2d(wt, bt, &g, &x, &mut want);
+                }
+                assert!(want.iter().all(|v| !v.is_nan()));
+                for kset in fast_sets() {
+                    let mut got = vec![f32::NAN; n];
+                    let f = if transpose {
+                        kset.conv_transpose2d
+                    } else {
+                        kset.conv2d
+                    };
+                    f(wt, bt, &g, &x, &mut got);
+                    assert_eq!(bits(&got), bits(&want), "{} {g:?} {transpose}", kset.name);
+                }
             }
         }
     }

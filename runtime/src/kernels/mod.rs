@@ -24,23 +24,26 @@
 //!   on every target, never the platform's math library.
 //!
 //! The fast kernels (module `fast`, portable; `x86` with AVX2 + F16C;
-//! `neon` on AArch64) reorder loops across outputs, rows and tiles, and the
-//! vector ones run across outputs (8 output channels or pixels per vector)
-//! or across the 16 partial sums, but every single output keeps this order;
-//! a property test checks each of them against the plain ones bit for bit.
+//! `avx512` with AVX-512 F/BW/VL; `neon` on AArch64) reorder loops across
+//! outputs, rows and tiles, and the vector ones run across outputs (8 or 16
+//! output channels or pixels per vector) or across the 16 partial sums,
+//! but every single output keeps this order; a property test checks each of
+//! them against the plain ones bit for bit.
 //!
 //! # Selection
 //!
 //! [`dense`], [`conv2d`] and [`conv_transpose2d`] pick the fastest kernel
 //! the target has: chosen at compile time from `target_arch` and
-//! `target_feature`, and on x86-64 without AVX2/F16C enabled at compile time
-//! by run-time detection under the `std` feature (so a plain
-//! `cargo build --release` runs the AVX2 kernels on a CPU that has them).
-//! The plain kernels are always available.
+//! `target_feature`, and on x86-64 without AVX-512 (or AVX2/F16C) enabled
+//! at compile time by run-time detection under the `std` feature (so a
+//! plain `cargo build --release` runs the AVX-512 kernels on a CPU that has
+//! them, else the AVX2 ones). The plain kernels are always available.
 
 // Cortex-M with an FPU: f16 dense rows in assembly, transposed convolutions
 // eight channels at a time (see `arm`; the portable part is tested on hosts).
 pub mod arm;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
 pub mod fast;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
@@ -268,46 +271,60 @@ pub const PORTABLE: KernelSet = KernelSet {
 };
 
 /// Every kernel set this CPU can run: plain, portable, then the vector
-/// kernels of this target where the CPU has them.
+/// kernels of this target where the CPU has them, slowest first (the last
+/// one is what [`dense`], [`conv2d`] and [`conv_transpose2d`] run).
 pub fn kernel_sets() -> impl Iterator<Item = KernelSet> {
-    [Some(PLAIN), Some(PORTABLE), vector_kernels()]
+    [Some(PLAIN), Some(PORTABLE)]
         .into_iter()
+        .chain(vector_kernels())
         .flatten()
 }
 
 // ---- Dispatch: x86-64 ----
 
 #[cfg(target_arch = "x86_64")]
-fn vector_kernels() -> Option<KernelSet> {
-    x86::available().then_some(KernelSet {
-        name: "x86-64 AVX2+F16C",
-        dense: x86::dense,
-        conv2d: x86::conv2d,
-        conv_transpose2d: x86::conv_transpose2d,
-    })
+fn vector_kernels() -> [Option<KernelSet>; 2] {
+    [
+        x86::available().then_some(KernelSet {
+            name: "x86-64 AVX2+F16C",
+            dense: x86::dense,
+            conv2d: x86::conv2d,
+            conv_transpose2d: x86::conv_transpose2d,
+        }),
+        avx512::available().then_some(KernelSet {
+            name: "x86-64 AVX-512",
+            dense: avx512::dense,
+            conv2d: avx512::conv2d,
+            conv_transpose2d: avx512::conv_transpose2d,
+        }),
+    ]
 }
 
 // ---- Dispatch: AArch64 ----
 
 #[cfg(target_arch = "aarch64")]
-fn vector_kernels() -> Option<KernelSet> {
-    neon::available().then_some(KernelSet {
+fn vector_kernels() -> [Option<KernelSet>; 1] {
+    [neon::available().then_some(KernelSet {
         name: "AArch64 NEON",
         dense: neon::dense,
         conv2d: neon::conv2d,
         conv_transpose2d: neon::conv_transpose2d,
-    })
+    })]
 }
 
 // ---- Dispatch: other targets ----
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-fn vector_kernels() -> Option<KernelSet> {
-    None
+fn vector_kernels() -> [Option<KernelSet>; 0] {
+    []
 }
 
 /// Dense layer with the fastest kernel this target has.
 pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        return avx512::dense(w, b, x, y);
+    }
     #[cfg(target_arch = "x86_64")]
     if x86::available() {
         return x86::dense(w, b, x, y);
@@ -337,6 +354,10 @@ pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
 /// `conv2d` with the fastest kernel this target has.
 pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        return avx512::conv2d(w, b, g, x, y);
+    }
+    #[cfg(target_arch = "x86_64")]
     if x86::available() {
         return x86::conv2d(w, b, g, x, y);
     }
@@ -349,6 +370,10 @@ pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [
 
 /// `conv_transpose2d` with the fastest kernel this target has.
 pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        return avx512::conv_transpose2d(w, b, g, x, y);
+    }
     #[cfg(target_arch = "x86_64")]
     if x86::available() {
         return x86::conv_transpose2d(w, b, g, x, y);
