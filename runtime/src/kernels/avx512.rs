@@ -39,7 +39,7 @@
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
-use super::simd::{KMAX, SIDE};
+use super::simd::{tap, tap_masks, KMAX, SIDE};
 use super::{conv_fits, dense_fits, x86, ConvGeom, Weights, LANES};
 use crate::format::DType;
 
@@ -294,36 +294,6 @@ fn conv_512_supported(g: &ConvGeom, transpose: bool) -> bool {
     super::simd::conv_supported(g) && (g.out_c >= 16 || transpose || g.stride == 1)
 }
 
-/// Tap geometry of one axis (as in `simd`): for output position `o` and
-/// kernel index `kk`, the input position it reads, if any.
-#[inline(always)]
-fn tap(transpose: bool, o: usize, kk: usize, g: &ConvGeom, n: usize) -> Option<usize> {
-    let i = if transpose {
-        let t = (o + g.padding).checked_sub(kk)?;
-        // Division is slow and runs per pixel here: strides 1 and 2 (the
-        // usual ones) by shifting.
-        let (q, r) = match g.stride {
-            1 => (t, 0),
-            2 => (t >> 1, t & 1),
-            s => (t / s, t % s),
-        };
-        if r != 0 {
-            return None;
-        }
-        q
-    } else {
-        (o * g.stride + kk).checked_sub(g.padding)?
-    };
-    (i < n).then_some(i)
-}
-
-/// Bit `kk` set when kernel index `kk` reads an input position.
-fn mask(transpose: bool, o: usize, g: &ConvGeom, n: usize) -> u64 {
-    (0..g.kernel)
-        .filter(|&kk| tap(transpose, o, kk, g, n).is_some())
-        .fold(0, |m, kk| m | 1 << kk)
-}
-
 /// Input position of the first tap of output position `o` with tap mask
 /// `m` (0 when it has none).
 #[inline(always)]
@@ -381,14 +351,7 @@ unsafe fn conv_512(
 ) {
     let k = g.kernel;
     let kk = k * k;
-    let mut rmask = [0u64; SIDE];
-    let mut cmask = [0u64; SIDE];
-    for (o, m) in rmask.iter_mut().enumerate().take(g.out_h) {
-        *m = mask(transpose, o, g, g.in_h);
-    }
-    for (o, m) in cmask.iter_mut().enumerate().take(g.out_w) {
-        *m = mask(transpose, o, g, g.in_w);
-    }
+    let (rmask, cmask) = tap_masks(g, transpose);
     let rmask = &rmask[..g.out_h];
     let cmask = &cmask[..g.out_w];
     let mut wt = MaybeUninit::<[f32; WT]>::uninit();
@@ -964,19 +927,10 @@ mod tests {
         if !available() {
             return;
         }
-        for hi in 0..=u16::MAX / 16 {
-            let bits: [u16; 16] = core::array::from_fn(|i| hi * 16 + i as u16);
-            let bytes: [u8; 32] = core::array::from_fn(|i| bits[i / 2].to_le_bytes()[i % 2]);
-            let mut got = [0.0f32; 16];
+        super::super::assert_converts_every_finite_f16(16, |bytes, got| {
             // SAFETY: the features are present; both buffers hold 16 elements.
-            unsafe { convert(&bytes, &mut got) };
-            for (b, g) in bits.iter().zip(got) {
-                let want = half::f16::from_bits(*b).to_f32();
-                if want.is_finite() {
-                    assert_eq!(g.to_bits(), want.to_bits(), "{b:#06x}");
-                }
-            }
-        }
+            unsafe { convert(bytes.try_into().unwrap(), got.try_into().unwrap()) }
+        });
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl")]

@@ -395,3 +395,28 @@ pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32],
     // ---- every other target, and what `arm` leaves ----
     fast::conv_transpose2d(w, b, g, x, y)
 }
+
+/// Holds a vector kernel's f16 conversion to the reference on every finite
+/// f16 bit pattern, `lanes` (at most 16) at a time: `convert` gets
+/// `2 * lanes` little-endian bytes and fills `lanes` floats.
+#[cfg(test)]
+pub(crate) fn assert_converts_every_finite_f16(
+    lanes: usize,
+    mut convert: impl FnMut(&[u8], &mut [f32]),
+) {
+    assert!(lanes <= 16 && (u16::MAX as usize + 1).is_multiple_of(lanes));
+    let (mut bytes, mut got) = ([0u8; 32], [0f32; 16]);
+    for first in (0..=u16::MAX as usize).step_by(lanes) {
+        let bits = |i: usize| (first + i) as u16;
+        for i in 0..lanes {
+            bytes[2 * i..2 * i + 2].copy_from_slice(&bits(i).to_le_bytes());
+        }
+        convert(&bytes[..2 * lanes], &mut got[..lanes]);
+        for (i, g) in got[..lanes].iter().enumerate() {
+            let want = half::f16::from_bits(bits(i)).to_f32();
+            if want.is_finite() {
+                assert_eq!(g.to_bits(), want.to_bits(), "{:#06x}", bits(i));
+            }
+        }
+    }
+}

@@ -278,13 +278,20 @@ pub(crate) fn conv_supported(g: &ConvGeom) -> bool {
 /// Tap geometry of one axis: for output position `o` and kernel index
 /// `kk`, the input position it reads, if any.
 #[inline(always)]
-fn tap(transpose: bool, o: usize, kk: usize, g: &ConvGeom, n: usize) -> Option<usize> {
+pub(crate) fn tap(transpose: bool, o: usize, kk: usize, g: &ConvGeom, n: usize) -> Option<usize> {
     let i = if transpose {
         let t = (o + g.padding).checked_sub(kk)?;
-        if t % g.stride != 0 {
+        // Division is slow and runs per pixel in the AVX-512 kernels:
+        // strides 1 and 2 (the usual ones) by shifting.
+        let (q, r) = match g.stride {
+            1 => (t, 0),
+            2 => (t >> 1, t & 1),
+            s => (t / s, t % s),
+        };
+        if r != 0 {
             return None;
         }
-        t / g.stride
+        q
     } else {
         (o * g.stride + kk).checked_sub(g.padding)?
     };
@@ -292,10 +299,24 @@ fn tap(transpose: bool, o: usize, kk: usize, g: &ConvGeom, n: usize) -> Option<u
 }
 
 /// Bit `kk` set when kernel index `kk` reads an input position.
-fn mask(transpose: bool, o: usize, g: &ConvGeom, n: usize) -> u64 {
+pub(crate) fn mask(transpose: bool, o: usize, g: &ConvGeom, n: usize) -> u64 {
     (0..g.kernel)
         .filter(|&kk| tap(transpose, o, kk, g, n).is_some())
         .fold(0, |m, kk| m | 1 << kk)
+}
+
+/// The tap masks of every output row and column (entries past `out_h` and
+/// `out_w` stay 0). Needs [`conv_supported`].
+pub(crate) fn tap_masks(g: &ConvGeom, transpose: bool) -> ([u64; SIDE], [u64; SIDE]) {
+    let mut rmask = [0u64; SIDE];
+    let mut cmask = [0u64; SIDE];
+    for (o, m) in rmask.iter_mut().enumerate().take(g.out_h) {
+        *m = mask(transpose, o, g, g.in_h);
+    }
+    for (o, m) in cmask.iter_mut().enumerate().take(g.out_w) {
+        *m = mask(transpose, o, g, g.in_w);
+    }
+    (rmask, cmask)
 }
 
 /// `conv2d` (`transpose == false`, weight `[out, in, k, k]`) or
@@ -316,14 +337,7 @@ pub(crate) unsafe fn conv<V: Lane8>(
 ) {
     let k = g.kernel;
     let kk = k * k;
-    let mut rmask = [0u64; SIDE];
-    let mut cmask = [0u64; SIDE];
-    for (o, m) in rmask.iter_mut().enumerate().take(g.out_h) {
-        *m = mask(transpose, o, g, g.in_h);
-    }
-    for (o, m) in cmask.iter_mut().enumerate().take(g.out_w) {
-        *m = mask(transpose, o, g, g.in_w);
-    }
+    let (rmask, cmask) = tap_masks(g, transpose);
     let rmask = &rmask[..g.out_h];
     let cmask = &cmask[..g.out_w];
     // Consecutive pixels of a group read consecutive inputs only where the
