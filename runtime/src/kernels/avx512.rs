@@ -743,18 +743,7 @@ impl Block<'_> {
         for (a, &oy) in at.iter_mut().zip(rows) {
             *a = (self.ob + l) * plane_out + oy as usize * g.out_w + run.ox as usize;
         }
-        let mut bias = [0.0f32; 16];
-        _mm512_storeu_ps(bias.as_mut_ptr(), self.bias);
-        let mut acc = [_mm512_set1_ps(bias[l & 15]); R];
-        if !self.first {
-            for (a, &a0) in acc.iter_mut().zip(&at) {
-                let mut init = [0.0f32; 16];
-                for (i, v) in init.iter_mut().enumerate().take(n) {
-                    *v = y.get(a0 + i * ostep).copied().unwrap_or(0.0);
-                }
-                *a = _mm512_loadu_ps(init.as_ptr());
-            }
-        }
+        let mut acc = self.pixel_sums_start(l, &at, n, ostep, y);
         let kk16 = g.kernel * g.kernel * 16;
         let d = e.x[1];
         let base = iy0 * g.in_w + run.ix as usize;
@@ -783,15 +772,7 @@ impl Block<'_> {
                 prev = cur;
             }
         }
-        let mut out = [0.0f32; 16];
-        for (a, &a0) in acc.iter().zip(&at) {
-            _mm512_storeu_ps(out.as_mut_ptr(), *a);
-            for (i, v) in out.iter().enumerate().take(n) {
-                if let Some(dst) = y.get_mut(a0 + i * ostep) {
-                    *dst = *v;
-                }
-            }
-        }
+        store_pixel_sums(&acc, &at, n, ostep, y);
         true
     }
 
@@ -821,18 +802,7 @@ impl Block<'_> {
             *bs = first_tap(self.transpose, oy, rm, g, g.in_h) * g.in_w + run.ix as usize;
             *a = (self.ob + l) * plane_out + oy * g.out_w + run.ox as usize;
         }
-        let mut bias = [0.0f32; 16];
-        _mm512_storeu_ps(bias.as_mut_ptr(), self.bias);
-        let mut acc = [_mm512_set1_ps(bias[l & 15]); R];
-        if !self.first {
-            for (a, &a0) in acc.iter_mut().zip(&at) {
-                let mut init = [0.0f32; 16];
-                for (i, v) in init.iter_mut().enumerate().take(n) {
-                    *v = y.get(a0 + i * ostep).copied().unwrap_or(0.0);
-                }
-                *a = _mm512_loadu_ps(init.as_ptr());
-            }
-        }
+        let mut acc = self.pixel_sums_start(l, &at, n, ostep, y);
         let kk16 = g.kernel * g.kernel * 16;
         let plane_in = g.in_h * g.in_w;
         let taps = e.n.min(KMAX * KMAX);
@@ -852,13 +822,55 @@ impl Block<'_> {
                 }
             }
         }
-        let mut out = [0.0f32; 16];
-        for (a, &a0) in acc.iter().zip(&at) {
-            _mm512_storeu_ps(out.as_mut_ptr(), *a);
-            for (i, v) in out.iter().enumerate().take(n) {
-                if let Some(d) = y.get_mut(a0 + i * ostep) {
-                    *d = *v;
+        store_pixel_sums(&acc, &at, n, ostep, y);
+    }
+
+    /// The starting sums of `R` pixel runs of output channel `ob + l`: its
+    /// bias in the first block of input channels, then what the earlier
+    /// blocks left in `y` (`n` outputs `ostep` apart from each `at`).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    unsafe fn pixel_sums_start<const R: usize>(
+        &self,
+        l: usize,
+        at: &[usize; R],
+        n: usize,
+        ostep: usize,
+        y: &[f32],
+    ) -> [__m512; R] {
+        let mut bias = [0.0f32; 16];
+        _mm512_storeu_ps(bias.as_mut_ptr(), self.bias);
+        let mut acc = [_mm512_set1_ps(bias[l & 15]); R];
+        if !self.first {
+            for (a, &a0) in acc.iter_mut().zip(at) {
+                let mut init = [0.0f32; 16];
+                for (i, v) in init.iter_mut().enumerate().take(n) {
+                    *v = y.get(a0 + i * ostep).copied().unwrap_or(0.0);
                 }
+                *a = _mm512_loadu_ps(init.as_ptr());
+            }
+        }
+        acc
+    }
+}
+
+/// Writes `R` pixel runs' sums back: lanes `0..n` of each to `n` outputs
+/// `ostep` apart from its `at`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+unsafe fn store_pixel_sums<const R: usize>(
+    acc: &[__m512; R],
+    at: &[usize; R],
+    n: usize,
+    ostep: usize,
+    y: &mut [f32],
+) {
+    let mut out = [0.0f32; 16];
+    for (a, &a0) in acc.iter().zip(at) {
+        _mm512_storeu_ps(out.as_mut_ptr(), *a);
+        for (i, v) in out.iter().enumerate().take(n) {
+            if let Some(d) = y.get_mut(a0 + i * ostep) {
+                *d = *v;
             }
         }
     }
