@@ -365,6 +365,44 @@ fn main() {
             .then(|| median_secs(|| drop(black_box(naive(&m.layers, black_box(&z)))), SAMPLES).0);
         rows.push((m.name, g.macs(), g.param_count(), run, po, pl, nv));
     }
+    // The output layer's `tanh` on a 28x28 image: the runtime's vectorised
+    // form against `libm`'s scalar one (the same bits).
+    let mut img = vec![0.0f32; 784];
+    LatentRng::new(11).fill_normal(&mut img);
+    let mut buf = img.clone();
+    let mut group = c.benchmark_group("tanh, 784 values");
+    group.bench_function("runtime", |bch| {
+        bch.iter(|| {
+            buf.copy_from_slice(&img);
+            runtime::kernels::tanh(black_box(&mut buf))
+        })
+    });
+    group.bench_function("libm", |bch| {
+        bch.iter(|| {
+            buf.copy_from_slice(&img);
+            black_box(&mut buf)
+                .iter_mut()
+                .for_each(|v| *v = libm::tanhf(*v));
+        })
+    });
+    group.finish();
+    let tanh_rt = median_secs(
+        || {
+            buf.copy_from_slice(&img);
+            runtime::kernels::tanh(black_box(&mut buf))
+        },
+        SAMPLES,
+    );
+    let tanh_libm = median_secs(
+        || {
+            buf.copy_from_slice(&img);
+            black_box(&mut buf)
+                .iter_mut()
+                .for_each(|v| *v = libm::tanhf(*v));
+        },
+        SAMPLES,
+    );
+
     println!();
     println!(
         "vector kernels: {}",
@@ -388,5 +426,13 @@ fn main() {
             pl.0 / run.0,
         );
     }
+    println!(
+        "tanh on 784 values: runtime {:.2} ({:.2}) us, libm {:.2} ({:.2}) us, {:.1}x",
+        tanh_rt.0 * 1e6,
+        tanh_rt.1 * 1e6,
+        tanh_libm.0 * 1e6,
+        tanh_libm.1 * 1e6,
+        tanh_libm.0 / tanh_rt.0
+    );
     c.final_summary();
 }

@@ -21,7 +21,9 @@
 //!   non-negative multiple of `stride` and `iy = (y + padding - ky) / stride`
 //!   (likewise for `x`).
 //! - Element-wise layers use `libm` (`tanhf`, `expf`), which is the same code
-//!   on every target, never the platform's math library.
+//!   on every target, never the platform's math library. (On x86-64 and
+//!   AArch64 `tanh` runs a vectorised form of `libm::tanhf` that gives the
+//!   same bits; module `tanh`.)
 //!
 //! The fast kernels (module `fast`, portable; `x86` with AVX2 + F16C;
 //! `avx512` with AVX-512 F/BW/VL; `neon` on AArch64) reorder loops across
@@ -50,6 +52,12 @@ pub mod neon;
 pub mod plain;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod simd;
+// Targets without vector units call `libm` and leave the vector form unused.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
+mod tanh;
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
 
@@ -202,10 +210,10 @@ pub fn leaky_relu(x: &mut [f32], slope: f32) {
     }
 }
 
+/// `libm::tanhf` of every value (vectorised where the target has vectors;
+/// see `tanh`).
 pub fn tanh(x: &mut [f32]) {
-    for v in x {
-        *v = libm::tanhf(*v);
-    }
+    tanh::slice(x);
 }
 
 pub fn sigmoid(x: &mut [f32]) {
