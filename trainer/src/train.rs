@@ -228,7 +228,9 @@ impl Trainer {
             .gan
             .g
             .forward_t(&batch.z, batch.fake_labels.as_ref(), true)?;
-        let logits = self.gan.d.forward(&fake, batch.fake_labels.as_ref())?;
+        // D's parameters as constants: only G's gradients are computed and used.
+        let d = self.gan.d.frozen();
+        let logits = d.forward(&fake, batch.fake_labels.as_ref())?;
         let g_loss = losses::generator_loss(self.cfg.loss, &logits)?;
         let grads = if self.cfg.mode_seeking > 0.0 {
             let ms = losses::mode_seeking(&fake, &batch.z)?;

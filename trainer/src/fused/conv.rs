@@ -478,11 +478,12 @@ fn three<'a>(
 pub struct Conv2dOp(pub Geometry, pub Act);
 
 /// The backward pass of [`Conv2dOp`]: `(x, weight, dy)` -> `[dx | dweight | dbias]` flattened
-/// (no `dx` unless `need_dx`).
+/// (no `dx` unless `need_dx`, no `dweight` and `dbias` unless `need_dw`).
 #[derive(Debug, Clone, Copy)]
 struct Conv2dGrad {
     g: Geometry,
     need_dx: bool,
+    need_dw: bool,
 }
 
 impl CustomOp3 for Conv2dOp {
@@ -549,10 +550,21 @@ impl CustomOp3 for Conv2dOp {
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = self.1.backward(res, grad)?;
-        let need_dx = x.track_op();
-        let packed = x.apply_op3_no_bwd(w, &grad, &Conv2dGrad { g: self.0, need_dx })?;
-        unpack(packed, x, w, bias, need_dx)
+        let (need_dx, need_dw) = needs(x, w, bias);
+        let op = Conv2dGrad {
+            g: self.0,
+            need_dx,
+            need_dw,
+        };
+        let packed = x.apply_op3_no_bwd(w, &grad, &op)?;
+        unpack(packed, x, w, bias, need_dx, need_dw)
     }
+}
+
+/// Which gradients a backward pass computes: the input's unless it is data or detached, the
+/// parameters' unless they are constants (a frozen discriminator in the generator's update).
+fn needs(x: &Tensor, w: &Tensor, bias: &Tensor) -> (bool, bool) {
+    (x.track_op(), w.track_op() || bias.track_op())
 }
 
 /// Splits `[dx | dweight | dbias]` into the three gradients.
@@ -562,6 +574,7 @@ fn unpack(
     w: &Tensor,
     bias: &Tensor,
     need_dx: bool,
+    need_dw: bool,
 ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
     let nx = if need_dx { x.elem_count() } else { 0 };
     let nw = w.elem_count();
@@ -570,6 +583,9 @@ fn unpack(
     } else {
         None
     };
+    if !need_dw {
+        return Ok((dx, None, None));
+    }
     Ok((
         dx,
         Some(packed.narrow(0, nx, nw)?.reshape(w.shape())?),
@@ -599,9 +615,10 @@ impl CustomOp3 for Conv2dGrad {
             candle_core::bail!("conv2d-grad: shapes do not match {g:?}")
         }
         let nx = if self.need_dx { x.len() } else { 0 };
-        let mut out = vec![0f32; nx + w.len() + o];
+        let (nw, nb) = if self.need_dw { (w.len(), o) } else { (0, 0) };
+        let mut out = vec![0f32; nx + nw + nb];
         let (dx, rest) = out.split_at_mut(nx);
-        let (dw, db) = rest.split_at_mut(w.len());
+        let (dw, db) = rest.split_at_mut(nw);
         let (spans, n) = (g.spans(), group(p, ckk));
         let mut cols = vec![0f32; n * p * ckk];
         let mut rows = vec![0f32; n * p * o];
@@ -611,25 +628,27 @@ impl CustomOp3 for Conv2dGrad {
             .enumerate()
         {
             let m = xg.len() / g.image_len() * p;
-            for (img, c) in xg
-                .chunks_exact(g.image_len())
-                .zip(cols.chunks_exact_mut(p * ckk))
-            {
-                im2col_image(img, &g, &spans, c);
-            }
             to_rows(dyg, o, p, &mut rows);
             let (cols, rows) = (&mut cols[..m * ckk], &rows[..m * o]);
-            // dW += dY^T [O, n P] @ cols [n P, CKK]
-            matmul(
-                (o, ckk, m),
-                dw,
-                (ckk, 1),
-                i > 0,
-                rows,
-                (1, o),
-                cols,
-                (ckk, 1),
-            );
+            if self.need_dw {
+                for (img, c) in xg
+                    .chunks_exact(g.image_len())
+                    .zip(cols.chunks_exact_mut(p * ckk))
+                {
+                    im2col_image(img, &g, &spans, c);
+                }
+                // dW += dY^T [O, n P] @ cols [n P, CKK]
+                matmul(
+                    (o, ckk, m),
+                    dw,
+                    (ckk, 1),
+                    i > 0,
+                    rows,
+                    (1, o),
+                    cols,
+                    (ckk, 1),
+                );
+            }
             if self.need_dx {
                 // dcols = dY [n P, O] @ W [O, CKK], then back onto the images.
                 matmul(
@@ -651,7 +670,9 @@ impl CustomOp3 for Conv2dGrad {
                 }
             }
         }
-        add_channel_sums(dy, o, p, db);
+        if self.need_dw {
+            add_channel_sums(dy, o, p, db);
+        }
         let len = out.len();
         Ok((CpuStorage::F32(out), Shape::from(len)))
     }
@@ -670,6 +691,7 @@ pub struct ConvTranspose2dOp(pub Geometry, pub Act);
 struct ConvTranspose2dGrad {
     g: Geometry,
     need_dx: bool,
+    need_dw: bool,
 }
 
 impl CustomOp3 for ConvTranspose2dOp {
@@ -741,10 +763,14 @@ impl CustomOp3 for ConvTranspose2dOp {
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = self.1.backward(res, grad)?;
-        let need_dx = x.track_op();
-        let op = ConvTranspose2dGrad { g: self.0, need_dx };
+        let (need_dx, need_dw) = needs(x, w, bias);
+        let op = ConvTranspose2dGrad {
+            g: self.0,
+            need_dx,
+            need_dw,
+        };
         let packed = x.apply_op3_no_bwd(w, &grad, &op)?;
-        unpack(packed, x, w, bias, need_dx)
+        unpack(packed, x, w, bias, need_dx, need_dw)
     }
 }
 
@@ -770,9 +796,14 @@ impl CustomOp3 for ConvTranspose2dGrad {
             candle_core::bail!("conv-transpose2d-grad: shapes do not match {g:?}")
         }
         let nx = if self.need_dx { x.len() } else { 0 };
-        let mut out = vec![0f32; nx + w.len() + cout];
+        let (nw, nb) = if self.need_dw {
+            (w.len(), cout)
+        } else {
+            (0, 0)
+        };
+        let mut out = vec![0f32; nx + nw + nb];
         let (dx, rest) = out.split_at_mut(nx);
-        let (dw, db) = rest.split_at_mut(w.len());
+        let (dw, db) = rest.split_at_mut(nw);
         let (spans, n) = (g.spans(), group(p, ckk));
         let mut cols = vec![0f32; n * p * ckk];
         let mut rows = vec![0f32; n * p * cin];
@@ -789,19 +820,22 @@ impl CustomOp3 for ConvTranspose2dGrad {
             {
                 im2col_image(img, &g, &spans, c);
             }
-            to_rows(xg, cin, p, &mut rows);
-            let (cols, rows) = (&cols[..m * ckk], &rows[..m * cin]);
-            // dW += x [C_in, n P] @ dcols [n P, CKK]
-            matmul(
-                (cin, ckk, m),
-                dw,
-                (ckk, 1),
-                i > 0,
-                rows,
-                (1, cin),
-                cols,
-                (ckk, 1),
-            );
+            let cols = &cols[..m * ckk];
+            if self.need_dw {
+                to_rows(xg, cin, p, &mut rows);
+                let rows = &rows[..m * cin];
+                // dW += x [C_in, n P] @ dcols [n P, CKK]
+                matmul(
+                    (cin, ckk, m),
+                    dw,
+                    (ckk, 1),
+                    i > 0,
+                    rows,
+                    (1, cin),
+                    cols,
+                    (ckk, 1),
+                );
+            }
             if self.need_dx {
                 // dx^T [n P, C_in] = dcols [n P, CKK] @ W^T, then into [n, C_in, P].
                 let drows = &mut drows[..m * cin];
@@ -819,7 +853,9 @@ impl CustomOp3 for ConvTranspose2dGrad {
                 from_rows(drows, cin, p, None, Act::Identity, dxg);
             }
         }
-        add_channel_sums(dy, cout, g.height * g.width, db);
+        if self.need_dw {
+            add_channel_sums(dy, cout, g.height * g.width, db);
+        }
         let len = out.len();
         Ok((CpuStorage::F32(out), Shape::from(len)))
     }
@@ -984,6 +1020,7 @@ mod tests {
             assert!(max_diff(&ours, &theirs) < 1e-4);
             let r = Tensor::randn(0f32, 1.0, ours.shape(), &dev).unwrap();
             let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let dx_ref = go.get(&x).unwrap().flatten_all().unwrap();
             let gt = (&theirs * &r)
                 .unwrap()
                 .sum_all()
@@ -1000,6 +1037,21 @@ mod tests {
             let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
             assert!(go.get(&x).is_none());
             assert!(max_diff(go.get(&wc).unwrap(), gt.get(&wc).unwrap()) < 1e-3);
+            // Constant parameters (a frozen layer): the same input gradient, bit for bit, and
+            // none for the parameters.
+            let (wf, bf) = (wc.as_tensor().detach(), bias.as_tensor().detach());
+            let ours = conv2d(&x, &wf, &bf, s, p, act).unwrap();
+            let gf = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            assert!(gf.get(&wc).is_none() && gf.get(&bias).is_none());
+            assert_eq!(
+                gf.get(&x)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap(),
+                dx_ref.to_vec1::<f32>().unwrap()
+            );
 
             let wt = Var::from_tensor(&Tensor::randn(0f32, 1.0, (cin, cout, k, k), &dev).unwrap())
                 .unwrap();
@@ -1031,6 +1083,24 @@ mod tests {
                     v.dims()
                 );
             }
+            let (wf, bf) = (wt.as_tensor().detach(), bt.as_tensor().detach());
+            let ours = conv_transpose2d(&x, &wf, &bf, s, p, act_t).unwrap();
+            let gf = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            assert!(gf.get(&wt).is_none() && gf.get(&bt).is_none());
+            assert_eq!(
+                gf.get(&x)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap(),
+                go.get(&x)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+            );
         }
     }
 

@@ -2,7 +2,7 @@
 //! and a broadcast addition, and candle's backward materialises (zeros, then a sum) a gradient
 //! for every node: the weight's gradient was built three times, once transposed. Here the
 //! backward produces `dW = dy^T x` directly in the weight's layout, and skips `dx` when `x` is
-//! not tracked (data, detached fakes).
+//! not tracked (data, detached fakes) and `dW`, `db` when the parameters are not (a frozen D).
 //! CPU only: `models::layers::Linear` uses the candle ops on other devices.
 
 use candle_core::backend::BackendStorage;
@@ -58,7 +58,7 @@ impl CustomOp3 for Dense {
         &self,
         x: &Tensor,
         w: &Tensor,
-        _b: &Tensor,
+        b: &Tensor,
         res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
@@ -70,9 +70,18 @@ impl CustomOp3 for Dense {
         } else {
             None
         };
-        let dw = grad.t()?.matmul(x)?;
-        let db = grad.apply_op1_no_bwd(&ChannelSum)?;
-        Ok((dx, Some(dw), Some(db)))
+        // Likewise a frozen layer's parameters (D's, in the generator's update) need none.
+        let dw = if w.track_op() {
+            Some(grad.t()?.matmul(x)?)
+        } else {
+            None
+        };
+        let db = if b.track_op() {
+            Some(grad.apply_op1_no_bwd(&ChannelSum)?)
+        } else {
+            None
+        };
+        Ok((dx, dw, db))
     }
 }
 
@@ -129,6 +138,27 @@ mod tests {
                     (None, None) => {}
                     _ => panic!("gradient present in one version only for {:?}", v.dims()),
                 }
+            }
+            // Constant parameters (a frozen layer): the same input gradient, bit for bit, and
+            // none for the parameters.
+            let frozen = dense(
+                &input,
+                &w.as_tensor().detach(),
+                &b.as_tensor().detach(),
+                act,
+            );
+            let gf = (&frozen.unwrap() * &r)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            assert!(gf.get(&w).is_none() && gf.get(&b).is_none());
+            for v in [&x, &xt] {
+                let bits = |g: Option<&Tensor>| {
+                    g.map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+                };
+                assert_eq!(bits(gf.get(v)), bits(go.get(v)));
             }
         }
     }

@@ -206,6 +206,17 @@ impl DiscriminatorNet for Discriminator {
             _ => Ok(logit),
         }
     }
+
+    fn frozen(&self) -> Box<dyn DiscriminatorNet> {
+        Box::new(Discriminator {
+            conv1: self.conv1.frozen(),
+            conv2: self.conv2.frozen(),
+            out: self.out.frozen(),
+            project: self.project.as_ref().map(Embedding::frozen),
+            classes: self.classes,
+            pack: self.pack,
+        })
+    }
 }
 
 #[cfg(test)]

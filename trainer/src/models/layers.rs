@@ -15,10 +15,13 @@ fn bound(fan_in: usize) -> f32 {
 }
 
 /// `y = x W^T + b`, weight `[out, in]`.
+///
+/// The parameters are the tensors of the store's variables (same storage, so optimiser updates
+/// show here), or detached views of them in a [`Linear::frozen`] copy.
 #[derive(Debug, Clone)]
 pub struct Linear {
-    pub weight: Var,
-    pub bias: Var,
+    pub weight: Tensor,
+    pub bias: Tensor,
 }
 
 impl Linear {
@@ -31,9 +34,24 @@ impl Linear {
     ) -> Result<Self> {
         let b = bound(fan_in);
         Ok(Linear {
-            weight: store.uniform(&format!("{name}.weight"), &[out, fan_in], b, rng)?,
-            bias: store.uniform(&format!("{name}.bias"), &[out], b, rng)?,
+            weight: store
+                .uniform(&format!("{name}.weight"), &[out, fan_in], b, rng)?
+                .as_tensor()
+                .clone(),
+            bias: store
+                .uniform(&format!("{name}.bias"), &[out], b, rng)?
+                .as_tensor()
+                .clone(),
         })
+    }
+
+    /// The same layer reading its parameters as constants: gradients still reach its input,
+    /// but none is computed for the weight or bias (see `DiscriminatorNet::frozen`).
+    pub fn frozen(&self) -> Self {
+        Linear {
+            weight: self.weight.detach(),
+            bias: self.bias.detach(),
+        }
     }
 
     /// One fused op on the CPU (`crate::fused::linear`), candle's matmul and add elsewhere.
@@ -204,11 +222,11 @@ impl BatchNorm {
     }
 }
 
-/// A square 2-D convolution, weight `[out, in, k, k]`.
+/// A square 2-D convolution, weight `[out, in, k, k]`; parameters as in [`Linear`].
 #[derive(Debug, Clone)]
 pub struct Conv2d {
-    pub weight: Var,
-    pub bias: Var,
+    pub weight: Tensor,
+    pub bias: Tensor,
     pub stride: usize,
     pub padding: usize,
 }
@@ -227,11 +245,26 @@ impl Conv2d {
     ) -> Result<Self> {
         let b = bound(cin * k * k);
         Ok(Conv2d {
-            weight: store.uniform(&format!("{name}.weight"), &[cout, cin, k, k], b, rng)?,
-            bias: store.uniform(&format!("{name}.bias"), &[cout], b, rng)?,
+            weight: store
+                .uniform(&format!("{name}.weight"), &[cout, cin, k, k], b, rng)?
+                .as_tensor()
+                .clone(),
+            bias: store
+                .uniform(&format!("{name}.bias"), &[cout], b, rng)?
+                .as_tensor()
+                .clone(),
             stride,
             padding,
         })
+    }
+
+    /// The same layer with constant parameters, as [`Linear::frozen`].
+    pub fn frozen(&self) -> Self {
+        Conv2d {
+            weight: self.weight.detach(),
+            bias: self.bias.detach(),
+            ..*self
+        }
     }
 
     /// On the CPU one fused op with the bias (`crate::fused::conv`), whose backward is far
@@ -329,10 +362,10 @@ impl ConvTranspose2d {
     }
 }
 
-/// A class embedding table `[classes, dim]`.
+/// A class embedding table `[classes, dim]`; the table as in [`Linear`].
 #[derive(Debug, Clone)]
 pub struct Embedding {
-    pub weight: Var,
+    pub weight: Tensor,
 }
 
 impl Embedding {
@@ -357,8 +390,18 @@ impl Embedding {
         rng: &mut ChaCha8Rng,
     ) -> Result<Self> {
         Ok(Embedding {
-            weight: store.normal(&format!("{name}.weight"), &[classes, dim], rng)?,
+            weight: store
+                .normal(&format!("{name}.weight"), &[classes, dim], rng)?
+                .as_tensor()
+                .clone(),
         })
+    }
+
+    /// The same table as a constant, as [`Linear::frozen`].
+    pub fn frozen(&self) -> Self {
+        Embedding {
+            weight: self.weight.detach(),
+        }
     }
 
     /// Rows for `labels` (u32, `[B]`).

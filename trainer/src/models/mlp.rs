@@ -138,4 +138,13 @@ impl DiscriminatorNet for Discriminator {
         }
         Ok(self.out.forward(&x)?.squeeze(1)?)
     }
+
+    fn frozen(&self) -> Box<dyn DiscriminatorNet> {
+        Box::new(Discriminator {
+            embed: self.embed.as_ref().map(Embedding::frozen),
+            layers: self.layers.iter().map(Linear::frozen).collect(),
+            out: self.out.frozen(),
+            pack: self.pack,
+        })
+    }
 }

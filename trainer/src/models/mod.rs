@@ -214,6 +214,11 @@ fn check_packable(batch: usize, pack: usize) -> Result<()> {
 pub trait DiscriminatorNet {
     /// `x` is `[B, C, H, W]`; returns logits `[B / pack]`, one per pack of consecutive samples.
     fn forward(&self, x: &Tensor, labels: Option<&Tensor>) -> Result<Tensor>;
+    /// The same network over the same parameters, read as constants: the generator's update
+    /// back-propagates through D to the fakes but has no use for D's own gradients, which were
+    /// a weight-gradient product per layer (about a sixteenth of an MLP step). Same outputs and
+    /// the same gradients for the input, bit for bit.
+    fn frozen(&self) -> Box<dyn DiscriminatorNet>;
 }
 
 /// A generator, its discriminator, and their parameters.

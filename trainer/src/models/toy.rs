@@ -166,6 +166,16 @@ impl DiscriminatorNet for Discriminator {
         }
         Ok(self.out.forward(&x)?.squeeze(1)?)
     }
+
+    fn frozen(&self) -> Box<dyn DiscriminatorNet> {
+        Box::new(Discriminator {
+            embed: self.embed.as_ref().map(Embedding::frozen),
+            layers: self.layers.iter().map(Linear::frozen).collect(),
+            pieces: self.pieces,
+            out: self.out.frozen(),
+            pack: self.pack,
+        })
+    }
 }
 
 #[cfg(test)]
