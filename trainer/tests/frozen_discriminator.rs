@@ -81,6 +81,10 @@ fn frozen_discriminator_gives_the_same_logits_and_input_gradients() {
             );
         }
         // The ordinary forward pass still gives D's parameters their gradients.
-        assert!(gan.d_params.trainable().iter().all(|(_, v)| gt.get(v).is_some()));
+        assert!(gan
+            .d_params
+            .trainable()
+            .iter()
+            .all(|(_, v)| gt.get(v).is_some()));
     }
 }

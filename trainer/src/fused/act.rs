@@ -93,25 +93,16 @@ pub enum Act {
 impl Act {
     pub const RELU: Act = Act::Leaky(0.0);
 
-    #[inline]
-    pub fn apply(self, v: f32) -> f32 {
-        match self {
-            Act::Identity => v,
-            Act::Leaky(a) => {
-                if v > 0.0 {
-                    v
-                } else {
-                    a * v
-                }
-            }
-            Act::Tanh => v.tanh(),
-        }
-    }
-
-    /// Applies the activation to a whole slice in place.
+    /// Applies the activation to a slice in place. `tanh` is the runtime's (`libm::tanhf` in a
+    /// vectorised form, several times faster than the C library's one value at a time), so
+    /// the generator's output layer computes the same function here as on the board.
     pub fn apply_all(self, y: &mut [f32]) {
-        if self != Act::Identity {
-            y.iter_mut().for_each(|v| *v = self.apply(*v));
+        match self {
+            Act::Identity => {}
+            Act::Leaky(a) => y
+                .iter_mut()
+                .for_each(|v| *v = if *v > 0.0 { *v } else { a * *v }),
+            Act::Tanh => runtime::kernels::tanh(y),
         }
     }
 

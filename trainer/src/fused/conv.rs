@@ -437,8 +437,9 @@ fn from_rows(rows: &[f32], c: usize, p: usize, bias: Option<&[f32]>, act: Act, i
         for (ch, plane) in im.chunks_exact_mut(p).enumerate() {
             let b = bias.map_or(0.0, |b| b[ch]);
             for (i, v) in plane.iter_mut().enumerate() {
-                *v = act.apply(r[i * c + ch] + b);
+                *v = r[i * c + ch] + b;
             }
+            act.apply_all(plane);
         }
     }
 }

@@ -47,9 +47,8 @@ impl CustomOp3 for Dense {
         let b = super::f32_slice(s3, l3, self.name())?;
         let act = self.0;
         for row in y.chunks_exact_mut(n) {
-            row.iter_mut()
-                .zip(b)
-                .for_each(|(v, &b)| *v = act.apply(*v + b));
+            row.iter_mut().zip(b).for_each(|(v, &b)| *v += b);
+            act.apply_all(row);
         }
         Ok((CpuStorage::F32(y), Shape::from((m, n))))
     }

@@ -189,7 +189,8 @@ impl CustomOp3 for BatchNormTrain {
                 let (yp, xp) = (&mut yb[ch * inner..][..inner], &xb[ch * inner..][..inner]);
                 yp.iter_mut()
                     .zip(xp)
-                    .for_each(|(y, &x)| *y = act.apply((x - m) * s + b));
+                    .for_each(|(y, &x)| *y = (x - m) * s + b);
+                act.apply_all(yp);
             }
         }
         Ok((CpuStorage::F32(y), l1.shape().clone()))
