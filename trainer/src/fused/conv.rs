@@ -959,6 +959,18 @@ mod tests {
             .unwrap()
     }
 
+    fn flat(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    }
+
+    /// With its parameters detached, a layer's output `frozen` (weighted by `r`) gives `x` the
+    /// gradient `dx`, bit for bit, and computes none for `params`.
+    fn assert_frozen(frozen: &Tensor, r: &Tensor, x: &Var, params: [&Var; 2], dx: &[f32]) {
+        let g = (frozen * r).unwrap().sum_all().unwrap().backward().unwrap();
+        assert!(params.iter().all(|p| g.get(p).is_none()));
+        assert_eq!(flat(g.get(x).unwrap()), dx);
+    }
+
     /// `<im2col(x), y> == <x, col2im(y)>`: the two are adjoint, which makes each the other's
     /// backward pass.
     #[test]
@@ -1021,7 +1033,7 @@ mod tests {
             assert!(max_diff(&ours, &theirs) < 1e-4);
             let r = Tensor::randn(0f32, 1.0, ours.shape(), &dev).unwrap();
             let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-            let dx_ref = go.get(&x).unwrap().flatten_all().unwrap();
+            let dx_ref = go.get(&x).unwrap().clone();
             let gt = (&theirs * &r)
                 .unwrap()
                 .sum_all()
@@ -1038,21 +1050,10 @@ mod tests {
             let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
             assert!(go.get(&x).is_none());
             assert!(max_diff(go.get(&wc).unwrap(), gt.get(&wc).unwrap()) < 1e-3);
-            // Constant parameters (a frozen layer): the same input gradient, bit for bit, and
-            // none for the parameters.
+            // Constant parameters (a frozen layer).
             let (wf, bf) = (wc.as_tensor().detach(), bias.as_tensor().detach());
             let ours = conv2d(&x, &wf, &bf, s, p, act).unwrap();
-            let gf = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-            assert!(gf.get(&wc).is_none() && gf.get(&bias).is_none());
-            assert_eq!(
-                gf.get(&x)
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1::<f32>()
-                    .unwrap(),
-                dx_ref.to_vec1::<f32>().unwrap()
-            );
+            assert_frozen(&ours, &r, &x, [&wc, &bias], &flat(&dx_ref));
 
             let wt = Var::from_tensor(&Tensor::randn(0f32, 1.0, (cin, cout, k, k), &dev).unwrap())
                 .unwrap();
@@ -1086,22 +1087,7 @@ mod tests {
             }
             let (wf, bf) = (wt.as_tensor().detach(), bt.as_tensor().detach());
             let ours = conv_transpose2d(&x, &wf, &bf, s, p, act_t).unwrap();
-            let gf = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-            assert!(gf.get(&wt).is_none() && gf.get(&bt).is_none());
-            assert_eq!(
-                gf.get(&x)
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1::<f32>()
-                    .unwrap(),
-                go.get(&x)
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1::<f32>()
-                    .unwrap()
-            );
+            assert_frozen(&ours, &r, &x, [&wt, &bt], &flat(go.get(&x).unwrap()));
         }
     }
 
