@@ -8,7 +8,8 @@
 //! and the shipped `models/dcgan-digits.safetensors`.
 //!
 //! Each runs through the runtime (`Generator::generate`, which dispatches
-//! to the vector kernels where the CPU has them), the portable fast kernels
+//! to the vector kernels where the CPU has them; and a `Prepared` generator,
+//! whose convolution weights were transposed once), the portable fast kernels
 //! (what a `no_std` baseline build runs), the plain reference kernels, and
 //! for the first two a naive scalar forward pass (f16 decoded per element
 //! with `half`, one sequential sum per output), all in the same process,
@@ -330,9 +331,23 @@ fn main() {
             assert!(out.iter().zip(&n).all(|(x, y)| (x - y).abs() < 1e-4));
         }
 
+        // The convolutions' weights transposed once (`Generator::prepare`).
+        let mut pre_buf = vec![0.0; g.prepared_len()];
+        let pre = g.prepare(&mut pre_buf).expect("buffer of prepared_len()");
+        let mut out_pre = vec![0.0; g.output_len()];
+        pre.generate(&z, None, &mut scratch, &mut out_pre).unwrap();
+        assert_eq!(
+            out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            out_pre.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "prepared weights change the output"
+        );
+
         let mut group = c.benchmark_group(m.name);
         group.bench_function("runtime (dispatched)", |bch| {
             bch.iter(|| g.generate(black_box(&z), None, &mut scratch, &mut out))
+        });
+        group.bench_function("runtime (prepared)", |bch| {
+            bch.iter(|| pre.generate(black_box(&z), None, &mut scratch, &mut out))
         });
         for set in [PLAIN, PORTABLE] {
             group.bench_function(format!("{} kernels", set.name), |bch| {
@@ -353,6 +368,13 @@ fn main() {
             },
             SAMPLES,
         );
+        let prep = median_secs(
+            || {
+                pre.generate(black_box(&z), None, &mut scratch, &mut out)
+                    .unwrap()
+            },
+            SAMPLES,
+        );
         let mut per_set = |set: &KernelSet| {
             median_secs(
                 || set_pass(set, &g, &st, black_box(&z), &mut a, &mut b),
@@ -363,7 +385,17 @@ fn main() {
         let po = per_set(&PORTABLE);
         let nv = (!m.layers.is_empty())
             .then(|| median_secs(|| drop(black_box(naive(&m.layers, black_box(&z)))), SAMPLES).0);
-        rows.push((m.name, g.macs(), g.param_count(), run, po, pl, nv));
+        rows.push((
+            m.name,
+            g.macs(),
+            g.param_count(),
+            run,
+            prep,
+            g.prepared_len(),
+            po,
+            pl,
+            nv,
+        ));
     }
     // The output layer's `tanh` on a 28x28 image: the runtime's vectorised
     // form against `libm`'s scalar one (the same bits).
@@ -409,14 +441,17 @@ fn main() {
         vector.map_or("none on this CPU", |k| k.name)
     );
     println!("Medians (minimum in brackets), microseconds per image:");
-    println!("| model | MACs | params | runtime | GFLOP/s | portable | plain | naive scalar | vs portable | vs plain |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    for (name, macs, params, run, po, pl, nv) in rows {
+    println!("| model | MACs | params | runtime | GFLOP/s | prepared (KiB) | portable | plain | naive scalar | vs portable | vs plain |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (name, macs, params, run, prep, prep_len, po, pl, nv) in rows {
         println!(
-            "| {name} | {macs} | {params} | {:.1} ({:.1}) | {:.2} | {:.1} ({:.1}) | {:.1} ({:.1}) | {} | {:.1}x | {:.1}x |",
+            "| {name} | {macs} | {params} | {:.1} ({:.1}) | {:.2} | {:.1} ({:.1}; {}) | {:.1} ({:.1}) | {:.1} ({:.1}) | {} | {:.1}x | {:.1}x |",
             run.0 * 1e6,
             run.1 * 1e6,
             2.0 * macs as f64 / run.0 / 1e9,
+            prep.0 * 1e6,
+            prep.1 * 1e6,
+            prep_len * 4 / 1024,
             po.0 * 1e6,
             po.1 * 1e6,
             pl.0 * 1e6,

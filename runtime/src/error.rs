@@ -291,6 +291,8 @@ pub enum Error {
     ScratchTooSmall { needed: usize, found: usize },
     /// The output buffer is shorter than `output_len()`.
     OutputTooSmall { needed: usize, found: usize },
+    /// The buffer given to `prepare` is shorter than `prepared_len()`.
+    PreparedTooSmall { needed: usize, found: usize },
 
     // ---- building (feature `std`) ----
     /// A layer was given the wrong number of weight or bias values
@@ -504,6 +506,10 @@ impl fmt::Display for Error {
             OutputTooSmall { needed, found } => write!(
                 f,
                 "output buffer holds {found} f32, output_len() is {needed}"
+            ),
+            PreparedTooSmall { needed, found } => write!(
+                f,
+                "buffer for prepared weights holds {found} f32, prepared_len() is {needed}"
             ),
             ParameterLength {
                 layer,

@@ -118,9 +118,11 @@ pub mod format;
 pub mod kernels;
 pub mod model;
 pub mod output;
+pub mod prepared;
 pub mod rng;
 #[cfg(feature = "std")]
 pub mod write;
 
 pub use error::Error;
 pub use model::{Generator, Shape};
+pub use prepared::Prepared;

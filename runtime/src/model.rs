@@ -75,7 +75,7 @@ struct TensorRef {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Layer {
+pub(crate) struct Layer {
     spec: LayerSpec,
     input: Act,
     output: Act,
@@ -486,6 +486,36 @@ impl<'a> Generator<'a> {
         scratch: &mut [f32],
         out: &mut [f32],
     ) -> Result<(), Error> {
+        self.generate_with(z, class, scratch, out, &[])
+    }
+
+    /// The convolution layers in order, with their geometry and whether
+    /// they are transposed.
+    pub(crate) fn convolutions(&self) -> impl Iterator<Item = (&Layer, ConvGeom, bool)> + '_ {
+        self.layers
+            .iter()
+            .take(self.layer_count)
+            .filter_map(|l| match l.spec {
+                LayerSpec::Conv2d { .. } => Some((l, geometry(l), false)),
+                LayerSpec::ConvTranspose2d { .. } => Some((l, geometry(l), true)),
+                _ => None,
+            })
+    }
+
+    pub(crate) fn layer_weights(&self, layer: &Layer) -> Weights<'a> {
+        self.weights(layer.weight)
+    }
+
+    /// [`generate`](Self::generate), the convolutions reading their weights
+    /// from `prepared` (see `prepared`) where it holds them.
+    pub(crate) fn generate_with(
+        &self,
+        z: &[f32],
+        class: Option<usize>,
+        scratch: &mut [f32],
+        out: &mut [f32],
+        prepared: &[f32],
+    ) -> Result<(), Error> {
         if z.len() != self.latent_dim {
             return Err(Error::LatentLength {
                 expected: self.latent_dim,
@@ -517,6 +547,7 @@ impl<'a> Generator<'a> {
         let scratch = scratch.get_mut(..self.scratch_len()).ok_or(scratch_err)?;
         let (mut a, mut b) = scratch.split_at_mut(self.max_act);
         a.get_mut(..z.len()).ok_or(scratch_err)?.copy_from_slice(z);
+        let mut pre_at = 0;
         for layer in self.layers.iter().take(self.layer_count) {
             let n_in = layer.input.len();
             let n_out = layer.output.len();
@@ -532,10 +563,18 @@ impl<'a> Generator<'a> {
                 LayerSpec::Conv2d { .. } | LayerSpec::ConvTranspose2d { .. } => {
                     let g = geometry(layer);
                     let y = b.get_mut(..n_out).ok_or(scratch_err)?;
-                    if matches!(layer.spec, LayerSpec::Conv2d { .. }) {
-                        kernels::conv2d(w, bias, &g, x, y);
+                    let transpose = matches!(layer.spec, LayerSpec::ConvTranspose2d { .. });
+                    if prepared.is_empty() {
+                        if transpose {
+                            kernels::conv_transpose2d(w, bias, &g, x, y);
+                        } else {
+                            kernels::conv2d(w, bias, &g, x, y);
+                        }
                     } else {
-                        kernels::conv_transpose2d(w, bias, &g, x, y);
+                        let n = kernels::prepared_len(&g, transpose);
+                        let pre = prepared.get(pre_at..pre_at + n).unwrap_or(&[]);
+                        pre_at += n;
+                        kernels::conv_prepared(w, bias, &g, x, y, transpose, pre);
                     }
                 }
                 LayerSpec::UpsampleNearest { scale } => {

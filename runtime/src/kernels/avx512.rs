@@ -340,6 +340,12 @@ struct Taps {
     n: usize,
 }
 
+/// With `pre`, the weights already transposed by [`prepare`] (`pre` holds
+/// [`prepared_len`] values); without, each block's are transposed here.
+///
+/// # Safety
+///
+/// The features are present, `conv_fits` holds and `conv_512_supported`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn conv_512(
     w: Weights<'_>,
@@ -348,6 +354,7 @@ unsafe fn conv_512(
     x: &[f32],
     y: &mut [f32],
     transpose: bool,
+    pre: Option<&[f32]>,
 ) {
     let k = g.kernel;
     let kk = k * k;
@@ -369,14 +376,22 @@ unsafe fn conv_512(
         let mut c0 = 0;
         while c0 < g.in_c {
             let cn = cb.min(g.in_c - c0);
-            for c in 0..cn {
-                // SAFETY: (c + 1) * kk * 16 <= cn * kk * 16 <= WT.
-                transpose_weights(&w, g, transpose, c0 + c, ob, nl, wtp.add(c * kk * 16));
-            }
+            let wt = match pre {
+                // SAFETY: `pre` holds every block's transposed weights, in
+                // this order (`prepared_len`, `prepare`).
+                Some(p) => p.as_ptr().add(((ob / 16) * g.in_c + c0) * kk * 16),
+                None => {
+                    for c in 0..cn {
+                        // SAFETY: (c + 1) * kk * 16 <= cn * kk * 16 <= WT.
+                        transpose_weights(&w, g, transpose, c0 + c, ob, nl, wtp.add(c * kk * 16));
+                    }
+                    wtp.cast_const()
+                }
+            };
             let blk = Block {
                 g,
                 x,
-                wt: wtp,
+                wt,
                 bias: load_w(&b, ob, nl),
                 c0,
                 cn,
@@ -887,7 +902,7 @@ pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [
         return;
     }
     // SAFETY: the features are present and the sizes checked.
-    unsafe { conv_512(w, b, g, x, y, false) }
+    unsafe { conv_512(w, b, g, x, y, false, None) }
 }
 
 /// `conv_transpose2d`; falls back like [`conv2d`].
@@ -899,7 +914,77 @@ pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32],
         return;
     }
     // SAFETY: the features are present and the sizes checked.
-    unsafe { conv_512(w, b, g, x, y, true) }
+    unsafe { conv_512(w, b, g, x, y, true, None) }
+}
+
+// ---- prepared weights ----
+
+/// f32 values of a convolution's weights transposed once by [`prepare`]:
+/// every block of 16 output channels as `[input channel][tap][16]`. 0 where
+/// this CPU or geometry does not run these kernels (nothing to prepare).
+pub fn prepared_len(g: &ConvGeom, transpose: bool) -> usize {
+    if !available() || !conv_512_supported(g, transpose) {
+        return 0;
+    }
+    g.out_c
+        .div_ceil(16)
+        .saturating_mul(g.in_c)
+        .saturating_mul(g.kernel * g.kernel * 16)
+}
+
+/// Transposes the weights of a convolution into `dst` (at least
+/// [`prepared_len`] values; lanes past the last output channel of a block
+/// are left as they were and never read). False, with nothing written,
+/// when there is nothing to prepare or the weights or `dst` are too short.
+pub fn prepare(w: Weights<'_>, g: &ConvGeom, transpose: bool, dst: &mut [f32]) -> bool {
+    let n = prepared_len(g, transpose);
+    let wl = g
+        .out_c
+        .checked_mul(g.in_c)
+        .and_then(|v| v.checked_mul(g.kernel * g.kernel));
+    if n == 0 || dst.len() < n || wl.is_none_or(|wl| w.len() < wl) {
+        return false;
+    }
+    let kk = g.kernel * g.kernel;
+    for ob in (0..g.out_c).step_by(16) {
+        let nl = 16.min(g.out_c - ob);
+        for c in 0..g.in_c {
+            let at = ((ob / 16) * g.in_c + c) * kk * 16;
+            // SAFETY: the features are present (n > 0); `at + kk * 16 <= n
+            // <= dst.len()`, and the weights hold every element read.
+            unsafe { transpose_weights(&w, g, transpose, c, ob, nl, dst.as_mut_ptr().add(at)) };
+        }
+    }
+    true
+}
+
+/// [`conv2d`] or [`conv_transpose2d`] (`transpose`) with the weights that
+/// [`prepare`] transposed into `pre`; the kernels without them where `pre`
+/// is shorter than [`prepared_len`] (so the result is the same either way).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_prepared(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+    transpose: bool,
+    pre: &[f32],
+) {
+    let n = prepared_len(g, transpose);
+    if n == 0 || pre.len() < n {
+        return if transpose {
+            conv_transpose2d(w, b, g, x, y)
+        } else {
+            conv2d(w, b, g, x, y)
+        };
+    }
+    if !conv_fits(&w, &b, g, x, y) {
+        return;
+    }
+    // SAFETY: the features are present (n > 0), the sizes checked, and
+    // `pre` holds the prepared weights.
+    unsafe { conv_512(w, b, g, x, y, transpose, Some(pre)) }
 }
 
 #[cfg(test)]

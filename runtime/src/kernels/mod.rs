@@ -404,6 +404,58 @@ pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32],
     fast::conv_transpose2d(w, b, g, x, y)
 }
 
+/// f32 values a convolution's weights take once transposed for the fastest
+/// kernel ([`prepare_conv`]); 0 where that kernel transposes nothing, or
+/// does it per call with no gain from doing it once (every target but
+/// x86-64 with AVX-512).
+pub fn prepared_len(g: &ConvGeom, transpose: bool) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    return avx512::prepared_len(g, transpose);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (g, transpose);
+        0
+    }
+}
+
+/// Transposes a convolution's weights once into `dst` (at least
+/// [`prepared_len`] values) for [`conv_prepared`]; false when there is
+/// nothing to prepare.
+pub fn prepare_conv(w: Weights<'_>, g: &ConvGeom, transpose: bool, dst: &mut [f32]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return avx512::prepare(w, g, transpose, dst);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (w, g, transpose, dst);
+        false
+    }
+}
+
+/// [`conv2d`] or [`conv_transpose2d`] (`transpose`), reading the weights
+/// [`prepare_conv`] wrote to `pre` where there are any: the same bits as
+/// without them, minus the per-call conversion and transposition.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_prepared(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+    transpose: bool,
+    pre: &[f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if !pre.is_empty() {
+        return avx512::conv_prepared(w, b, g, x, y, transpose, pre);
+    }
+    let _ = pre;
+    if transpose {
+        conv_transpose2d(w, b, g, x, y)
+    } else {
+        conv2d(w, b, g, x, y)
+    }
+}
+
 /// Holds a vector kernel's f16 conversion to the reference on every finite
 /// f16 bit pattern, `lanes` (at most 16) at a time: `convert` gets
 /// `2 * lanes` little-endian bytes and fills `lanes` floats.
