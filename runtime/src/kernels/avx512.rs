@@ -251,7 +251,7 @@ unsafe fn tail_gathered(w: &Weights<'_>, x: &[f32], first: usize, mut s: __m512)
 const LONG: usize = 1024;
 
 /// Dense layer (see the module docs of `kernels` for the order); the AVX2
-/// kernel for the last rows (fewer than 16), rows of [`LONG`] inputs or
+/// kernel for the last rows (fewer than 16), rows of `LONG` inputs or
 /// more, and where the CPU lacks AVX-512.
 pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
     if !available() {

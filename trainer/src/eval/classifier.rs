@@ -33,7 +33,7 @@ pub const FORMAT_VERSION: &str = "1";
 const EVAL_BATCH: usize = 500;
 
 /// conv(1->16, 5x5) -> ReLU -> maxpool 2 -> conv(16->32, 5x5) -> ReLU -> maxpool 2 ->
-/// dense(512->128) -> ReLU [features] -> dense(128->10) [logits].
+/// dense(512->128) -> ReLU (features) -> dense(128->10) (logits).
 pub struct Classifier {
     conv1: Conv2d,
     conv2: Conv2d,

@@ -145,7 +145,7 @@ impl Geometry {
 }
 
 /// One image of [`im2col_ref`] into `out` (`OH * OW * C * K * K` values, overwritten), each
-/// kernel row copied as one slice; `spans` is [`Geometry::spans`].
+/// kernel row copied as one slice; `spans` is `Geometry::spans`.
 pub fn im2col_image(img: &[f32], g: &Geometry, spans: &[(usize, usize, usize)], out: &mut [f32]) {
     match g.kernel {
         3 => im2col_image_k::<3>(img, g, spans, out),
