@@ -564,7 +564,9 @@ impl<'a> Generator<'a> {
                     let g = geometry(layer);
                     let y = b.get_mut(..n_out).ok_or(scratch_err)?;
                     let transpose = matches!(layer.spec, LayerSpec::ConvTranspose2d { .. });
-                    if prepared.is_empty() {
+                    // Only x86-64 kernels take prepared weights; elsewhere this
+                    // path compiles away.
+                    if prepared.is_empty() || !cfg!(target_arch = "x86_64") {
                         if transpose {
                             kernels::conv_transpose2d(w, bias, &g, x, y);
                         } else {

@@ -52,11 +52,8 @@ pub mod neon;
 pub mod plain;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod simd;
-// Targets without vector units call `libm` and leave the vector form unused.
-#[cfg_attr(
-    not(any(target_arch = "x86_64", target_arch = "aarch64")),
-    allow(dead_code)
-)]
+// Targets without vector units call `libm` directly.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod tanh;
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
@@ -213,7 +210,12 @@ pub fn leaky_relu(x: &mut [f32], slope: f32) {
 /// `libm::tanhf` of every value (vectorised where the target has vectors;
 /// see `tanh`).
 pub fn tanh(x: &mut [f32]) {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     tanh::slice(x);
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    for v in x {
+        *v = libm::tanhf(*v);
+    }
 }
 
 pub fn sigmoid(x: &mut [f32]) {

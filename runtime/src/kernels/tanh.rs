@@ -13,8 +13,9 @@
 //! `|a| <= 20`).
 //!
 //! Computing every formula costs more operations than `libm`'s one branch,
-//! which only pays where there are vector lanes to share it: targets
-//! without them (Cortex-M) keep calling `libm`.
+//! which only pays where there are vector lanes to share it: the module is
+//! built for x86-64 and AArch64, and other targets (Cortex-M) keep calling
+//! `libm`.
 
 /// `ln 2` split so that `k * LN2_HI` is exact, and `1 / ln 2` (the bit
 /// patterns of `libm`'s `expm1f`).
@@ -164,7 +165,7 @@ unsafe fn slice_avx2(x: &mut [f32]) {
 }
 
 /// `tanh` of every value, equal to `libm::tanhf` bit for bit: the widest
-/// vector form the CPU runs on x86-64 and AArch64, `libm` elsewhere.
+/// vector form the CPU runs.
 pub fn slice(x: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -182,10 +183,6 @@ pub fn slice(x: &mut [f32]) {
     }
     #[cfg(target_arch = "aarch64")]
     slice_lanes(x);
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    for v in x {
-        *v = libm::tanhf(*v);
-    }
 }
 
 #[cfg(test)]
