@@ -4,16 +4,16 @@
 //! The vector convolutions need each block of output channels' weights as
 //! f32 in `[input channel][tap][channel]` order, and a loaded [`Generator`]
 //! reads its f16 file in place, so every call converts and transposes them
-//! again: about 6.5 us of a small DCGAN's 75 us on an AVX-512 host. A host
-//! that draws many images can lend a buffer of
+//! again: preparing them once saved 9-12 us of a small DCGAN's 75-78 us on
+//! an AVX-512 host. A host that draws many images can lend a buffer of
 //! [`prepared_len`](Generator::prepared_len) f32 (128 KiB for a 64 -> 32
 //! transposed convolution) and skip that work, as inference engines do when
 //! they pre-pack weights at load time. The images are the same bits either
-//! way. Only the kernels that transpose per call use it (x86-64 with
-//! AVX-512); elsewhere `prepared_len` is 0 and a prepared generator runs the
-//! ordinary path, so the same code works on every target. A microcontroller
-//! has no RAM to spare for this and keeps calling
-//! [`Generator::generate`].
+//! way. Only the AVX-512 kernels take prepared weights so far (the AVX2 and
+//! NEON ones transpose per call, into 64 KiB of stack); elsewhere
+//! `prepared_len` is 0 and a prepared generator runs the ordinary path, so
+//! the same code works on every target. A microcontroller has no RAM to
+//! spare for this and keeps calling [`Generator::generate`].
 
 use crate::kernels;
 use crate::model::Generator;
