@@ -895,26 +895,39 @@ unsafe fn store_pixel_sums<const R: usize>(
 /// is outside the two paths above, the portable one where the vector
 /// kernels do not apply.
 pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    if !available() || !conv_512_supported(g, false) {
-        return x86::conv2d(w, b, g, x, y);
-    }
-    if !conv_fits(&w, &b, g, x, y) {
-        return;
-    }
-    // SAFETY: the features are present and the sizes checked.
-    unsafe { conv_512(w, b, g, x, y, false, None) }
+    conv(w, b, g, x, y, false, None)
 }
 
 /// `conv_transpose2d`; falls back like [`conv2d`].
 pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    if !available() || !conv_512_supported(g, true) {
-        return x86::conv_transpose2d(w, b, g, x, y);
+    conv(w, b, g, x, y, true, None)
+}
+
+/// Either convolution, with the weights [`prepare`] wrote if `pre` holds
+/// them (at least [`prepared_len`] values).
+#[allow(clippy::too_many_arguments)]
+fn conv(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+    transpose: bool,
+    pre: Option<&[f32]>,
+) {
+    if !available() || !conv_512_supported(g, transpose) {
+        return if transpose {
+            x86::conv_transpose2d(w, b, g, x, y)
+        } else {
+            x86::conv2d(w, b, g, x, y)
+        };
     }
     if !conv_fits(&w, &b, g, x, y) {
         return;
     }
-    // SAFETY: the features are present and the sizes checked.
-    unsafe { conv_512(w, b, g, x, y, true, None) }
+    // SAFETY: the features are present and the sizes checked; a `pre` is
+    // only passed with the prepared length.
+    unsafe { conv_512(w, b, g, x, y, transpose, pre) }
 }
 
 // ---- prepared weights ----
@@ -972,19 +985,15 @@ pub fn conv_prepared(
     pre: &[f32],
 ) {
     let n = prepared_len(g, transpose);
-    if n == 0 || pre.len() < n {
-        return if transpose {
-            conv_transpose2d(w, b, g, x, y)
-        } else {
-            conv2d(w, b, g, x, y)
-        };
-    }
-    if !conv_fits(&w, &b, g, x, y) {
-        return;
-    }
-    // SAFETY: the features are present (n > 0), the sizes checked, and
-    // `pre` holds the prepared weights.
-    unsafe { conv_512(w, b, g, x, y, transpose, Some(pre)) }
+    conv(
+        w,
+        b,
+        g,
+        x,
+        y,
+        transpose,
+        (n > 0 && pre.len() >= n).then_some(pre),
+    )
 }
 
 #[cfg(test)]
