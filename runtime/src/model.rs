@@ -489,21 +489,53 @@ impl<'a> Generator<'a> {
         self.generate_with(z, class, scratch, out, &[])
     }
 
-    /// The convolution layers in order, with their geometry and whether
-    /// they are transposed.
-    pub(crate) fn convolutions(&self) -> impl Iterator<Item = (&Layer, ConvGeom, bool)> + '_ {
+    /// f32 slots `layer`'s weights take in a prepared buffer (module
+    /// `prepared`): reordered for the fastest kernel, or 0.
+    fn prepared_len_of(&self, layer: &Layer) -> usize {
+        match layer.spec {
+            LayerSpec::Dense { .. } => kernels::dense_prepared_len(
+                &self.weights(layer.weight),
+                layer.input.len(),
+                layer.output.len(),
+            ),
+            LayerSpec::Conv2d { .. } => kernels::prepared_len(&geometry(layer), false),
+            LayerSpec::ConvTranspose2d { .. } => kernels::prepared_len(&geometry(layer), true),
+            _ => 0,
+        }
+    }
+
+    /// Every layer's [`prepared_len_of`](Self::prepared_len_of), in order.
+    pub(crate) fn prepared_lens(&self) -> impl Iterator<Item = usize> + '_ {
         self.layers
             .iter()
             .take(self.layer_count)
-            .filter_map(|l| match l.spec {
-                LayerSpec::Conv2d { .. } => Some((l, geometry(l), false)),
-                LayerSpec::ConvTranspose2d { .. } => Some((l, geometry(l), true)),
-                _ => None,
-            })
+            .map(|l| self.prepared_len_of(l))
     }
 
-    pub(crate) fn layer_weights(&self, layer: &Layer) -> Weights<'a> {
-        self.weights(layer.weight)
+    /// Writes every layer's prepared weights into `buf`, one after another
+    /// (`buf` holds the sum of [`prepared_lens`](Self::prepared_lens)).
+    pub(crate) fn prepare_into(&self, buf: &mut [f32]) {
+        let mut at = 0;
+        for layer in self.layers.iter().take(self.layer_count) {
+            let n = self.prepared_len_of(layer);
+            let Some(dst) = buf.get_mut(at..at + n) else {
+                return;
+            };
+            at += n;
+            let w = self.weights(layer.weight);
+            match layer.spec {
+                LayerSpec::Dense { .. } if n > 0 => {
+                    kernels::prepare_dense(w, layer.input.len(), layer.output.len(), dst);
+                }
+                LayerSpec::Conv2d { .. } if n > 0 => {
+                    kernels::prepare_conv(w, &geometry(layer), false, dst);
+                }
+                LayerSpec::ConvTranspose2d { .. } if n > 0 => {
+                    kernels::prepare_conv(w, &geometry(layer), true, dst);
+                }
+                _ => {}
+            }
+        }
     }
 
     /// [`generate`](Self::generate), the convolutions reading their weights
@@ -558,7 +590,16 @@ impl<'a> Generator<'a> {
             match layer.spec {
                 LayerSpec::Dense { .. } => {
                     let y = b.get_mut(..n_out).ok_or(scratch_err)?;
-                    kernels::dense(w, bias, x, y);
+                    // Only x86-64 kernels take prepared weights; elsewhere
+                    // this path compiles away.
+                    if prepared.is_empty() || !cfg!(target_arch = "x86_64") {
+                        kernels::dense(w, bias, x, y);
+                    } else {
+                        let n = kernels::dense_prepared_len(&w, n_in, n_out);
+                        let pre = prepared.get(pre_at..pre_at + n).unwrap_or(&[]);
+                        pre_at += n;
+                        kernels::dense_prepared(w, bias, x, y, pre);
+                    }
                 }
                 LayerSpec::Conv2d { .. } | LayerSpec::ConvTranspose2d { .. } => {
                     let g = geometry(layer);

@@ -53,6 +53,38 @@ fn wide(c0: usize, c1: usize, c2: usize, seed: u64) -> Spec {
     )
 }
 
+/// Dense layers only, through `dims`: rows fewer than a block of 16, one
+/// input, inputs a multiple of 16 and not, rows of 1,024 inputs or more,
+/// outputs in whole blocks and with a rest.
+fn dense_chain(dims: &[usize], seed: u64) -> Spec {
+    let mut layers = Vec::new();
+    for w in dims.windows(2) {
+        layers.push(LayerSpec::Dense {
+            in_features: w[0],
+            out_features: w[1],
+        });
+        layers.push(LayerSpec::LeakyRelu { slope: 0.2 });
+    }
+    let last = dims[dims.len() - 1];
+    layers.push(LayerSpec::Reshape {
+        c: 1,
+        h: 1,
+        w: last,
+    });
+    layers.push(LayerSpec::Tanh);
+    Spec::new(
+        dims[0],
+        0,
+        Shape {
+            c: 1,
+            h: 1,
+            w: last,
+        },
+        &layers,
+        seed,
+    )
+}
+
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
@@ -92,6 +124,18 @@ fn prepared_generation_gives_the_same_bits() {
             check(&wide(c0, c1, c2, i as u64).build(dtype), &what);
         }
     }
+    for (i, dims) in [
+        &[17, 1, 16, 33, 100, 47][..],
+        &[100, 1030, 64, 1024, 31][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for dtype in [DType::F16, DType::F32] {
+            let what = format!("dense {dims:?} {dtype:?}");
+            check(&dense_chain(dims, i as u64).build(dtype), &what);
+        }
+    }
     for (name, spec) in [
         ("conv_embed", conv_embed()),
         ("dcgan_plain", dcgan_plain()),
@@ -126,16 +170,20 @@ fn a_short_buffer_is_an_error_and_a_longer_one_is_fine() {
     let mut long = vec![0.0; n + 100];
     check(&file, "wide 64-32-16");
     assert!(g.prepare(&mut long).is_ok());
-    // A generator without convolutions needs nothing.
-    let mlp = mlp_onehot().build(DType::F16);
+    // A generator whose layers read their weights in place needs nothing
+    // (an MLP with f32 weights; every generator where the CPU lacks
+    // AVX-512).
+    let mlp = mlp_onehot().build(DType::F32);
     let g = Generator::load(&mlp).unwrap();
     assert_eq!(g.prepared_len(), 0);
     assert!(g.prepare(&mut []).is_ok());
 }
 
-/// On a CPU with AVX-512 the small DCGAN's layers are prepared: 2 blocks of
-/// 16 channels x 64 inputs x 16 taps x 16 lanes for 64 -> 32, 1 x 32 x 16 x
-/// 16 for 32 -> 1.
+/// On a CPU with AVX-512 the small DCGAN's layers are prepared: the dense
+/// layer's 196 blocks of 16 rows x 100 inputs as f16 (two per slot), 2
+/// blocks of 16 channels x 64 inputs x 16 taps x 16 lanes for 64 -> 32, 1 x
+/// 32 x 16 x 16 for 32 -> 1; with f32 weights the dense layer is read in
+/// place.
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn prepared_len_counts_every_block() {
@@ -154,13 +202,14 @@ fn prepared_len_counts_every_block() {
         ],
         4,
     );
-    let file = spec.build(DType::F16);
-    let g = Generator::load(&file).unwrap();
     let avx512 = runtime::kernels::kernel_sets().any(|k| k.name == "x86-64 AVX-512");
-    let want = if avx512 {
-        2 * 64 * 16 * 16 + 32 * 16 * 16
-    } else {
-        0
-    };
-    assert_eq!(g.prepared_len(), want);
+    let convs = 2 * 64 * 16 * 16 + 32 * 16 * 16;
+    for (dtype, want) in [
+        (DType::F16, 196 * 100 * 16 / 2 + convs),
+        (DType::F32, convs),
+    ] {
+        let file = spec.build(dtype);
+        let g = Generator::load(&file).unwrap();
+        assert_eq!(g.prepared_len(), if avx512 { want } else { 0 }, "{dtype:?}");
+    }
 }

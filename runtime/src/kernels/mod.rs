@@ -458,6 +458,43 @@ pub fn conv_prepared(
     }
 }
 
+/// f32 slots a dense layer's weights take once reordered for the fastest
+/// kernel ([`prepare_dense`]); 0 where that kernel reads them as stored
+/// (f32 weights, and every target but x86-64 with AVX-512).
+pub fn dense_prepared_len(w: &Weights<'_>, n_in: usize, n_out: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    return avx512::dense_prepared_len(w, n_in, n_out);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (w, n_in, n_out);
+        0
+    }
+}
+
+/// Reorders a dense layer's weights once into `dst` (at least
+/// [`dense_prepared_len`] values) for [`dense_prepared`]; false when there
+/// is nothing to prepare.
+pub fn prepare_dense(w: Weights<'_>, n_in: usize, n_out: usize, dst: &mut [f32]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return avx512::prepare_dense(w, n_in, n_out, dst);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (w, n_in, n_out, dst);
+        false
+    }
+}
+
+/// [`dense`], reading the weights [`prepare_dense`] wrote to `pre` where
+/// there are any: the same bits as without them.
+pub fn dense_prepared(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32], pre: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if !pre.is_empty() {
+        return avx512::dense_prepared(w, b, x, y, pre);
+    }
+    let _ = pre;
+    dense(w, b, x, y)
+}
+
 /// Holds a vector kernel's f16 conversion to the reference on every finite
 /// f16 bit pattern, `lanes` (at most 16) at a time: `convert` gets
 /// `2 * lanes` little-endian bytes and fills `lanes` floats.
