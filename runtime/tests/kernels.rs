@@ -441,3 +441,104 @@ fn public_helpers_never_panic() {
     runtime::kernels::upsample_nearest(&[1.0], 1, 1, 1, 2, &mut y);
     assert_eq!(y, [1.0; 4]);
 }
+
+/// Every kernel set, a transposed convolution of kernel 4, stride 2 and
+/// padding 1 against the plain one, on raw f16/f32 bytes.
+fn check_convt_k4s2(
+    in_c: usize,
+    out_c: usize,
+    h: usize,
+    w: usize,
+    wb: &[u8],
+    bb: &[u8],
+    x: &[f32],
+    dtype: DType,
+) {
+    let g = ConvGeom {
+        in_c,
+        in_h: h,
+        in_w: w,
+        out_c,
+        out_h: 2 * h,
+        out_w: 2 * w,
+        kernel: 4,
+        stride: 2,
+        padding: 1,
+    };
+    let (wt, bt) = (Weights::new(wb, dtype), Weights::new(bb, dtype));
+    let n = out_c * 4 * h * w;
+    let mut want = vec![f32::NAN; n];
+    plain::conv_transpose2d(wt, bt, &g, x, &mut want);
+    assert!(want.iter().all(|v| !v.is_nan()));
+    for kset in fast_sets() {
+        let mut got = vec![f32::NAN; n];
+        (kset.conv_transpose2d)(wt, bt, &g, x, &mut got);
+        assert_eq!(bits(&got), bits(&want), "{} {g:?}", kset.name);
+    }
+}
+
+/// The last layer of most generators (kernel 4, stride 2, padding 1, to
+/// fewer than 16 channels), which the AVX-512 kernels run as four 2x2
+/// convolutions: rows of more than 16 columns, odd and tiny sides, 1 to
+/// 15 output channels, 1 to 257 input channels (256 is the most that
+/// path takes).
+#[test]
+fn narrow_transposed_convolutions() {
+    let cases = [
+        // (in_c, out_c, h, w)
+        (32, 1, 14, 14),
+        (16, 3, 16, 16),
+        (8, 2, 5, 17),
+        (3, 15, 3, 33),
+        (1, 1, 1, 1),
+        (2, 4, 1, 2),
+        (5, 1, 7, 40),
+        (256, 1, 4, 5),
+        (257, 2, 3, 3),
+    ];
+    for (in_c, out_c, h, w) in cases {
+        for dtype in [DType::F16, DType::F32] {
+            let wb = det_weights(dtype, in_c * out_c * 16, 2.0);
+            let bb = det_weights(dtype, out_c, 5.0);
+            let x: Vec<f32> = (0..in_c * h * w).map(|i| (i as f32 * 0.17).cos()).collect();
+            check_convt_k4s2(in_c, out_c, h, w, &wb, &bb, &x, dtype);
+        }
+    }
+}
+
+/// A tap in the padding is skipped, not added as a zero product: with a
+/// bias of -0.0 and every input -0.0, each output is -0.0, which adding
+/// `+0.0 = w * 0.0` for a skipped tap would turn into +0.0.
+#[test]
+fn negative_zero_sums_survive_padding_taps() {
+    for (in_c, out_c, h, w) in [(4, 1, 14, 14), (3, 20, 5, 6), (2, 3, 2, 18)] {
+        let wb: Vec<u8> = (0..in_c * out_c * 16)
+            .flat_map(|i| half::f16::from_f32(0.25 + i as f32 * 0.01).to_le_bytes())
+            .collect();
+        let bb: Vec<u8> = (0..out_c)
+            .flat_map(|_| half::f16::from_f32(-0.0).to_le_bytes())
+            .collect();
+        let x = vec![-0.0f32; in_c * h * w];
+        check_convt_k4s2(in_c, out_c, h, w, &wb, &bb, &x, DType::F16);
+        let mut y = vec![f32::NAN; out_c * 4 * h * w];
+        let g = ConvGeom {
+            in_c,
+            in_h: h,
+            in_w: w,
+            out_c,
+            out_h: 2 * h,
+            out_w: 2 * w,
+            kernel: 4,
+            stride: 2,
+            padding: 1,
+        };
+        plain::conv_transpose2d(
+            Weights::new(&wb, DType::F16),
+            Weights::new(&bb, DType::F16),
+            &g,
+            &x,
+            &mut y,
+        );
+        assert!(y.iter().all(|v| v.to_bits() == (-0.0f32).to_bits()));
+    }
+}
