@@ -445,10 +445,7 @@ fn public_helpers_never_panic() {
 /// Every kernel set, a transposed convolution of kernel 4, stride 2 and
 /// padding 1 against the plain one, on raw f16/f32 bytes.
 fn check_convt_k4s2(
-    in_c: usize,
-    out_c: usize,
-    h: usize,
-    w: usize,
+    (in_c, out_c, h, w): (usize, usize, usize, usize),
     wb: &[u8],
     bb: &[u8],
     x: &[f32],
@@ -501,7 +498,7 @@ fn narrow_transposed_convolutions() {
             let wb = det_weights(dtype, in_c * out_c * 16, 2.0);
             let bb = det_weights(dtype, out_c, 5.0);
             let x: Vec<f32> = (0..in_c * h * w).map(|i| (i as f32 * 0.17).cos()).collect();
-            check_convt_k4s2(in_c, out_c, h, w, &wb, &bb, &x, dtype);
+            check_convt_k4s2((in_c, out_c, h, w), &wb, &bb, &x, dtype);
         }
     }
 }
@@ -519,7 +516,7 @@ fn negative_zero_sums_survive_padding_taps() {
             .flat_map(|_| half::f16::from_f32(-0.0).to_le_bytes())
             .collect();
         let x = vec![-0.0f32; in_c * h * w];
-        check_convt_k4s2(in_c, out_c, h, w, &wb, &bb, &x, DType::F16);
+        check_convt_k4s2((in_c, out_c, h, w), &wb, &bb, &x, DType::F16);
         let mut y = vec![f32::NAN; out_c * 4 * h * w];
         let g = ConvGeom {
             in_c,
