@@ -18,6 +18,9 @@
 //! per MAC) and speed-ups follows. Run: `cargo bench -p runtime`, and with
 //! `RUSTFLAGS="-C target-cpu=native"` for the compile-time selection.
 
+#[path = "support/limits.rs"]
+mod limits;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -385,8 +388,19 @@ fn main() {
         let po = per_set(&PORTABLE);
         let nv = (!m.layers.is_empty())
             .then(|| median_secs(|| drop(black_box(naive(&m.layers, black_box(&z)))), SAMPLES).0);
+        let dense_macs: u64 = g
+            .layers()
+            .map(|l| match l {
+                LayerSpec::Dense {
+                    in_features,
+                    out_features,
+                } => (in_features * out_features) as u64,
+                _ => 0,
+            })
+            .sum();
         rows.push((
             m.name,
+            dense_macs,
             g.macs(),
             g.param_count(),
             run,
@@ -443,7 +457,12 @@ fn main() {
     println!("Medians (minimum in brackets), microseconds per image:");
     println!("| model | MACs | params | runtime | GFLOP/s | prepared (KiB) | portable | plain | naive scalar | vs portable | vs plain |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for (name, macs, params, run, prep, prep_len, po, pl, nv) in rows {
+    let limits = limits::measure();
+    let mut floors = Vec::new();
+    for (name, dense_macs, macs, params, run, prep, prep_len, po, pl, nv) in rows {
+        if let Some(l) = &limits {
+            floors.push((name, l.floor_us(dense_macs, macs - dense_macs), prep.0 * 1e6));
+        }
         println!(
             "| {name} | {macs} | {params} | {:.1} ({:.1}) | {:.2} | {:.1} ({:.1}; {}) | {:.1} ({:.1}) | {:.1} ({:.1}) | {} | {:.1}x | {:.1}x |",
             run.0 * 1e6,
@@ -469,5 +488,22 @@ fn main() {
         tanh_libm.1 * 1e6,
         tanh_libm.0 / tanh_rt.0
     );
+    match &limits {
+        Some(l) => {
+            println!(
+                "Limits of this CPU (module `limits`): {:.3} ns per 16 vmulps + vaddps, {:.3} ns with a vcvtph2ps of f16 weights first ({:.1} and {:.1} GMAC/s).",
+                l.mul_add_ns,
+                l.cvt_mul_add_ns,
+                16.0 / l.mul_add_ns,
+                16.0 / l.cvt_mul_add_ns
+            );
+            println!("| model | floor (us): dense MACs with conversion, others without | prepared median (us) | floor / prepared |");
+            println!("|---|---|---|---|");
+            for (name, floor, prep) in floors {
+                println!("| {name} | {floor:.1} | {prep:.1} | {:.0} % |", 100.0 * floor / prep);
+            }
+        }
+        None => println!("Limits: measured on x86-64 CPUs with AVX-512 only."),
+    }
     c.final_summary();
 }
