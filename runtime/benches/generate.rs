@@ -9,7 +9,8 @@
 //!
 //! Each runs through the runtime (`Generator::generate`, which dispatches
 //! to the vector kernels where the CPU has them; and a `Prepared` generator,
-//! whose convolution weights were transposed once), the portable fast kernels
+//! whose weights were reordered once), on x86-64 the AVX2 kernels (what a
+//! CPU without AVX-512 runs), the portable fast kernels
 //! (what a `no_std` baseline build runs), the plain reference kernels, and
 //! for the first two a naive scalar forward pass (f16 decoded per element
 //! with `half`, one sequential sum per output), all in the same process,
@@ -386,6 +387,10 @@ fn main() {
         };
         let pl = per_set(&PLAIN);
         let po = per_set(&PORTABLE);
+        // What a CPU without AVX-512 runs (most desktop x86-64 CPUs).
+        let avx2 = kernel_sets()
+            .find(|k| k.name == "x86-64 AVX2+F16C")
+            .map(|k| per_set(&k));
         let nv = (!m.layers.is_empty())
             .then(|| median_secs(|| drop(black_box(naive(&m.layers, black_box(&z)))), SAMPLES).0);
         let dense_macs: u64 = g
@@ -407,6 +412,7 @@ fn main() {
             prep,
             g.prepared_len(),
             po,
+            avx2,
             pl,
             nv,
         ));
@@ -455,22 +461,27 @@ fn main() {
         vector.map_or("none on this CPU", |k| k.name)
     );
     println!("Medians (minimum in brackets), microseconds per image:");
-    println!("| model | MACs | params | runtime | GFLOP/s | prepared (KiB) | portable | plain | naive scalar | vs portable | vs plain |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| model | MACs | params | runtime | GFLOP/s | prepared (KiB) | AVX2 kernels | portable | plain | naive scalar | vs portable | vs plain |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let limits = limits::measure();
     let mut floors = Vec::new();
-    for (name, dense_macs, macs, params, run, prep, prep_len, po, pl, nv) in rows {
+    for (name, dense_macs, macs, params, run, prep, prep_len, po, avx2, pl, nv) in rows {
         if let Some(l) = &limits {
-            floors.push((name, l.floor_us(dense_macs, macs - dense_macs), prep.0 * 1e6));
+            floors.push((
+                name,
+                l.floor_us(dense_macs, macs - dense_macs),
+                prep.0 * 1e6,
+            ));
         }
         println!(
-            "| {name} | {macs} | {params} | {:.1} ({:.1}) | {:.2} | {:.1} ({:.1}; {}) | {:.1} ({:.1}) | {:.1} ({:.1}) | {} | {:.1}x | {:.1}x |",
+            "| {name} | {macs} | {params} | {:.1} ({:.1}) | {:.2} | {:.1} ({:.1}; {}) | {} | {:.1} ({:.1}) | {:.1} ({:.1}) | {} | {:.1}x | {:.1}x |",
             run.0 * 1e6,
             run.1 * 1e6,
             2.0 * macs as f64 / run.0 / 1e9,
             prep.0 * 1e6,
             prep.1 * 1e6,
             prep_len * 4 / 1024,
+            avx2.map_or("-".to_string(), |v| format!("{:.1} ({:.1})", v.0 * 1e6, v.1 * 1e6)),
             po.0 * 1e6,
             po.1 * 1e6,
             pl.0 * 1e6,
@@ -500,7 +511,10 @@ fn main() {
             println!("| model | floor (us): dense MACs with conversion, others without | prepared median (us) | floor / prepared |");
             println!("|---|---|---|---|");
             for (name, floor, prep) in floors {
-                println!("| {name} | {floor:.1} | {prep:.1} | {:.0} % |", 100.0 * floor / prep);
+                println!(
+                    "| {name} | {floor:.1} | {prep:.1} | {:.0} % |",
+                    100.0 * floor / prep
+                );
             }
         }
         None => println!("Limits: measured on x86-64 CPUs with AVX-512 only."),

@@ -478,7 +478,8 @@ fn check_convt_k4s2(
 /// fewer than 16 channels), which the AVX-512 kernels run as four 2x2
 /// convolutions: rows of more than 16 columns, odd and tiny sides, 1 to
 /// 15 output channels, 1 to 257 input channels (256 is the most that
-/// path takes).
+/// path takes). The AVX2 and NEON kernels do the same below 8 output
+/// channels, from a zero-padded copy of the input.
 #[test]
 fn narrow_transposed_convolutions() {
     let cases = [
@@ -492,6 +493,10 @@ fn narrow_transposed_convolutions() {
         (5, 1, 7, 40),
         (256, 1, 4, 5),
         (257, 2, 3, 3),
+        // Past what the AVX2 and NEON forms stage (64 KiB of input).
+        (64, 1, 16, 16),
+        (7, 7, 9, 10),
+        (4, 8, 6, 6),
     ];
     for (in_c, out_c, h, w) in cases {
         for dtype in [DType::F16, DType::F32] {

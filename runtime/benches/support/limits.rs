@@ -10,8 +10,6 @@
 //! is its dense MACs at the first rate plus its other MACs at the second;
 //! memory is not counted, so no real pass reaches it.
 
-use std::time::Instant;
-
 /// Nanoseconds per 16-lane step, the best of several timings (noise only
 /// ever slows a loop down).
 pub struct Limits {
@@ -23,8 +21,7 @@ impl Limits {
     /// Microseconds for `dense_macs` multiply-accumulates with f16 weights
     /// used once and `other_macs` with f32 weights in registers or L1.
     pub fn floor_us(&self, dense_macs: u64, other_macs: u64) -> f64 {
-        (dense_macs as f64 * self.cvt_mul_add_ns + other_macs as f64 * self.mul_add_ns) / 16.0
-            / 1e3
+        (dense_macs as f64 * self.cvt_mul_add_ns + other_macs as f64 * self.mul_add_ns) / 16.0 / 1e3
     }
 }
 
@@ -32,6 +29,7 @@ impl Limits {
 pub fn measure() -> Option<Limits> {
     #[cfg(target_arch = "x86_64")]
     {
+        use std::time::Instant;
         if !(std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("f16c")) {
             return None;
         }

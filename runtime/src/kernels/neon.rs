@@ -85,6 +85,13 @@ unsafe impl Lane8 for Neon {
         Neon(vaddq_f32(self.0, a.0), vaddq_f32(self.1, a.1))
     }
     #[inline(always)]
+    unsafe fn select(self, mask: Self, a: Self) -> Self {
+        Neon(
+            vbslq_f32(vreinterpretq_u32_f32(mask.0), a.0, self.0),
+            vbslq_f32(vreinterpretq_u32_f32(mask.1), a.1, self.1),
+        )
+    }
+    #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
         vst1q_f32(p, self.0);
         vst1q_f32(p.add(4), self.1);

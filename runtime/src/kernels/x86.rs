@@ -75,6 +75,11 @@ unsafe impl Lane8 for Avx {
     }
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
+    unsafe fn select(self, mask: Self, a: Self) -> Self {
+        Avx(_mm256_blendv_ps(self.0, a.0, mask.0))
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
     unsafe fn transpose8(r: [Self; 8]) -> [Self; 8] {
         let r = r.map(|v| v.0);
         let t0 = _mm256_unpacklo_ps(r[0], r[1]);
