@@ -5,13 +5,18 @@
 # (runtime/examples/marked_generate.rs). QEMU models no cycles, so these
 # are instructions, not time; they compare kernel versions exactly.
 #
-# Needs what runtime/cross-test.sh needs, plus gcc and the plugin's
-# source: QEMU_INSNCOUNT=path/to/insncount.c (the counter the firmware
-# figures use; see docs/microcontrollers.md).
-# Usage: QEMU_INSNCOUNT=... runtime/cross-count.sh
+# Needs what runtime/cross-test.sh needs, plus gcc and the plugin's source,
+# the counter the firmware figures use (see docs/microcontrollers.md):
+# QEMU_INSNCOUNT, default ../shared/tools/qemu-insncount/insncount.c as for
+# firmware-example/ci.sh.
+# Usage: runtime/cross-count.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-src=${QEMU_INSNCOUNT:?set QEMU_INSNCOUNT to the instruction-count plugin source (insncount.c)}
+src=$(realpath -m "${QEMU_INSNCOUNT:-../shared/tools/qemu-insncount/insncount.c}")
+if [ ! -f "$src" ]; then
+  echo "cross-count.sh: no plugin source at $src; set QEMU_INSNCOUNT to insncount.c" >&2
+  exit 2
+fi
 out=target/cross-count
 mkdir -p "$out"
 gcc -O2 -shared -fPIC -I"$(dirname "$src")" -o "$out/libinsncount.so" "$src"
