@@ -1,11 +1,12 @@
-//! `Generator::prepare` / `Prepared::generate`: the convolutions' weights
-//! transposed once into a caller's buffer must give exactly the images that
+//! `Generator::prepare` / `Prepared::generate`: the weights reordered once
+//! into a caller's buffer must give exactly the images that
 //! `Generator::generate` gives, for every layer kind and channel count, the
 //! shipped models included; a short buffer is an error, never a panic.
 
 mod common;
 
 use common::{conv_embed, dcgan_plain, mlp_onehot, Spec};
+use proptest::prelude::*;
 use runtime::format::{DType, LayerSpec};
 use runtime::rng::LatentRng;
 use runtime::{Error, Generator, Shape};
@@ -211,5 +212,22 @@ fn prepared_len_counts_every_block() {
         let file = spec.build(dtype);
         let g = Generator::load(&file).unwrap();
         assert_eq!(g.prepared_len(), if avx512 { want } else { 0 }, "{dtype:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Random chains of dense layers (1 to 70 inputs and outputs, so blocks
+    /// of 16 rows full, partial and absent, tails of every length), f16 or
+    /// f32: prepared and plain generation give the same bits.
+    #[test]
+    fn random_dense_chains_give_the_same_bits(
+        dims in proptest::collection::vec(1usize..70, 2..5),
+        f16 in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let dtype = if f16 { DType::F16 } else { DType::F32 };
+        check(&dense_chain(&dims, seed).build(dtype), &format!("dense {dims:?} {dtype:?}"));
     }
 }
