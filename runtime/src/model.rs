@@ -538,7 +538,7 @@ impl<'a> Generator<'a> {
         }
     }
 
-    /// [`generate`](Self::generate), the convolutions reading their weights
+    /// [`generate`](Self::generate), the layers reading their weights
     /// from `prepared` (see `prepared`) where it holds them.
     pub(crate) fn generate_with(
         &self,
