@@ -27,11 +27,10 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use half::f16;
-use runtime::format::{DType, LayerSpec, TensorRole};
+use runtime::format::{DType, LayerSpec};
 use runtime::kernels::{kernel_sets, ConvGeom, KernelSet, Weights, PLAIN, PORTABLE};
 use runtime::rng::LatentRng;
-use runtime::write::ModelBuilder;
-use runtime::{Generator, Shape};
+use runtime::Generator;
 use safetensors::SafeTensors;
 
 struct Model {
@@ -41,80 +40,21 @@ struct Model {
     layers: Vec<(LayerSpec, Vec<f16>, Vec<f16>)>,
 }
 
-fn model(name: &'static str, output: Shape, specs: &[LayerSpec]) -> Model {
-    let mut rng = LatentRng::new(1234);
-    let mut b = ModelBuilder::new(100, 0, output);
-    b.dtype(DType::F16);
-    let mut layers = Vec::new();
-    for s in specs {
-        let mut gen = |role| {
-            s.tensor_len(role).filter(|&n| n > 0).map(|n| {
-                let mut v = vec![0.0; n];
-                rng.fill_normal(&mut v);
-                v.iter_mut().for_each(|x| *x *= 0.05);
-                v
-            })
-        };
-        let (w, bias) = (gen(TensorRole::Weight), gen(TensorRole::Bias));
-        let round = |v: &Option<Vec<f32>>| -> Vec<f16> {
-            v.iter().flatten().map(|&x| f16::from_f32(x)).collect()
-        };
-        layers.push((*s, round(&w), round(&bias)));
-        b.layer(*s, w, bias);
-    }
-    Model {
-        name,
-        file: b.build().expect("benchmark model builds"),
-        layers,
-    }
-}
-
-fn mlp() -> Model {
-    let dims = [100, 128, 256, 512, 1024, 784];
-    let mut specs = Vec::new();
-    for (i, w) in dims.windows(2).enumerate() {
-        specs.push(LayerSpec::Dense {
-            in_features: w[0],
-            out_features: w[1],
-        });
-        specs.push(if i + 2 < dims.len() {
-            LayerSpec::LeakyRelu { slope: 0.2 }
-        } else {
-            LayerSpec::Tanh
-        });
-    }
-    model(
-        "MLP 100-128-256-512-1024-784",
-        Shape { c: 1, h: 28, w: 28 },
-        &specs,
-    )
-}
-
-fn dcgan() -> Model {
-    let convt = |i, o| LayerSpec::ConvTranspose2d {
-        in_channels: i,
-        out_channels: o,
-        kernel: 4,
-        stride: 2,
-        padding: 1,
-        output_padding: 0,
+/// A reference generator (module `runtime::reference`) with its weights
+/// rounded to f16 for the naive pass.
+fn model(r: runtime::reference::Reference) -> Model {
+    let round = |v: &Option<Vec<f32>>| -> Vec<f16> {
+        v.iter().flatten().map(|&x| f16::from_f32(x)).collect()
     };
-    model(
-        "DCGAN dense 7x7x64, convT 64-32-1",
-        Shape { c: 1, h: 28, w: 28 },
-        &[
-            LayerSpec::Dense {
-                in_features: 100,
-                out_features: 64 * 7 * 7,
-            },
-            LayerSpec::Reshape { c: 64, h: 7, w: 7 },
-            LayerSpec::Relu,
-            convt(64, 32),
-            LayerSpec::Relu,
-            convt(32, 1),
-            LayerSpec::Tanh,
-        ],
-    )
+    Model {
+        name: r.name,
+        layers: r
+            .layers
+            .iter()
+            .map(|(s, w, b)| (*s, round(w), round(b)))
+            .collect(),
+        file: r.file,
+    }
 }
 
 /// The baseline: the forward pass as one would first write it, decoding
@@ -304,7 +244,11 @@ fn main() {
         .expect("models/dcgan-digits.safetensors is readable"),
         layers: Vec::new(),
     };
-    let models = [mlp(), dcgan(), shipped];
+    let models = [
+        model(runtime::reference::mlp()),
+        model(runtime::reference::small_dcgan()),
+        shipped,
+    ];
     let limits_early = limits::measure();
     let vector = kernel_sets()
         .filter(|k| k.name != "plain" && k.name != "portable")

@@ -6,10 +6,8 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use runtime::format::{DType, LayerSpec, TensorRole};
 use runtime::rng::LatentRng;
-use runtime::write::ModelBuilder;
-use runtime::{Generator, Shape};
+use runtime::Generator;
 
 static MARK: AtomicU32 = AtomicU32::new(0);
 
@@ -27,47 +25,6 @@ pub extern "C" fn bench_stop() {
     MARK.fetch_add(1000, Ordering::Relaxed);
 }
 
-/// The benchmark's small DCGAN (dense 100 -> 7x7x64, transposed
-/// convolutions 64 -> 32 -> 1), with the benchmark's weights.
-fn small_dcgan() -> Vec<u8> {
-    let convt = |i, o| LayerSpec::ConvTranspose2d {
-        in_channels: i,
-        out_channels: o,
-        kernel: 4,
-        stride: 2,
-        padding: 1,
-        output_padding: 0,
-    };
-    let specs = [
-        LayerSpec::Dense {
-            in_features: 100,
-            out_features: 64 * 49,
-        },
-        LayerSpec::Reshape { c: 64, h: 7, w: 7 },
-        LayerSpec::Relu,
-        convt(64, 32),
-        LayerSpec::Relu,
-        convt(32, 1),
-        LayerSpec::Tanh,
-    ];
-    let mut rng = LatentRng::new(1234);
-    let mut b = ModelBuilder::new(100, 0, Shape { c: 1, h: 28, w: 28 });
-    b.dtype(DType::F16);
-    for s in &specs {
-        let mut gen = |role| {
-            s.tensor_len(role).filter(|&n| n > 0).map(|n| {
-                let mut v = vec![0.0; n];
-                rng.fill_normal(&mut v);
-                v.iter_mut().for_each(|x| *x *= 0.05);
-                v
-            })
-        };
-        let (w, bias) = (gen(TensorRole::Weight), gen(TensorRole::Bias));
-        b.layer(*s, w, bias);
-    }
-    b.build().expect("the small DCGAN builds")
-}
-
 fn main() {
     let shipped = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -77,7 +34,7 @@ fn main() {
     let mut z = vec![0.0; 100];
     LatentRng::new(7).fill_normal(&mut z);
     let mut sum = 0u64;
-    for file in [small_dcgan(), shipped] {
+    for file in [runtime::reference::small_dcgan().file, shipped] {
         let g = Generator::load(&file).expect("the model loads");
         let mut scratch = vec![0.0; g.scratch_len()];
         let mut out = vec![0.0; g.output_len()];

@@ -119,6 +119,8 @@ pub mod kernels;
 pub mod model;
 pub mod output;
 pub mod prepared;
+#[cfg(feature = "std")]
+pub mod reference;
 pub mod rng;
 #[cfg(feature = "std")]
 pub mod write;

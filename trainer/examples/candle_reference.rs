@@ -1,6 +1,6 @@
 //! candle as a user would run a generator with it: the runtime benchmark's
-//! MLP and small DCGAN (same layers and weights, rebuilt from the same
-//! seeds) and the shipped `dcgan-digits`, as plain `candle` f32 tensor
+//! MLP and small DCGAN (`runtime::reference`, the same layers and weights)
+//! and the shipped `dcgan-digits`, as plain `candle` f32 tensor
 //! operations on the CPU at batch 1, timed in the same process as the
 //! runtime's `Generator::generate` and prepared generator on the same file.
 //! Each candle output is first checked against the runtime's (same network,
@@ -14,73 +14,10 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use candle_core::{DType as CDType, Device, Tensor};
-use runtime::format::{DType, LayerSpec, TensorRole};
+use runtime::format::LayerSpec;
+use runtime::reference;
 use runtime::rng::LatentRng;
-use runtime::write::ModelBuilder;
-use runtime::{Generator, Shape};
-
-/// A model file built as `runtime/benches/generate.rs` builds it.
-fn model(output: Shape, specs: &[LayerSpec]) -> Vec<u8> {
-    let mut rng = LatentRng::new(1234);
-    let mut b = ModelBuilder::new(100, 0, output);
-    b.dtype(DType::F16);
-    for s in specs {
-        let mut gen = |role| {
-            s.tensor_len(role).filter(|&n| n > 0).map(|n| {
-                let mut v = vec![0.0; n];
-                rng.fill_normal(&mut v);
-                v.iter_mut().for_each(|x| *x *= 0.05);
-                v
-            })
-        };
-        let (w, bias) = (gen(TensorRole::Weight), gen(TensorRole::Bias));
-        b.layer(*s, w, bias);
-    }
-    b.build().expect("reference model builds")
-}
-
-fn mlp() -> Vec<u8> {
-    let dims = [100, 128, 256, 512, 1024, 784];
-    let mut specs = Vec::new();
-    for (i, w) in dims.windows(2).enumerate() {
-        specs.push(LayerSpec::Dense {
-            in_features: w[0],
-            out_features: w[1],
-        });
-        specs.push(if i + 2 < dims.len() {
-            LayerSpec::LeakyRelu { slope: 0.2 }
-        } else {
-            LayerSpec::Tanh
-        });
-    }
-    model(Shape { c: 1, h: 28, w: 28 }, &specs)
-}
-
-fn dcgan() -> Vec<u8> {
-    let convt = |i, o| LayerSpec::ConvTranspose2d {
-        in_channels: i,
-        out_channels: o,
-        kernel: 4,
-        stride: 2,
-        padding: 1,
-        output_padding: 0,
-    };
-    model(
-        Shape { c: 1, h: 28, w: 28 },
-        &[
-            LayerSpec::Dense {
-                in_features: 100,
-                out_features: 64 * 49,
-            },
-            LayerSpec::Reshape { c: 64, h: 7, w: 7 },
-            LayerSpec::Relu,
-            convt(64, 32),
-            LayerSpec::Relu,
-            convt(32, 1),
-            LayerSpec::Tanh,
-        ],
-    )
-}
+use runtime::Generator;
 
 /// One layer as candle operations, weights already f32 on the device.
 enum Op {
@@ -201,9 +138,10 @@ fn main() -> candle_core::Result<()> {
         "| model | candle | runtime | runtime, prepared | candle / runtime | candle / prepared |"
     );
     println!("|---|---|---|---|---|---|");
+    let (mlp, dcgan) = (reference::mlp(), reference::small_dcgan());
     for (name, file) in [
-        ("MLP 100-128-256-512-1024-784", mlp()),
-        ("DCGAN dense 7x7x64, convT 64-32-1", dcgan()),
+        (mlp.name, mlp.file),
+        (dcgan.name, dcgan.file),
         ("shipped dcgan-digits", shipped),
     ] {
         let g = Generator::load(&file).expect("model loads");
