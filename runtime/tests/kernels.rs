@@ -442,16 +442,10 @@ fn public_helpers_never_panic() {
     assert_eq!(y, [1.0; 4]);
 }
 
-/// Every kernel set, a transposed convolution of kernel 4, stride 2 and
-/// padding 1 against the plain one, on raw f16/f32 bytes.
-fn check_convt_k4s2(
-    (in_c, out_c, h, w): (usize, usize, usize, usize),
-    wb: &[u8],
-    bb: &[u8],
-    x: &[f32],
-    dtype: DType,
-) {
-    let g = ConvGeom {
+/// A transposed convolution of kernel 4, stride 2 and padding 1 that
+/// doubles the side.
+fn k4s2(in_c: usize, out_c: usize, h: usize, w: usize) -> ConvGeom {
+    ConvGeom {
         in_c,
         in_h: h,
         in_w: w,
@@ -461,7 +455,19 @@ fn check_convt_k4s2(
         kernel: 4,
         stride: 2,
         padding: 1,
-    };
+    }
+}
+
+/// Every kernel set, a transposed convolution of kernel 4, stride 2 and
+/// padding 1 against the plain one, on raw f16/f32 bytes.
+fn check_convt_k4s2(
+    (in_c, out_c, h, w): (usize, usize, usize, usize),
+    wb: &[u8],
+    bb: &[u8],
+    x: &[f32],
+    dtype: DType,
+) {
+    let g = k4s2(in_c, out_c, h, w);
     let (wt, bt) = (Weights::new(wb, dtype), Weights::new(bb, dtype));
     let n = out_c * 4 * h * w;
     let mut want = vec![f32::NAN; n];
@@ -523,17 +529,7 @@ fn negative_zero_sums_survive_padding_taps() {
         let x = vec![-0.0f32; in_c * h * w];
         check_convt_k4s2((in_c, out_c, h, w), &wb, &bb, &x, DType::F16);
         let mut y = vec![f32::NAN; out_c * 4 * h * w];
-        let g = ConvGeom {
-            in_c,
-            in_h: h,
-            in_w: w,
-            out_c,
-            out_h: 2 * h,
-            out_w: 2 * w,
-            kernel: 4,
-            stride: 2,
-            padding: 1,
-        };
+        let g = k4s2(in_c, out_c, h, w);
         plain::conv_transpose2d(
             Weights::new(&wb, DType::F16),
             Weights::new(&bb, DType::F16),

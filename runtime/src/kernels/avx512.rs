@@ -47,7 +47,7 @@
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
-use super::simd::{tap, tap_masks, KMAX, SIDE};
+use super::simd::{narrow_taps, tap, tap_masks, KMAX, NARROW_CMAX, SIDE};
 use super::{conv_fits, dense_fits, x86, ConvGeom, Weights, LANES};
 use crate::format::DType;
 
@@ -1048,24 +1048,11 @@ fn conv(
 
 // ---- narrow transposed convolution, kernel 4, stride 2 ----
 
-/// Largest input channel count of [`convt_narrow`]: one output channel's
-/// weights, as f32, live on the stack (16 KiB).
-const NARROW_CMAX: usize = 256;
-
 /// Whether [`convt_narrow`] runs this geometry: the last layer of most
 /// image generators (a transposed convolution with kernel 4, stride 2 and
 /// padding 1 that doubles the side, to fewer than 16 channels).
 fn narrow_supported(g: &ConvGeom, transpose: bool) -> bool {
-    transpose
-        && g.kernel == 4
-        && g.stride == 2
-        && g.padding == 1
-        && g.out_c < 16
-        && (1..=NARROW_CMAX).contains(&g.in_c)
-        && g.in_h > 0
-        && g.in_w > 0
-        && g.out_h == 2 * g.in_h
-        && g.out_w == 2 * g.in_w
+    transpose && super::simd::k4s2_narrow(g, 16)
 }
 
 /// A transposed convolution with kernel 4, stride 2 and padding 1, one
@@ -1141,17 +1128,7 @@ unsafe fn narrow_rows<const R: usize>(
     // Column n - 1 exists except for n = 0; n + 1 except for n = iw - 1.
     let left = if n0 == 0 { valid & !1 } else { valid };
     let right = if n0 + l == iw { valid >> 1 } else { valid };
-    // Per row: the kernel rows (in order) and the input row each reads,
-    // `None` for a tap in the padding.
-    let mut taps = [[(0usize, None::<usize>); 2]; R];
-    for (r, t) in taps.iter_mut().enumerate() {
-        let (oy, m) = (oy0 + r, (oy0 + r) >> 1);
-        *t = if oy & 1 == 0 {
-            [(1, Some(m)), (3, m.checked_sub(1))]
-        } else {
-            [(0, Some(m + 1).filter(|&i| i < ih)), (2, Some(m))]
-        };
-    }
+    let taps: [_; R] = core::array::from_fn(|r| narrow_taps(oy0 + r, ih));
     let mut acc = [[bias; 2]; R];
     let plane = ih * iw;
     for c in 0..g.in_c {

@@ -322,31 +322,52 @@ pub(crate) fn tap_masks(g: &ConvGeom, transpose: bool) -> ([u64; SIDE], [u64; SI
     (rmask, cmask)
 }
 
-/// Largest input channel count of [`convt_narrow`] (one output channel's
-/// weights as f32 on the stack, 16 KiB).
-const NARROW_CMAX: usize = 256;
+/// Largest input channel count of the narrow transposed convolutions (here
+/// and in `avx512`): one output channel's weights as f32 on the stack, 16
+/// KiB.
+pub(crate) const NARROW_CMAX: usize = 256;
 /// f32 of the zero-padded copy of the input [`convt_narrow`] reads (64 KiB
 /// of stack).
 const NARROW_STAGE: usize = 16384;
 
-/// Whether [`convt_narrow`] runs this transposed convolution: kernel 4,
-/// stride 2, padding 1, the side doubled, fewer than 8 output channels
-/// (the usual last layer of an image generator), and an input small
-/// enough to stage.
-pub(crate) fn narrow_supported(g: &ConvGeom) -> bool {
+/// Whether `g` is the usual last layer of an image generator, which the
+/// narrow kernels run: a transposed convolution with kernel 4, stride 2 and
+/// padding 1 that doubles the side, to fewer than `max_out_c` channels,
+/// from at most [`NARROW_CMAX`].
+pub(crate) fn k4s2_narrow(g: &ConvGeom, max_out_c: usize) -> bool {
     g.kernel == 4
         && g.stride == 2
         && g.padding == 1
-        && g.out_c < 8
+        && g.out_c < max_out_c
         && (1..=NARROW_CMAX).contains(&g.in_c)
         && g.in_h > 0
         && g.in_w > 0
         && g.out_h == 2 * g.in_h
         && g.out_w == 2 * g.in_w
+}
+
+/// Whether [`convt_narrow`] runs this transposed convolution: fewer than 8
+/// output channels and an input small enough to stage.
+pub(crate) fn narrow_supported(g: &ConvGeom) -> bool {
+    k4s2_narrow(g, 8)
         && g.in_c
             .checked_mul(g.in_h)
             .and_then(|r| r.checked_mul(g.in_w + 1))
             .is_some_and(|n| n + 1 + 8 <= NARROW_STAGE)
+}
+
+/// The kernel rows output row `oy` of a narrow transposed convolution adds,
+/// in order, each with the input row it reads (`None` in the padding):
+/// rows 1 and 3 reading `m` and `m - 1` for `oy = 2m`, rows 0 and 2 reading
+/// `m + 1` and `m` for `oy = 2m + 1`.
+#[inline(always)]
+pub(crate) fn narrow_taps(oy: usize, in_h: usize) -> [(usize, Option<usize>); 2] {
+    let m = oy >> 1;
+    if oy & 1 == 0 {
+        [(1, Some(m)), (3, m.checked_sub(1))]
+    } else {
+        [(0, Some(m + 1).filter(|&i| i < in_h)), (2, Some(m))]
+    }
 }
 
 /// A transposed convolution with kernel 4, stride 2 and padding 1 as four
@@ -458,16 +479,7 @@ unsafe fn narrow_rows<V: Lane8, const R: usize>(
 ) {
     let (ih, iw) = (g.in_h, g.in_w);
     let pitch = iw + 1;
-    // Per row: kernel rows in order with the input row each reads.
-    let mut taps = [[(0usize, None::<usize>); 2]; R];
-    for (r, t) in taps.iter_mut().enumerate() {
-        let (oy, m) = (oy0 + r, (oy0 + r) >> 1);
-        *t = if oy & 1 == 0 {
-            [(1, Some(m)), (3, m.checked_sub(1))]
-        } else {
-            [(0, Some(m + 1).filter(|&i| i < ih)), (2, Some(m))]
-        };
-    }
+    let taps: [_; R] = core::array::from_fn(|r| narrow_taps(oy0 + r, ih));
     let mut acc = [[V::splat(&bias); 2]; R];
     for c in 0..g.in_c {
         let wc = wf.add(c * 16);
