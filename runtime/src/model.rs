@@ -581,6 +581,17 @@ impl<'a> Generator<'a> {
         a.get_mut(..z.len()).ok_or(scratch_err)?.copy_from_slice(z);
         let mut pre_at = 0;
         for layer in self.layers.iter().take(self.layer_count) {
+            // This layer's part of the prepared weights (empty when there
+            // are none). Only x86-64 kernels take prepared weights;
+            // elsewhere this compiles away.
+            let pre = if prepared.is_empty() || !cfg!(target_arch = "x86_64") {
+                &[][..]
+            } else {
+                let n = self.prepared_len_of(layer);
+                let pre = prepared.get(pre_at..pre_at + n).unwrap_or(&[]);
+                pre_at += n;
+                pre
+            };
             let n_in = layer.input.len();
             let n_out = layer.output.len();
             let w = self.weights(layer.weight);
@@ -590,14 +601,9 @@ impl<'a> Generator<'a> {
             match layer.spec {
                 LayerSpec::Dense { .. } => {
                     let y = b.get_mut(..n_out).ok_or(scratch_err)?;
-                    // Only x86-64 kernels take prepared weights; elsewhere
-                    // this path compiles away.
-                    if prepared.is_empty() || !cfg!(target_arch = "x86_64") {
+                    if pre.is_empty() {
                         kernels::dense(w, bias, x, y);
                     } else {
-                        let n = kernels::dense_prepared_len(&w, n_in, n_out);
-                        let pre = prepared.get(pre_at..pre_at + n).unwrap_or(&[]);
-                        pre_at += n;
                         kernels::dense_prepared(w, bias, x, y, pre);
                     }
                 }
@@ -605,18 +611,13 @@ impl<'a> Generator<'a> {
                     let g = geometry(layer);
                     let y = b.get_mut(..n_out).ok_or(scratch_err)?;
                     let transpose = matches!(layer.spec, LayerSpec::ConvTranspose2d { .. });
-                    // Only x86-64 kernels take prepared weights; elsewhere this
-                    // path compiles away.
-                    if prepared.is_empty() || !cfg!(target_arch = "x86_64") {
+                    if pre.is_empty() {
                         if transpose {
                             kernels::conv_transpose2d(w, bias, &g, x, y);
                         } else {
                             kernels::conv2d(w, bias, &g, x, y);
                         }
                     } else {
-                        let n = kernels::prepared_len(&g, transpose);
-                        let pre = prepared.get(pre_at..pre_at + n).unwrap_or(&[]);
-                        pre_at += n;
                         kernels::conv_prepared(w, bias, &g, x, y, transpose, pre);
                     }
                 }

@@ -274,6 +274,12 @@ pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
     }
     // SAFETY: the features are present and the sizes checked.
     unsafe { dense_512(w, b, x, y) };
+    last_rows(w, b, x, y);
+}
+
+/// The rows after the last full block of 16, which the AVX2 kernel runs.
+fn last_rows(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+    let n = x.len();
     let done = y.len() - y.len() % 16;
     if done < y.len() {
         let rest = y.len() - done;
@@ -341,17 +347,7 @@ pub fn dense_prepared(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32], 
     // SAFETY: the features are present (n > 0), the sizes checked and
     // `pre` holds every full block.
     unsafe { dense_prepared_512(b, x, y, pre) };
-    let done = y.len() - y.len() % 16;
-    if done < y.len() {
-        let rest = y.len() - done;
-        let n_in = x.len();
-        x86::dense(
-            w.slice(done * n_in, rest * n_in),
-            b.slice(done, rest),
-            x,
-            &mut y[done..],
-        );
-    }
+    last_rows(w, b, x, y);
 }
 
 /// # Safety
