@@ -1,6 +1,7 @@
 //! `conv2d`: a 2-D convolution, weights `[out, in, k, k]`, output
-//! `(in + 2 * padding - kernel) / stride + 1` per axis. The geometry and
-//! tap counting here serve the transposed convolution too.
+//! `(in + 2 * padding - kernel) / stride + 1` per axis. The geometry, the
+//! tap counting, the prepared weights and the kernel calls here serve the
+//! transposed convolution too, the direction a parameter.
 
 use super::{Act, Input, Layer};
 use crate::error::{Error, Name};
@@ -110,20 +111,34 @@ pub(super) fn geometry(layer: &Layer) -> ConvGeom {
     }
 }
 
-pub(super) fn prepared_len(layer: &Layer) -> usize {
-    kernels::prepared_len(&geometry(layer), false)
+/// Prepared length of a convolution in either direction (`transpose`).
+pub(super) fn prepared_len(layer: &Layer, transpose: bool) -> usize {
+    kernels::prepared_len(&geometry(layer), transpose)
 }
 
-pub(super) fn prepare(layer: &Layer, data: &[u8], dst: &mut [f32]) {
-    kernels::prepare_conv(layer.weight(data), &geometry(layer), false, dst);
+pub(super) fn prepare(layer: &Layer, data: &[u8], dst: &mut [f32], transpose: bool) {
+    kernels::prepare_conv(layer.weight(data), &geometry(layer), transpose, dst);
 }
 
-pub(super) fn run(layer: &Layer, data: &[u8], x: &[f32], y: &mut [f32], pre: &[f32]) {
+/// Runs a convolution in either direction (`transpose`), from the file's
+/// weights or from prepared ones (`pre` not empty).
+pub(super) fn run(
+    layer: &Layer,
+    data: &[u8],
+    x: &[f32],
+    y: &mut [f32],
+    pre: &[f32],
+    transpose: bool,
+) {
     let (w, bias, g) = (layer.weight(data), layer.bias(data), geometry(layer));
     if pre.is_empty() {
-        kernels::conv2d(w, bias, &g, x, y);
+        if transpose {
+            kernels::conv_transpose2d(w, bias, &g, x, y);
+        } else {
+            kernels::conv2d(w, bias, &g, x, y);
+        }
     } else {
-        kernels::conv_prepared(w, bias, &g, x, y, false, pre);
+        kernels::conv_prepared(w, bias, &g, x, y, transpose, pre);
     }
 }
 

@@ -160,8 +160,8 @@ impl Layer {
     pub(crate) fn prepared_len(&self, data: &[u8]) -> usize {
         match self.spec {
             LayerSpec::Dense { .. } => dense::prepared_len(self, data),
-            LayerSpec::Conv2d { .. } => conv::prepared_len(self),
-            LayerSpec::ConvTranspose2d { .. } => conv_transpose::prepared_len(self),
+            LayerSpec::Conv2d { .. } => conv::prepared_len(self, false),
+            LayerSpec::ConvTranspose2d { .. } => conv::prepared_len(self, true),
             _ => 0,
         }
     }
@@ -171,8 +171,8 @@ impl Layer {
     pub(crate) fn prepare(&self, data: &[u8], dst: &mut [f32]) {
         match self.spec {
             LayerSpec::Dense { .. } => dense::prepare(self, data, dst),
-            LayerSpec::Conv2d { .. } => conv::prepare(self, data, dst),
-            LayerSpec::ConvTranspose2d { .. } => conv_transpose::prepare(self, data, dst),
+            LayerSpec::Conv2d { .. } => conv::prepare(self, data, dst, false),
+            LayerSpec::ConvTranspose2d { .. } => conv::prepare(self, data, dst, true),
             _ => {}
         }
     }
@@ -196,9 +196,9 @@ impl Layer {
         let x = a.get(..n_in)?;
         match self.spec {
             LayerSpec::Dense { .. } => dense::run(self, data, x, b.get_mut(..n_out)?, pre),
-            LayerSpec::Conv2d { .. } => conv::run(self, data, x, b.get_mut(..n_out)?, pre),
-            LayerSpec::ConvTranspose2d { .. } => {
-                conv_transpose::run(self, data, x, b.get_mut(..n_out)?, pre);
+            LayerSpec::Conv2d { .. } | LayerSpec::ConvTranspose2d { .. } => {
+                let transpose = matches!(self.spec, LayerSpec::ConvTranspose2d { .. });
+                conv::run(self, data, x, b.get_mut(..n_out)?, pre, transpose);
             }
             LayerSpec::UpsampleNearest { scale } => {
                 upsample::run(self.input.image(), scale, x, b.get_mut(..n_out)?);
