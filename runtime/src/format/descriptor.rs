@@ -1,35 +1,10 @@
 //! Layer descriptors: `dense in=100 out=128` and the like, read
-//! table-driven into a [`LayerSpec`].
+//! table-driven into a [`LayerSpec`]. What each kind takes (names, minimums,
+//! constraints) is in [`spec`](super::spec); this is the reading.
 
 use super::numbers::{parse_float, parse_uint};
-use super::spec::LayerSpec;
-use super::MAX_SCALE;
+use super::spec::{constraint, from_values, minimums, params_of, LayerSpec};
 use crate::error::{Error, Name};
-
-/// The parameter names of each kind, in the order `Display` writes them.
-fn params_of(kind: &str) -> Option<&'static [&'static str]> {
-    Some(match kind {
-        "dense" => &["in", "out"],
-        "conv2d" => &["in", "out", "kernel", "stride", "padding"],
-        "conv_transpose2d" => &["in", "out", "kernel", "stride", "padding", "output_padding"],
-        "upsample_nearest" => &["scale"],
-        "reshape" => &["c", "h", "w"],
-        "relu" | "tanh" | "sigmoid" => &[],
-        "leaky_relu" => &["slope"],
-        "embed_concat" => &["classes", "dim"],
-        "onehot_concat" => &["classes"],
-        _ => return None,
-    })
-}
-
-/// The smallest value of each integer parameter, in [`params_of`] order.
-fn minimums(kind: &str) -> [usize; 6] {
-    match kind {
-        "conv2d" => [1, 1, 1, 1, 0, 0],
-        "conv_transpose2d" => [1, 1, 1, 1, 0, 0],
-        _ => [1; 6],
-    }
-}
 
 /// Reads a descriptor; `layer` (the index in the file, `None` for a lone
 /// descriptor) goes into the errors. Written table-driven, with one
@@ -43,11 +18,11 @@ pub(crate) fn parse_descriptor(s: &str, layer: Option<usize>) -> Result<LayerSpe
     })?;
     let (values, slope) = read_params(kind, names, parts, layer)?;
     check_constraints(kind, &values, layer)?;
-    Ok(build(kind, values, slope))
+    Ok(from_values(kind, values, slope))
 }
 
 /// The `key=value` parameters of a descriptor of `kind` (whose parameter
-/// names are `names`): the integers in [`params_of`] order and the slope.
+/// names are `names`): the integers in `params_of` order and the slope.
 fn read_params<'s>(
     kind: &str,
     names: &'static [&'static str],
@@ -104,17 +79,9 @@ fn read_params<'s>(
     Ok((values, slope))
 }
 
-/// Constraints between parameters.
+/// Constraints between parameters (see [`constraint`]).
 fn check_constraints(kind: &str, values: &[usize; 6], layer: Option<usize>) -> Result<(), Error> {
-    let [a, _, c, d, e, f] = *values;
-    // (param, value, expected).
-    let check = match kind {
-        "conv2d" | "conv_transpose2d" if e >= c => Some(("padding", e, "a value below kernel")),
-        "conv_transpose2d" if f >= d => Some(("output_padding", f, "a value below stride")),
-        "upsample_nearest" if a > MAX_SCALE => Some(("scale", a, "a value from 1 to 64")),
-        _ => None,
-    };
-    match check {
+    match constraint(kind, values) {
         Some((param, v, expected)) => Err(Error::InvalidParameter {
             layer,
             param,
@@ -122,42 +89,6 @@ fn check_constraints(kind: &str, values: &[usize; 6], layer: Option<usize>) -> R
             expected,
         }),
         None => Ok(()),
-    }
-}
-
-/// The spec of a checked descriptor of a known `kind`.
-fn build(kind: &str, values: [usize; 6], slope: Option<f32>) -> LayerSpec {
-    let [a, b, c, d, e, f] = values;
-    match kind {
-        "dense" => LayerSpec::Dense {
-            in_features: a,
-            out_features: b,
-        },
-        "conv2d" => LayerSpec::Conv2d {
-            in_channels: a,
-            out_channels: b,
-            kernel: c,
-            stride: d,
-            padding: e,
-        },
-        "conv_transpose2d" => LayerSpec::ConvTranspose2d {
-            in_channels: a,
-            out_channels: b,
-            kernel: c,
-            stride: d,
-            padding: e,
-            output_padding: f,
-        },
-        "upsample_nearest" => LayerSpec::UpsampleNearest { scale: a },
-        "reshape" => LayerSpec::Reshape { c: a, h: b, w: c },
-        "relu" => LayerSpec::Relu,
-        "tanh" => LayerSpec::Tanh,
-        "sigmoid" => LayerSpec::Sigmoid,
-        "leaky_relu" => LayerSpec::LeakyRelu {
-            slope: slope.unwrap_or(0.0),
-        },
-        "embed_concat" => LayerSpec::EmbedConcat { classes: a, dim: b },
-        _ => LayerSpec::OneHotConcat { classes: a },
     }
 }
 

@@ -9,6 +9,7 @@ use core::str::FromStr;
 use super::descriptor::parse_descriptor;
 use super::numbers::parse_uint;
 use super::shape::Dims;
+use super::MAX_SCALE;
 use crate::error::{Error, Name};
 
 /// Element type of a stored tensor.
@@ -300,6 +301,85 @@ impl fmt::Display for LayerSpec {
             OneHotConcat { classes } => write!(f, " classes={classes}"),
             Relu | Tanh | Sigmoid => Ok(()),
         }
+    }
+}
+
+// ---- the parameters of each kind, as descriptors write them ----
+
+/// The parameter names of each kind, in the order `Display` writes them.
+pub(crate) fn params_of(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "dense" => &["in", "out"],
+        "conv2d" => &["in", "out", "kernel", "stride", "padding"],
+        "conv_transpose2d" => &["in", "out", "kernel", "stride", "padding", "output_padding"],
+        "upsample_nearest" => &["scale"],
+        "reshape" => &["c", "h", "w"],
+        "relu" | "tanh" | "sigmoid" => &[],
+        "leaky_relu" => &["slope"],
+        "embed_concat" => &["classes", "dim"],
+        "onehot_concat" => &["classes"],
+        _ => return None,
+    })
+}
+
+/// The smallest value of each integer parameter, in [`params_of`] order.
+pub(crate) fn minimums(kind: &str) -> [usize; 6] {
+    match kind {
+        "conv2d" => [1, 1, 1, 1, 0, 0],
+        "conv_transpose2d" => [1, 1, 1, 1, 0, 0],
+        _ => [1; 6],
+    }
+}
+
+/// The constraint between parameters that `values` (in [`params_of`]
+/// order) break, if any: `(param, value, expected)`.
+pub(crate) fn constraint(
+    kind: &str,
+    values: &[usize; 6],
+) -> Option<(&'static str, usize, &'static str)> {
+    let [a, _, c, d, e, f] = *values;
+    match kind {
+        "conv2d" | "conv_transpose2d" if e >= c => Some(("padding", e, "a value below kernel")),
+        "conv_transpose2d" if f >= d => Some(("output_padding", f, "a value below stride")),
+        "upsample_nearest" if a > MAX_SCALE => Some(("scale", a, "a value from 1 to 64")),
+        _ => None,
+    }
+}
+
+/// The spec of a checked descriptor of a known `kind`, from its integer
+/// parameters in [`params_of`] order and its slope.
+pub(crate) fn from_values(kind: &str, values: [usize; 6], slope: Option<f32>) -> LayerSpec {
+    let [a, b, c, d, e, f] = values;
+    match kind {
+        "dense" => LayerSpec::Dense {
+            in_features: a,
+            out_features: b,
+        },
+        "conv2d" => LayerSpec::Conv2d {
+            in_channels: a,
+            out_channels: b,
+            kernel: c,
+            stride: d,
+            padding: e,
+        },
+        "conv_transpose2d" => LayerSpec::ConvTranspose2d {
+            in_channels: a,
+            out_channels: b,
+            kernel: c,
+            stride: d,
+            padding: e,
+            output_padding: f,
+        },
+        "upsample_nearest" => LayerSpec::UpsampleNearest { scale: a },
+        "reshape" => LayerSpec::Reshape { c: a, h: b, w: c },
+        "relu" => LayerSpec::Relu,
+        "tanh" => LayerSpec::Tanh,
+        "sigmoid" => LayerSpec::Sigmoid,
+        "leaky_relu" => LayerSpec::LeakyRelu {
+            slope: slope.unwrap_or(0.0),
+        },
+        "embed_concat" => LayerSpec::EmbedConcat { classes: a, dim: b },
+        _ => LayerSpec::OneHotConcat { classes: a },
     }
 }
 
