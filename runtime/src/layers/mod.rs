@@ -76,7 +76,11 @@ struct Input {
     act: Act,
 }
 
+// The error constructors and `Layer::chain` stay out of line: inlined into
+// each kind's checks and the loader they cost a thumbv6m build about 1 KB
+// of flash, for no speed that matters (they run once per layer at load).
 impl Input {
+    #[inline(never)]
     fn mismatch(&self, expected: Name) -> Error {
         Error::LayerInput {
             layer: self.layer,
@@ -94,6 +98,7 @@ impl Input {
     }
 
     /// `len`, if it is a length the format allows for an activation.
+    #[inline(never)]
     fn bounded(&self, len: Option<usize>) -> Result<usize, Error> {
         len.filter(|&n| n <= MAX_ACTIVATION)
             .ok_or(Error::ActivationTooLarge {
@@ -116,6 +121,7 @@ impl Layer {
     /// Layer `i` of kind `spec` on `input`, with its output shape and its
     /// MACs; checks that the layer accepts the input and that the output
     /// fits the format's limits. The tensors are bound later.
+    #[inline(never)]
     pub(crate) fn chain(i: usize, spec: LayerSpec, input: Act) -> Result<(Layer, u64), Error> {
         use LayerSpec::*;
         let at = Input {
