@@ -1,8 +1,8 @@
 //! A loaded generator: the validated layer list borrowing the file's bytes,
 //! and the forward pass over caller-provided buffers. Loading goes container
 //! ([`format::container`](crate::format::container)) -> metadata and layer
-//! descriptors ([`format`](crate::format)) -> layers ([`layers`](crate::layers))
-//! -> tensors bound to their layers.
+//! descriptors ([`format`](crate::format)) -> layers (module `layers`, one
+//! file per kind) -> tensors bound to their layers.
 
 use crate::error::{Error, Name};
 use crate::format::container::Container;
