@@ -1,17 +1,18 @@
 //! The model file format, version 1: the single definition in code of
-//! `docs/model-format.md`. [`spec`] names the layer kinds, metadata keys,
-//! tensors, dtypes and output activations once; [`descriptor`] reads a layer's
-//! descriptor, [`numbers`] the metadata's integers and floats, [`shape`] the
-//! shapes, [`metadata`] the header's metadata as a whole; [`container`] reads
-//! the safetensors layer and [`json`] is the small allocation-free JSON reader
-//! underneath it.
+//! `docs/model-format.md`. [`spec`] names the layer kinds with their
+//! parameters and tensors, the metadata keys, tensor names, dtypes and output
+//! activations once; `descriptor` reads a layer's descriptor, `numbers` the
+//! metadata's integers and floats, `shape` the shapes, `metadata` the header's
+//! metadata as a whole (everything public is re-exported here); [`container`]
+//! reads the safetensors layer and [`json`] is the small allocation-free JSON
+//! reader underneath it.
 
 pub mod container;
-pub mod descriptor;
+mod descriptor;
 pub mod json;
-pub mod metadata;
-pub mod numbers;
-pub mod shape;
+pub(crate) mod metadata;
+mod numbers;
+mod shape;
 pub mod spec;
 
 pub use numbers::{parse_float, parse_uint};
