@@ -201,8 +201,9 @@ pub enum Error {
     MissingLayer { layer: usize },
     /// A metadata key the format does not define.
     UnknownMetadataKey { key: Name },
-    /// The `format` key names another format.
-    WrongFormat { found: Name },
+    /// The `format` key names another format (`expected`: the format's
+    /// name, carried so that this enum needs nothing of the format module).
+    WrongFormat { found: Name, expected: &'static str },
     /// The `format_version` is not one this runtime reads.
     UnsupportedVersion { found: Name, supported: u32 },
     /// A metadata value does not parse or is out of range.
@@ -316,215 +317,242 @@ fn layer_prefix(f: &mut fmt::Formatter<'_>, layer: &Option<usize>) -> fmt::Resul
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use Error::*;
-        match self {
-            FileTooShort { len } => write!(
-                f,
-                "file is {len} bytes long, shorter than the 8-byte header length"
-            ),
-            HeaderTooLarge { declared, max } => write!(
-                f,
-                "header length {declared} exceeds the maximum of {max} bytes"
-            ),
-            HeaderOutOfBounds {
-                declared,
-                available,
-            } => write!(
-                f,
-                "header length {declared} runs past the end of the file ({available} bytes after the length)"
-            ),
-            HeaderNotUtf8 { offset } => {
-                write!(f, "header is not UTF-8 (at header byte {offset})")
-            }
-            Json { offset, expected } => {
-                write!(f, "header JSON: expected {expected} at header byte {offset}")
-            }
-            DuplicateKey { key } => write!(f, "header JSON: key {key:?} appears twice"),
-            TooManyTensors { max } => write!(f, "more than {max} tensors"),
-            TooManyMetadataEntries { max } => write!(f, "more than {max} metadata entries"),
-            UnsupportedDType { tensor, dtype } => write!(
-                f,
-                "tensor {tensor:?}: dtype {dtype:?} is not supported (expected F16 or F32)"
-            ),
-            UnknownTensorField { tensor, field } => write!(
-                f,
-                "tensor {tensor:?}: unknown field {field:?} (expected dtype, shape, data_offsets)"
-            ),
-            MissingTensorField { tensor, field } => {
-                write!(f, "tensor {tensor:?}: missing field \"{field}\"")
-            }
-            TensorSizeOverflow { tensor } => {
-                write!(f, "tensor {tensor:?}: byte size overflows")
-            }
-            EmptyTensor { tensor } => write!(f, "tensor {tensor:?} has no elements"),
-            InvalidOffsets { tensor, begin, end } => write!(
-                f,
-                "tensor {tensor:?}: data_offsets [{begin}, {end}] end before they begin"
-            ),
-            TensorByteLength {
-                tensor,
-                expected,
-                found,
-            } => write!(
-                f,
-                "tensor {tensor:?}: shape and dtype need {expected} bytes, data_offsets span {found}"
-            ),
-            TensorOffset {
-                tensor,
-                expected_begin,
-                found_begin,
-            } => write!(
-                f,
-                "tensor {tensor:?}: data begins at {found_begin}, expected {expected_begin} (tensors must tile the data section without gaps or overlaps)"
-            ),
-            DataSectionLength { expected, found } => write!(
-                f,
-                "data section is {found} bytes, the tensors need exactly {expected}"
-            ),
-            MissingMetadata { key } => write!(f, "metadata key \"{key}\" is missing"),
-            MissingLayer { layer } => write!(f, "metadata key \"layer.{layer}\" is missing"),
-            UnknownMetadataKey { key } => write!(f, "unknown metadata key {key:?}"),
-            WrongFormat { found } => write!(
-                f,
-                "metadata format is {found:?}, expected \"{}\"",
-                crate::format::FORMAT_NAME
-            ),
-            UnsupportedVersion { found, supported } => write!(
-                f,
-                "format_version {found:?} is not supported (this runtime reads version {supported})"
-            ),
-            InvalidMetadataValue {
-                key,
-                value,
-                expected,
-            } => write!(f, "metadata \"{key}\" is {value:?}, expected {expected}"),
-            UnknownLayerKind { layer, kind } => {
-                layer_prefix(f, layer)?;
-                write!(f, "unknown layer kind {kind:?}")
-            }
-            MissingParameter { layer, param } => {
-                layer_prefix(f, layer)?;
-                write!(f, "missing parameter \"{param}\"")
-            }
-            DuplicateParameter { layer, param } => {
-                layer_prefix(f, layer)?;
-                write!(f, "parameter {param:?} appears twice")
-            }
-            UnknownParameter { layer, param } => {
-                layer_prefix(f, layer)?;
-                write!(f, "unknown parameter {param:?}")
-            }
-            InvalidParameter {
-                layer,
-                param,
-                value,
-                expected,
-            } => {
-                layer_prefix(f, layer)?;
-                write!(f, "parameter \"{param}\" is {value:?}, expected {expected}")
-            }
-            LayerInput {
-                layer,
-                expected,
-                found,
-            } => write!(
-                f,
-                "layer.{layer}: input is {found}, the layer needs {expected}"
-            ),
-            WeightsExceedFile { layer, capacity } => write!(
-                f,
-                "layer.{layer}: its weights need more than the {capacity} f16 values the file holds"
-            ),
-            ActivationTooLarge { layer, max } => write!(
-                f,
-                "layer.{layer}: output has more than {max} elements"
-            ),
-            OutputShapeMismatch { declared, found } => write!(
-                f,
-                "the last layer outputs {found}, output_shape declares {declared}"
-            ),
-            OutputActivationMismatch { declared, expected } => write!(
-                f,
-                "output_activation is \"{declared}\" but the last layer implies \"{expected}\""
-            ),
-            OutputRangeMismatch { found, expected } => write!(
-                f,
-                "output_range is {found:?}, expected \"{expected}\" for this output_activation"
-            ),
-            MissingConditioning { num_classes } => write!(
-                f,
-                "num_classes is {num_classes} but no layer is embed_concat or onehot_concat"
-            ),
-            UnexpectedConditioning { layer } => write!(
-                f,
-                "layer.{layer}: a conditioning layer where none is allowed (num_classes is 0, or one came before)"
-            ),
-            ConditioningClasses {
-                layer,
-                expected,
-                found,
-            } => write!(
-                f,
-                "layer.{layer}: classes={found}, but num_classes is {expected}"
-            ),
-            UnexpectedTensor { tensor } => {
-                write!(f, "tensor {tensor:?} is not used by any layer")
-            }
-            MissingTensor { tensor } => write!(f, "tensor {tensor:?} is missing"),
-            TensorShape {
-                tensor,
-                expected,
-                found,
-            } => write!(
-                f,
-                "tensor {tensor:?} has shape {found}, expected {expected}"
-            ),
-            NonFiniteWeight { tensor, index } => write!(
-                f,
-                "tensor {tensor:?} holds a NaN or infinity at element {index}"
-            ),
-            LatentLength { expected, found } => write!(
-                f,
-                "latent vector has {found} values, the generator needs {expected}"
-            ),
-            ClassRequired { num_classes } => write!(
-                f,
-                "the generator is conditional ({num_classes} classes): pass a class"
-            ),
-            ClassNotAccepted { class } => write!(
-                f,
-                "the generator is unconditional but class {class} was passed"
-            ),
-            ClassOutOfRange { class, num_classes } => write!(
-                f,
-                "class {class} is out of range (the generator has {num_classes} classes)"
-            ),
-            ScratchTooSmall { needed, found } => write!(
-                f,
-                "scratch buffer holds {found} f32, scratch_len() is {needed}"
-            ),
-            OutputTooSmall { needed, found } => write!(
-                f,
-                "output buffer holds {found} f32, output_len() is {needed}"
-            ),
-            PreparedTooSmall { needed, found } => write!(
-                f,
-                "buffer for prepared weights holds {found} f32, prepared_len() is {needed}"
-            ),
-            ParameterLength {
-                layer,
-                tensor,
-                expected,
-                found,
-            } => write!(
-                f,
-                "layer.{layer}: {tensor} has {found} values, the layer needs {expected}"
-            ),
-            InvalidProvenance { key, reason } => {
-                write!(f, "provenance {key:?}: {reason}")
-            }
-        }
+        // One function per group of variants, each `None` for the others.
+        container(self, f)
+            .or_else(|| metadata(self, f))
+            .or_else(|| layer_list(self, f))
+            .or_else(|| use_and_build(self, f))
+            .unwrap_or(Ok(()))
     }
+}
+
+/// The messages of the safetensors container; `None` for other variants.
+fn container(e: &Error, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+    use Error::*;
+    Some(match e {
+        FileTooShort { len } => write!(
+            f,
+            "file is {len} bytes long, shorter than the 8-byte header length"
+        ),
+        HeaderTooLarge { declared, max } => write!(
+            f,
+            "header length {declared} exceeds the maximum of {max} bytes"
+        ),
+        HeaderOutOfBounds {
+            declared,
+            available,
+        } => write!(
+            f,
+            "header length {declared} runs past the end of the file ({available} bytes after the length)"
+        ),
+        HeaderNotUtf8 { offset } => {
+            write!(f, "header is not UTF-8 (at header byte {offset})")
+        }
+        Json { offset, expected } => {
+            write!(f, "header JSON: expected {expected} at header byte {offset}")
+        }
+        DuplicateKey { key } => write!(f, "header JSON: key {key:?} appears twice"),
+        TooManyTensors { max } => write!(f, "more than {max} tensors"),
+        TooManyMetadataEntries { max } => write!(f, "more than {max} metadata entries"),
+        UnsupportedDType { tensor, dtype } => write!(
+            f,
+            "tensor {tensor:?}: dtype {dtype:?} is not supported (expected F16 or F32)"
+        ),
+        UnknownTensorField { tensor, field } => write!(
+            f,
+            "tensor {tensor:?}: unknown field {field:?} (expected dtype, shape, data_offsets)"
+        ),
+        MissingTensorField { tensor, field } => {
+            write!(f, "tensor {tensor:?}: missing field \"{field}\"")
+        }
+        TensorSizeOverflow { tensor } => {
+            write!(f, "tensor {tensor:?}: byte size overflows")
+        }
+        EmptyTensor { tensor } => write!(f, "tensor {tensor:?} has no elements"),
+        InvalidOffsets { tensor, begin, end } => write!(
+            f,
+            "tensor {tensor:?}: data_offsets [{begin}, {end}] end before they begin"
+        ),
+        TensorByteLength {
+            tensor,
+            expected,
+            found,
+        } => write!(
+            f,
+            "tensor {tensor:?}: shape and dtype need {expected} bytes, data_offsets span {found}"
+        ),
+        TensorOffset {
+            tensor,
+            expected_begin,
+            found_begin,
+        } => write!(
+            f,
+            "tensor {tensor:?}: data begins at {found_begin}, expected {expected_begin} (tensors must tile the data section without gaps or overlaps)"
+        ),
+        DataSectionLength { expected, found } => write!(
+            f,
+            "data section is {found} bytes, the tensors need exactly {expected}"
+        ),
+        _ => return None,
+    })
+}
+
+/// The messages of the metadata and the layer descriptors; `None` for other variants.
+fn metadata(e: &Error, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+    use Error::*;
+    Some(match e {
+        MissingMetadata { key } => write!(f, "metadata key \"{key}\" is missing"),
+        MissingLayer { layer } => write!(f, "metadata key \"layer.{layer}\" is missing"),
+        UnknownMetadataKey { key } => write!(f, "unknown metadata key {key:?}"),
+        WrongFormat { found, expected } => {
+            write!(f, "metadata format is {found:?}, expected \"{expected}\"")
+        }
+        UnsupportedVersion { found, supported } => write!(
+            f,
+            "format_version {found:?} is not supported (this runtime reads version {supported})"
+        ),
+        InvalidMetadataValue {
+            key,
+            value,
+            expected,
+        } => write!(f, "metadata \"{key}\" is {value:?}, expected {expected}"),
+        UnknownLayerKind { layer, kind } => {
+            layer_prefix(f, layer).and_then(|()| write!(f, "unknown layer kind {kind:?}"))
+        }
+        MissingParameter { layer, param } => {
+            layer_prefix(f, layer).and_then(|()| write!(f, "missing parameter \"{param}\""))
+        }
+        DuplicateParameter { layer, param } => {
+            layer_prefix(f, layer).and_then(|()| write!(f, "parameter {param:?} appears twice"))
+        }
+        UnknownParameter { layer, param } => {
+            layer_prefix(f, layer).and_then(|()| write!(f, "unknown parameter {param:?}"))
+        }
+        InvalidParameter {
+            layer,
+            param,
+            value,
+            expected,
+        } => layer_prefix(f, layer)
+            .and_then(|()| write!(f, "parameter \"{param}\" is {value:?}, expected {expected}")),
+        _ => return None,
+    })
+}
+
+/// The messages of the layer list; `None` for other variants.
+fn layer_list(e: &Error, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+    use Error::*;
+    Some(match e {
+        LayerInput {
+            layer,
+            expected,
+            found,
+        } => write!(
+            f,
+            "layer.{layer}: input is {found}, the layer needs {expected}"
+        ),
+        WeightsExceedFile { layer, capacity } => write!(
+            f,
+            "layer.{layer}: its weights need more than the {capacity} f16 values the file holds"
+        ),
+        ActivationTooLarge { layer, max } => write!(
+            f,
+            "layer.{layer}: output has more than {max} elements"
+        ),
+        OutputShapeMismatch { declared, found } => write!(
+            f,
+            "the last layer outputs {found}, output_shape declares {declared}"
+        ),
+        OutputActivationMismatch { declared, expected } => write!(
+            f,
+            "output_activation is \"{declared}\" but the last layer implies \"{expected}\""
+        ),
+        OutputRangeMismatch { found, expected } => write!(
+            f,
+            "output_range is {found:?}, expected \"{expected}\" for this output_activation"
+        ),
+        MissingConditioning { num_classes } => write!(
+            f,
+            "num_classes is {num_classes} but no layer is embed_concat or onehot_concat"
+        ),
+        UnexpectedConditioning { layer } => write!(
+            f,
+            "layer.{layer}: a conditioning layer where none is allowed (num_classes is 0, or one came before)"
+        ),
+        ConditioningClasses {
+            layer,
+            expected,
+            found,
+        } => write!(
+            f,
+            "layer.{layer}: classes={found}, but num_classes is {expected}"
+        ),
+        _ => return None,
+    })
+}
+
+/// The messages of tensors against layers, generating and building; `None` for other variants.
+fn use_and_build(e: &Error, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+    use Error::*;
+    Some(match e {
+        UnexpectedTensor { tensor } => {
+            write!(f, "tensor {tensor:?} is not used by any layer")
+        }
+        MissingTensor { tensor } => write!(f, "tensor {tensor:?} is missing"),
+        TensorShape {
+            tensor,
+            expected,
+            found,
+        } => write!(
+            f,
+            "tensor {tensor:?} has shape {found}, expected {expected}"
+        ),
+        NonFiniteWeight { tensor, index } => write!(
+            f,
+            "tensor {tensor:?} holds a NaN or infinity at element {index}"
+        ),
+        LatentLength { expected, found } => write!(
+            f,
+            "latent vector has {found} values, the generator needs {expected}"
+        ),
+        ClassRequired { num_classes } => write!(
+            f,
+            "the generator is conditional ({num_classes} classes): pass a class"
+        ),
+        ClassNotAccepted { class } => write!(
+            f,
+            "the generator is unconditional but class {class} was passed"
+        ),
+        ClassOutOfRange { class, num_classes } => write!(
+            f,
+            "class {class} is out of range (the generator has {num_classes} classes)"
+        ),
+        ScratchTooSmall { needed, found } => write!(
+            f,
+            "scratch buffer holds {found} f32, scratch_len() is {needed}"
+        ),
+        OutputTooSmall { needed, found } => write!(
+            f,
+            "output buffer holds {found} f32, output_len() is {needed}"
+        ),
+        PreparedTooSmall { needed, found } => write!(
+            f,
+            "buffer for prepared weights holds {found} f32, prepared_len() is {needed}"
+        ),
+        ParameterLength {
+            layer,
+            tensor,
+            expected,
+            found,
+        } => write!(
+            f,
+            "layer.{layer}: {tensor} has {found} values, the layer needs {expected}"
+        ),
+        InvalidProvenance { key, reason } => {
+            write!(f, "provenance {key:?}: {reason}")
+        }
+        _ => return None,
+    })
 }
 
 impl core::error::Error for Error {}

@@ -116,6 +116,7 @@
 pub mod error;
 pub mod format;
 pub mod kernels;
+mod layers;
 pub mod model;
 pub mod output;
 pub mod prepared;

@@ -8,6 +8,7 @@ use std::vec::Vec;
 use crate::error::{Error, Name};
 use crate::format::{
     tensor_name, DType, LayerSpec, OutputActivation, TensorRole, FORMAT_NAME, FORMAT_VERSION,
+    METADATA_KEYS,
 };
 use crate::model::{Generator, Shape};
 
@@ -70,6 +71,31 @@ impl ModelBuilder {
 
     /// Serialises the file, then proves it by loading it with the runtime.
     pub fn build(&self) -> Result<Vec<u8>, Error> {
+        self.check_provenance()?;
+        let mut header = String::from("{\"__metadata__\":{");
+        for (i, (k, v)) in self.metadata().iter().enumerate() {
+            if i > 0 {
+                header.push(',');
+            }
+            header.push_str(&format!("\"{k}\":\"{v}\""));
+        }
+        header.push('}');
+        let data = self.tensors(&mut header)?;
+        header.push('}');
+        // Pad so the data section starts 8-byte aligned.
+        while (8 + header.len()) % 8 != 0 {
+            header.push(' ');
+        }
+        let mut file = Vec::with_capacity(8 + header.len() + data.len());
+        file.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        file.extend_from_slice(header.as_bytes());
+        file.extend_from_slice(&data);
+        Generator::load(&file)?;
+        Ok(file)
+    }
+
+    /// Every provenance key and value can be stored.
+    fn check_provenance(&self) -> Result<(), Error> {
         for (key, value) in &self.provenance {
             let invalid = |reason| Error::InvalidProvenance {
                 key: Name::new(key),
@@ -84,37 +110,44 @@ impl ModelBuilder {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The metadata entries, in the order the format lists the keys.
+    fn metadata(&self) -> Vec<(String, String)> {
         let activation = self
             .layers
             .last()
             .map(|l| OutputActivation::of_last_layer(&l.0))
             .unwrap_or(OutputActivation::None);
         let o = self.output;
-        let mut meta: Vec<(String, String)> = vec![
-            ("format".into(), FORMAT_NAME.into()),
-            ("format_version".into(), FORMAT_VERSION.to_string()),
-            ("latent_dim".into(), self.latent_dim.to_string()),
-            ("num_classes".into(), self.num_classes.to_string()),
-            ("output_shape".into(), format!("{},{},{}", o.c, o.h, o.w)),
-            ("output_activation".into(), activation.as_str().into()),
-            ("output_range".into(), activation.range_str().into()),
-            ("layer_count".into(), self.layers.len().to_string()),
+        let values = [
+            FORMAT_NAME.into(),
+            FORMAT_VERSION.to_string(),
+            self.latent_dim.to_string(),
+            self.num_classes.to_string(),
+            format!("{},{},{}", o.c, o.h, o.w),
+            activation.as_str().into(),
+            activation.range_str().into(),
+            self.layers.len().to_string(),
         ];
+        let mut meta: Vec<(String, String)> = METADATA_KEYS
+            .iter()
+            .map(|k| k.to_string())
+            .zip(values)
+            .collect();
         for (i, (spec, _, _)) in self.layers.iter().enumerate() {
             meta.push((format!("layer.{i}"), spec.to_string()));
         }
         for (k, v) in &self.provenance {
             meta.push((format!("provenance.{k}"), v.clone()));
         }
+        meta
+    }
 
-        let mut header = String::from("{\"__metadata__\":{");
-        for (i, (k, v)) in meta.iter().enumerate() {
-            if i > 0 {
-                header.push(',');
-            }
-            header.push_str(&format!("\"{k}\":\"{v}\""));
-        }
-        header.push('}');
+    /// Appends each tensor's header entry to `header` and returns the data
+    /// section.
+    fn tensors(&self, header: &mut String) -> Result<Vec<u8>, Error> {
         let mut data = Vec::new();
         for (i, (spec, weight, bias)) in self.layers.iter().enumerate() {
             for (role, values) in [(TensorRole::Weight, weight), (TensorRole::Bias, bias)] {
@@ -154,17 +187,7 @@ impl ModelBuilder {
                 ));
             }
         }
-        header.push('}');
-        // Pad so the data section starts 8-byte aligned.
-        while (8 + header.len()) % 8 != 0 {
-            header.push(' ');
-        }
-        let mut file = Vec::with_capacity(8 + header.len() + data.len());
-        file.extend_from_slice(&(header.len() as u64).to_le_bytes());
-        file.extend_from_slice(header.as_bytes());
-        file.extend_from_slice(&data);
-        Generator::load(&file)?;
-        Ok(file)
+        Ok(data)
     }
 }
 

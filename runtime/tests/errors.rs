@@ -270,7 +270,7 @@ fn unknown_metadata_key() {
 #[test]
 fn wrong_format_and_version() {
     let f = edit(&mlp(), "\"microgan-generator\"", "\"other\"");
-    assert!(matches!(load_err(&f), Error::WrongFormat { found } if found.as_str() == "other"));
+    assert!(matches!(load_err(&f), Error::WrongFormat { found, .. } if found.as_str() == "other"));
     let f = edit(
         &mlp(),
         "\"format_version\":\"1\"",

@@ -51,115 +51,12 @@ impl<'a> Container<'a> {
     /// Validates the container. Work is bounded by the header size and the
     /// format's count limits; nothing is allocated.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
-        let len_bytes: [u8; LEN_BYTES] = bytes
-            .get(..LEN_BYTES)
-            .and_then(|b| b.try_into().ok())
-            .ok_or(Error::FileTooShort { len: bytes.len() })?;
-        let declared = u64::from_le_bytes(len_bytes);
-        let available = bytes.len() - LEN_BYTES;
-        let n = usize::try_from(declared)
-            .ok()
-            .filter(|&n| n <= MAX_HEADER_LEN)
-            .ok_or(Error::HeaderTooLarge {
-                declared,
-                max: MAX_HEADER_LEN,
-            })?;
-        let header_bytes = bytes
-            .get(LEN_BYTES..LEN_BYTES + n)
-            .ok_or(Error::HeaderOutOfBounds {
-                declared,
-                available,
-            })?;
-        let header = core::str::from_utf8(header_bytes).map_err(|e| Error::HeaderNotUtf8 {
-            offset: e.valid_up_to(),
-        })?;
-        let data = bytes.get(LEN_BYTES + n..).unwrap_or(&[]);
-
-        // Offsets and names of the tensors seen so far (no allocation; a
-        // few KB of stack at most).
+        let (header, data) = split_file(bytes)?;
+        // Offsets of the tensors (no allocation; a few KB of stack at most).
         let mut ranges = [(0usize, 0usize); MAX_TENSORS];
-        let mut names = [""; MAX_TENSORS];
-        let mut tensor_count = 0usize;
-        let mut metadata = None;
-        let mut c = Cursor::new(header);
-        c.begin_object()?;
-        let mut first = true;
-        while let Some(key) = c.next_key(&mut first)? {
-            if key == METADATA_KEY {
-                if metadata.is_some() {
-                    return Err(Error::DuplicateKey {
-                        key: Name::new(key),
-                    });
-                }
-                c.ws();
-                let start = c.pos();
-                metadata = Some(start);
-                c.begin_object()?;
-                let mut first_entry = true;
-                let mut count = 0usize;
-                while c.next_key(&mut first_entry)?.is_some() {
-                    c.string()?;
-                    count += 1;
-                    if count > MAX_METADATA_ENTRIES {
-                        return Err(Error::TooManyMetadataEntries {
-                            max: MAX_METADATA_ENTRIES,
-                        });
-                    }
-                }
-                json::check_unique_string_keys(header, start)?;
-            } else {
-                let info = parse_tensor(&mut c, key)?;
-                let slot = ranges
-                    .get_mut(tensor_count)
-                    .ok_or(Error::TooManyTensors { max: MAX_TENSORS })?;
-                *slot = (info.begin, info.end);
-                let earlier = names.get(..tensor_count).unwrap_or(&[]);
-                if earlier.contains(&key) {
-                    return Err(Error::DuplicateKey {
-                        key: Name::new(key),
-                    });
-                }
-                if let Some(name) = names.get_mut(tensor_count) {
-                    *name = key;
-                }
-                tensor_count += 1;
-            }
-        }
-        c.end()?;
-
-        // Tiling, as safetensors checks it: sorted by offsets, each tensor
-        // begins where the previous one ended, the last ends at the data end.
+        let (metadata, tensor_count) = read_header(header, &mut ranges)?;
         let ranges = ranges.get_mut(..tensor_count).unwrap_or(&mut []);
-        // Insertion sort: at most MAX_TENSORS entries, and a fraction of the
-        // flash of the standard library's sort.
-        for i in 1..ranges.len() {
-            let mut j = i;
-            while j > 0 && ranges[j - 1] > ranges[j] {
-                ranges.swap(j - 1, j);
-                j -= 1;
-            }
-        }
-        let mut expected = 0usize;
-        for &(begin, end) in ranges.iter() {
-            if begin != expected {
-                let name = Tensors::new(header)
-                    .find(|t| t.begin == begin && t.end == end)
-                    .map(|t| t.name)
-                    .unwrap_or("");
-                return Err(Error::TensorOffset {
-                    tensor: Name::new(name),
-                    expected_begin: expected,
-                    found_begin: begin,
-                });
-            }
-            expected = end;
-        }
-        if expected != data.len() {
-            return Err(Error::DataSectionLength {
-                expected,
-                found: data.len(),
-            });
-        }
+        check_tiling(header, ranges, data.len())?;
         Ok(Container {
             header,
             data,
@@ -216,6 +113,134 @@ impl<'a> Container<'a> {
     }
 }
 
+/// The header text and the data section of a file.
+fn split_file(bytes: &[u8]) -> Result<(&str, &[u8]), Error> {
+    let len_bytes: [u8; LEN_BYTES] = bytes
+        .get(..LEN_BYTES)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(Error::FileTooShort { len: bytes.len() })?;
+    let declared = u64::from_le_bytes(len_bytes);
+    let available = bytes.len() - LEN_BYTES;
+    let n = usize::try_from(declared)
+        .ok()
+        .filter(|&n| n <= MAX_HEADER_LEN)
+        .ok_or(Error::HeaderTooLarge {
+            declared,
+            max: MAX_HEADER_LEN,
+        })?;
+    let header_bytes = bytes
+        .get(LEN_BYTES..LEN_BYTES + n)
+        .ok_or(Error::HeaderOutOfBounds {
+            declared,
+            available,
+        })?;
+    let header = core::str::from_utf8(header_bytes).map_err(|e| Error::HeaderNotUtf8 {
+        offset: e.valid_up_to(),
+    })?;
+    Ok((header, bytes.get(LEN_BYTES + n..).unwrap_or(&[])))
+}
+
+/// Reads the header's object: the metadata, validated, and each tensor,
+/// whose byte range goes to `ranges`. Returns where the metadata object
+/// begins and the number of tensors.
+fn read_header(
+    header: &str,
+    ranges: &mut [(usize, usize); MAX_TENSORS],
+) -> Result<(Option<usize>, usize), Error> {
+    let mut names = [""; MAX_TENSORS];
+    let mut tensor_count = 0usize;
+    let mut metadata = None;
+    let mut c = Cursor::new(header);
+    c.begin_object()?;
+    let mut first = true;
+    while let Some(key) = c.next_key(&mut first)? {
+        if key == METADATA_KEY {
+            if metadata.is_some() {
+                return Err(Error::DuplicateKey {
+                    key: Name::new(key),
+                });
+            }
+            metadata = Some(read_metadata(&mut c, header)?);
+        } else {
+            let info = parse_tensor(&mut c, key)?;
+            let slot = ranges
+                .get_mut(tensor_count)
+                .ok_or(Error::TooManyTensors { max: MAX_TENSORS })?;
+            *slot = (info.begin, info.end);
+            let earlier = names.get(..tensor_count).unwrap_or(&[]);
+            if earlier.contains(&key) {
+                return Err(Error::DuplicateKey {
+                    key: Name::new(key),
+                });
+            }
+            if let Some(name) = names.get_mut(tensor_count) {
+                *name = key;
+            }
+            tensor_count += 1;
+        }
+    }
+    c.end()?;
+    Ok((metadata, tensor_count))
+}
+
+/// Reads the `__metadata__` object (the cursor is after its key's `:`):
+/// string values, bounded in number, no key twice. Returns the position of
+/// its `{` in `header`.
+fn read_metadata(c: &mut Cursor<'_>, header: &str) -> Result<usize, Error> {
+    c.ws();
+    let start = c.pos();
+    c.begin_object()?;
+    let mut first_entry = true;
+    let mut count = 0usize;
+    while c.next_key(&mut first_entry)?.is_some() {
+        c.string()?;
+        count += 1;
+        if count > MAX_METADATA_ENTRIES {
+            return Err(Error::TooManyMetadataEntries {
+                max: MAX_METADATA_ENTRIES,
+            });
+        }
+    }
+    json::check_unique_string_keys(header, start)?;
+    Ok(start)
+}
+
+/// Tiling, as safetensors checks it: sorted by offsets, each tensor begins
+/// where the previous one ended, the last ends at the data end.
+fn check_tiling(header: &str, ranges: &mut [(usize, usize)], data_len: usize) -> Result<(), Error> {
+    // Insertion sort: at most MAX_TENSORS entries, and a fraction of the
+    // flash of the standard library's sort.
+    for i in 1..ranges.len() {
+        let mut j = i;
+        while j > 0 && ranges[j - 1] > ranges[j] {
+            ranges.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    let mut expected = 0usize;
+    for &(begin, end) in ranges.iter() {
+        if begin != expected {
+            let name = Tensors::new(header)
+                .find(|t| t.begin == begin && t.end == end)
+                .map(|t| t.name)
+                .unwrap_or("");
+            return Err(Error::TensorOffset {
+                tensor: Name::new(name),
+                expected_begin: expected,
+                found_begin: begin,
+            });
+        }
+        expected = end;
+    }
+    if expected != data_len {
+        return Err(Error::DataSectionLength {
+            expected,
+            found: data_len,
+        });
+    }
+    Ok(())
+}
+
 /// Reads one tensor entry (the cursor is after the key's `:`).
 fn parse_tensor<'a>(c: &mut Cursor<'a>, name: &'a str) -> Result<TensorInfo<'a>, Error> {
     let tensor = || Name::new(name);
@@ -234,25 +259,8 @@ fn parse_tensor<'a>(c: &mut Cursor<'a>, name: &'a str) -> Result<TensorInfo<'a>,
                 });
                 dtype.replace(d?).is_some()
             }
-            "shape" => {
-                c.expect(b'[', "'[' (a shape array)")?;
-                let mut dims = Dims::new(&[]);
-                let mut elems = Some(1usize);
-                let mut first_dim = true;
-                while let Some(d) = c.next_uint(&mut first_dim)? {
-                    dims.push(d);
-                    elems = elems.and_then(|e| e.checked_mul(d));
-                }
-                shape.replace((dims, elems)).is_some()
-            }
-            "data_offsets" => {
-                c.expect(b'[', "'[' (a data_offsets array)")?;
-                let begin = c.uint()?;
-                c.expect(b',', "',' (data_offsets holds two integers)")?;
-                let end = c.uint()?;
-                c.expect(b']', "']' (data_offsets holds two integers)")?;
-                offsets.replace((begin, end)).is_some()
-            }
+            "shape" => shape.replace(read_shape(c)?).is_some(),
+            "data_offsets" => offsets.replace(read_offsets(c)?).is_some(),
             other => {
                 return Err(Error::UnknownTensorField {
                     tensor: tensor(),
@@ -273,6 +281,49 @@ fn parse_tensor<'a>(c: &mut Cursor<'a>, name: &'a str) -> Result<TensorInfo<'a>,
     let dtype = dtype.ok_or(missing("dtype"))?;
     let (shape, elems) = shape.ok_or(missing("shape"))?;
     let (begin, end) = offsets.ok_or(missing("data_offsets"))?;
+    check_extent(name, dtype, elems, begin, end)?;
+    Ok(TensorInfo {
+        name,
+        dtype,
+        shape,
+        begin,
+        end,
+    })
+}
+
+/// A shape array: the dimensions and their product (`None` on overflow).
+fn read_shape(c: &mut Cursor<'_>) -> Result<(Dims, Option<usize>), Error> {
+    c.expect(b'[', "'[' (a shape array)")?;
+    let mut dims = Dims::new(&[]);
+    let mut elems = Some(1usize);
+    let mut first_dim = true;
+    while let Some(d) = c.next_uint(&mut first_dim)? {
+        dims.push(d);
+        elems = elems.and_then(|e| e.checked_mul(d));
+    }
+    Ok((dims, elems))
+}
+
+/// A `data_offsets` array: `[begin, end]`.
+fn read_offsets(c: &mut Cursor<'_>) -> Result<(usize, usize), Error> {
+    c.expect(b'[', "'[' (a data_offsets array)")?;
+    let begin = c.uint()?;
+    c.expect(b',', "',' (data_offsets holds two integers)")?;
+    let end = c.uint()?;
+    c.expect(b']', "']' (data_offsets holds two integers)")?;
+    Ok((begin, end))
+}
+
+/// The byte range `begin..end` of tensor `name` holds exactly its `elems`
+/// elements of `dtype`, at least one.
+fn check_extent(
+    name: &str,
+    dtype: DType,
+    elems: Option<usize>,
+    begin: usize,
+    end: usize,
+) -> Result<(), Error> {
+    let tensor = || Name::new(name);
     if end < begin {
         return Err(Error::InvalidOffsets {
             tensor: tensor(),
@@ -293,13 +344,7 @@ fn parse_tensor<'a>(c: &mut Cursor<'a>, name: &'a str) -> Result<TensorInfo<'a>,
             found: end - begin,
         });
     }
-    Ok(TensorInfo {
-        name,
-        dtype,
-        shape,
-        begin,
-        end,
-    })
+    Ok(())
 }
 
 /// Skips the `__metadata__` object (validated before).
