@@ -65,19 +65,9 @@ pub fn dcgan(seed: u64, classes: usize, scale: usize, dtype: DType) -> Vec<u8> {
             Some(w.take(cin * cout * 16, cin * 4)),
             Some(w.take(cout, cin * 4)),
         );
-        b.layer(
-            if cout == 1 {
-                LayerSpec::Tanh
-            } else {
-                LayerSpec::Relu
-            },
-            None,
-            None,
-        );
+        b.layer(activation(cout == 1), None, None);
     }
-    b.provenance("arch", "dcgan");
-    b.provenance("trainer", "random weights for development, untrained");
-    b.build().expect("the development model is valid")
+    finish(b, "dcgan")
 }
 
 /// An MLP generator (100 -> 128 -> 256 -> 512 -> 1024 -> 784, tanh): about 3 MB in f16, too big
@@ -97,17 +87,23 @@ pub fn mlp(seed: u64, dtype: DType) -> Vec<u8> {
             Some(w.take(i * o, i)),
             Some(w.take(o, i)),
         );
-        b.layer(
-            if o == 784 {
-                LayerSpec::Tanh
-            } else {
-                LayerSpec::Relu
-            },
-            None,
-            None,
-        );
+        b.layer(activation(o == 784), None, None);
     }
-    b.provenance("arch", "mlp");
+    finish(b, "mlp")
+}
+
+/// Tanh after the last layer (images in -1..1), ReLU between layers.
+fn activation(last: bool) -> LayerSpec {
+    if last {
+        LayerSpec::Tanh
+    } else {
+        LayerSpec::Relu
+    }
+}
+
+/// Names the architecture and marks the weights as untrained, then writes the file.
+fn finish(mut b: ModelBuilder, arch: &str) -> Vec<u8> {
+    b.provenance("arch", arch);
     b.provenance("trainer", "random weights for development, untrained");
     b.build().expect("the development model is valid")
 }
