@@ -187,42 +187,39 @@ fn a_small_display_gets_a_smaller_layout_that_stays_inside() {
 #[test]
 fn short_buffers_are_named_in_the_error() {
     let file = small_conditional();
-    let g = Generator::load(&file).unwrap();
-    let mut owned = HeapBuffers::for_model(&g);
-    owned.scratch.truncate(g.scratch_len() - 1);
-    let err = App::new(
-        Generator::load(&file).unwrap(),
-        Config::default(),
-        owned.buffers(),
-    )
-    .err()
-    .unwrap();
+    let short_scratch = refused(&file, |heap, g| heap.scratch.truncate(g.scratch_len() - 1));
+    let short_image = refused(&file, |heap, _| heap.image.truncate(100));
     assert!(
         matches!(
-            err,
+            short_scratch,
             Error::BufferTooSmall {
                 buffer: "scratch",
                 ..
             }
         ),
-        "{err}"
+        "{short_scratch}"
     );
-    let mut owned = HeapBuffers::for_model(&g);
-    owned.image.truncate(100);
-    let err = App::new(g, Config::default(), owned.buffers())
-        .err()
-        .unwrap();
     assert!(
         matches!(
-            err,
+            short_image,
             Error::BufferTooSmall {
                 buffer: "image",
                 needed: 3136,
                 ..
             }
         ),
-        "{err}"
+        "{short_image}"
     );
+}
+
+/// What `App::new` says to buffers for `file`'s model after `shorten`.
+fn refused(file: &[u8], shorten: impl FnOnce(&mut HeapBuffers, &Generator<'_>)) -> Error {
+    let g = Generator::load(file).unwrap();
+    let mut heap = HeapBuffers::for_model(&g);
+    shorten(&mut heap, &g);
+    App::new(g, Config::default(), heap.buffers())
+        .err()
+        .unwrap()
 }
 
 #[test]

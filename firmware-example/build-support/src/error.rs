@@ -1,8 +1,6 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::embed::model_setting;
-
 /// Why a board's build script refuses to build.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -35,29 +33,6 @@ pub enum Error {
         min: u32,
         max: u32,
     },
-}
-
-impl Error {
-    /// Lines for the person building: which model was chosen, and how to choose another.
-    pub fn hints(&self) -> Vec<String> {
-        let mut hints = Vec::new();
-        if matches!(
-            self,
-            Error::Model(_) | Error::DoesNotFit { .. } | Error::ModelFile { .. }
-        ) {
-            let setting = model_setting();
-            hints.push(format!(
-                "model: MICROGAN_MODEL={} (relative to the repository root)",
-                setting.to_string_lossy()
-            ));
-        }
-        if matches!(self, Error::DoesNotFit { .. }) {
-            hints.push(
-                "build with a smaller model: MICROGAN_MODEL=path/to/model.safetensors".into(),
-            );
-        }
-        hints
-    }
 }
 
 impl fmt::Display for Error {

@@ -31,16 +31,25 @@ pub use error::Error;
 mod dev_models;
 
 /// Returns the value, or ends the build script with the error's message (and, for a refused
-/// model, how to choose another).
+/// model, which one was chosen and how to choose another).
 pub fn or_exit<T>(result: Result<T, Error>) -> T {
-    match result {
-        Ok(value) => value,
-        Err(e) => {
-            eprintln!("error: {e}");
-            for hint in e.hints() {
-                eprintln!("  {hint}");
-            }
-            std::process::exit(1);
-        }
+    let e = match result {
+        Ok(value) => return value,
+        Err(e) => e,
+    };
+    eprintln!("error: {e}");
+    if matches!(
+        e,
+        Error::Model(_) | Error::DoesNotFit { .. } | Error::ModelFile { .. }
+    ) {
+        let setting = embed::model_setting();
+        eprintln!(
+            "  model: MICROGAN_MODEL={} (relative to the repository root)",
+            setting.to_string_lossy()
+        );
     }
+    if matches!(e, Error::DoesNotFit { .. }) {
+        eprintln!("  build with a smaller model: MICROGAN_MODEL=path/to/model.safetensors");
+    }
+    std::process::exit(1);
 }
