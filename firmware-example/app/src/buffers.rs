@@ -86,6 +86,10 @@ impl<const LATENT: usize, const SCRATCH: usize, const OUTPUT: usize>
         }
     }
 
+    /// Out of line on purpose: inlined into a board's frame loop, the five field addresses are
+    /// kept in registers and spilled across it, and the thumbv6m firmware grows by about 150
+    /// bytes.
+    #[inline(never)]
     pub fn buffers(&mut self) -> Buffers<'_> {
         borrow_all!(self)
     }
