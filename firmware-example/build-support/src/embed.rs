@@ -27,9 +27,11 @@ pub(crate) fn model_setting() -> OsString {
     std::env::var_os("MICROGAN_MODEL").unwrap_or_else(|| DEFAULT_MODEL.into())
 }
 
-/// The repository the board crates live in: `MICROGAN_MODEL` is relative to it.
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+/// The repository the board crates live in (this crate is `firmware-example/build-support`):
+/// `MICROGAN_MODEL` is relative to it.
+fn repo_root() -> &'static Path {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().and_then(Path::parent).unwrap_or(here)
 }
 
 /// Resolves `MICROGAN_MODEL` against the repository root, checks the model against `board` and
