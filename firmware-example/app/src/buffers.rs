@@ -129,3 +129,18 @@ impl HeapBuffers {
         borrow_all!(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_buffers_have_the_sizes_of_their_parameters() {
+        let mut statics = StaticBuffers::<3, 5, 7>::new();
+        let b = statics.buffers();
+        let lens = [b.latent.len(), b.scratch.len(), b.output.len()];
+        assert_eq!(lens, [3, 5, 7]);
+        assert_eq!([b.grey.len(), b.image.len()], [7, MAX_IMAGE_PIXELS]);
+        assert!(b.scratch.iter().all(|&x| x == 0.0));
+    }
+}
