@@ -10,7 +10,7 @@ use runtime::Generator;
 use crate::caption::{self, Stopwatch, Timing};
 use crate::display::{self, FONT};
 use crate::layout::{self, Layout};
-use crate::{Dither, Error, DEFAULT_SEED};
+use crate::{Buffers, Dither, Error, DEFAULT_SEED};
 
 /// Choices a board makes once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,35 +30,6 @@ impl Default for Config {
             display: display::SIZE,
         }
     }
-}
-
-/// The frame loop's memory, provided by the board (statics on a microcontroller) so that nothing
-/// is allocated. Each buffer may be longer than needed; see [`crate::budget::Needs`] for the sizes.
-pub struct Buffers<'b> {
-    /// `latent_dim` f32.
-    pub latent: &'b mut [f32],
-    /// `scratch_len` f32.
-    pub scratch: &'b mut [f32],
-    /// `output_len` f32.
-    pub output: &'b mut [f32],
-    /// `output_len` bytes.
-    pub grey: &'b mut [u8],
-    /// [`layout::MAX_IMAGE_PIXELS`] bytes.
-    pub image: &'b mut [u8],
-}
-
-/// Shortens `buffer` to `needed` elements, or says which buffer is too short.
-fn exact<'b, T>(
-    buffer: &'b mut [T],
-    needed: usize,
-    name: &'static str,
-) -> Result<&'b mut [T], Error> {
-    let available = buffer.len();
-    buffer.get_mut(..needed).ok_or(Error::BufferTooSmall {
-        buffer: name,
-        needed,
-        available,
-    })
 }
 
 /// A generator with its latent sequence, class cycle and buffers.
@@ -102,14 +73,7 @@ impl<'m, 'b> App<'m, 'b> {
         let shape = generator.output_shape();
         let shape = (shape.c, shape.h, shape.w);
         let layout = Layout::new(config.display, shape.2, shape.1)?;
-        let output_len = generator.output_len();
-        let buffers = Buffers {
-            latent: exact(buffers.latent, generator.latent_dim(), "latent")?,
-            scratch: exact(buffers.scratch, generator.scratch_len(), "scratch")?,
-            output: exact(buffers.output, output_len, "output")?,
-            grey: exact(buffers.grey, output_len, "grey")?,
-            image: exact(buffers.image, layout.image_pixels(), "image")?,
-        };
+        let buffers = buffers.fit(&generator, layout.image_pixels())?;
         Ok(App {
             generator,
             rng: LatentRng::new(config.seed),

@@ -9,9 +9,7 @@
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 
 pub mod app;
-pub mod budget;
-#[cfg(feature = "std")]
-pub mod build_support;
+pub mod buffers;
 pub mod caption;
 pub mod display;
 pub mod dither;
@@ -26,7 +24,10 @@ pub mod netpbm;
 #[path = "../tests/support/mod.rs"]
 mod dev_models;
 
-pub use app::{App, Buffers, Config, Frame};
+pub use app::{App, Config, Frame};
+#[cfg(feature = "std")]
+pub use buffers::HeapBuffers;
+pub use buffers::{Buffers, StaticBuffers};
 pub use caption::{Stopwatch, Timing};
 pub use dither::Dither;
 pub use error::Error;

@@ -9,7 +9,7 @@ pub struct Aligned<B: ?Sized>(pub B);
 /// Embeds the model file the board's build script chose (`MICROGAN_MODEL`, checked against the
 /// board's budget there) as an 8-byte aligned `&'static [u8]`.
 ///
-/// The build script (see `build_support`) exports the file's absolute path as
+/// The build script (through the `gan-build-support` crate) exports the file's absolute path as
 /// `MICROGAN_MODEL_FILE`.
 #[macro_export]
 macro_rules! include_model {

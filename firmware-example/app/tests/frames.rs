@@ -10,8 +10,7 @@ use embedded_graphics::prelude::*;
 use embedded_graphics::text::{Baseline, Text};
 use gan_app::caption::NoClock;
 use gan_app::display::{self, DisplayBuffer, FONT};
-use gan_app::layout::MAX_IMAGE_PIXELS;
-use gan_app::{App, Buffers, Config, Dither, Error, Stopwatch, Timing};
+use gan_app::{App, Config, Dither, Error, HeapBuffers, Stopwatch, Timing};
 use runtime::format::DType;
 use runtime::rng::LatentRng;
 use runtime::Generator;
@@ -26,35 +25,12 @@ impl Stopwatch for Fixed {
     }
 }
 
-/// Heap buffers sized for `generator`, standing in for a board's statics.
-struct Owned {
-    latent: Vec<f32>,
-    scratch: Vec<f32>,
-    output: Vec<f32>,
-    grey: Vec<u8>,
-    image: Vec<u8>,
-}
-
-impl Owned {
-    fn for_model(g: &Generator<'_>) -> Owned {
-        Owned {
-            latent: vec![0.0; g.latent_dim()],
-            scratch: vec![0.0; g.scratch_len()],
-            output: vec![0.0; g.output_len()],
-            grey: vec![0; g.output_len()],
-            image: vec![0; MAX_IMAGE_PIXELS],
-        }
-    }
-
-    fn buffers(&mut self) -> Buffers<'_> {
-        Buffers {
-            latent: &mut self.latent,
-            scratch: &mut self.scratch,
-            output: &mut self.output,
-            grey: &mut self.grey,
-            image: &mut self.image,
-        }
-    }
+/// Runs `f` on an app for `file` with heap buffers, standing in for a board's statics.
+fn with_app<R>(file: &[u8], config: Config, f: impl FnOnce(&mut App<'_, '_>) -> R) -> R {
+    let g = Generator::load(file).unwrap();
+    let mut heap = HeapBuffers::for_model(&g);
+    let mut app = App::new(g, config, heap.buffers()).unwrap();
+    f(&mut app)
 }
 
 fn small_conditional() -> Vec<u8> {
@@ -65,7 +41,7 @@ fn small_conditional() -> Vec<u8> {
 fn frames_are_what_the_runtime_computes_for_the_seeded_latent_sequence() {
     let file = small_conditional();
     let g = Generator::load(&file).unwrap();
-    let mut owned = Owned::for_model(&g);
+    let mut owned = HeapBuffers::for_model(&g);
     let mut app = App::new(
         Generator::load(&file).unwrap(),
         Config::default(),
@@ -96,16 +72,15 @@ fn frames_are_what_the_runtime_computes_for_the_seeded_latent_sequence() {
 
 #[test]
 fn the_latent_advances_and_classes_cycle() {
-    let file = small_conditional();
-    let g = Generator::load(&file).unwrap();
-    let mut owned = Owned::for_model(&g);
-    let mut app = App::new(g, Config::default(), owned.buffers()).unwrap();
-    let first = app.next_frame(&mut NoClock).unwrap().output.to_vec();
-    let second = app.next_frame(&mut NoClock).unwrap().output.to_vec();
+    let (first, second, classes) = with_app(&small_conditional(), Config::default(), |app| {
+        let first = app.next_frame(&mut NoClock).unwrap().output.to_vec();
+        let second = app.next_frame(&mut NoClock).unwrap().output.to_vec();
+        let classes: Vec<_> = (0..10)
+            .map(|_| app.next_frame(&mut NoClock).unwrap().class)
+            .collect();
+        (first, second, classes)
+    });
     assert_ne!(first, second);
-    let classes: Vec<_> = (0..10)
-        .map(|_| app.next_frame(&mut NoClock).unwrap().class)
-        .collect();
     let expected: Vec<_> = [2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
         .into_iter()
         .map(Some)
@@ -116,25 +91,24 @@ fn the_latent_advances_and_classes_cycle() {
 #[test]
 fn unconditional_models_get_no_class() {
     let file = support::dcgan(3, 0, 8, DType::F32);
-    let g = Generator::load(&file).unwrap();
-    let mut owned = Owned::for_model(&g);
-    let mut app = App::new(g, Config::default(), owned.buffers()).unwrap();
-    assert_eq!(app.next_frame(&mut NoClock).unwrap().class, None);
+    let class = with_app(&file, Config::default(), |app| {
+        app.next_frame(&mut NoClock).unwrap().class
+    });
+    assert_eq!(class, None);
 }
 
 #[test]
 fn same_seed_same_frames_other_seed_other_frames() {
     let file = small_conditional();
     let run = |seed: u64| {
-        let g = Generator::load(&file).unwrap();
-        let mut owned = Owned::for_model(&g);
         let config = Config {
             seed,
             ..Config::default()
         };
-        let mut app = App::new(g, config, owned.buffers()).unwrap();
-        let f = app.next_frame(&mut NoClock).unwrap();
-        (f.output.to_vec(), f.image.to_vec())
+        with_app(&file, config, |app| {
+            let f = app.next_frame(&mut NoClock).unwrap();
+            (f.output.to_vec(), f.image.to_vec())
+        })
     };
     assert_eq!(run(1), run(1));
     assert_ne!(run(1).0, run(2).0);
@@ -142,117 +116,110 @@ fn same_seed_same_frames_other_seed_other_frames() {
 
 #[test]
 fn the_ssd1306_frame_holds_the_dithered_image_and_the_caption() {
-    let file = small_conditional();
-    let g = Generator::load(&file).unwrap();
-    let mut owned = Owned::for_model(&g);
-    let mut app = App::new(g, Config::default(), owned.buffers()).unwrap();
-    let frame = app.next_frame(&mut Fixed(Timing::Micros(850_000))).unwrap();
-    assert_eq!(frame.image.len(), 56 * 56);
-    assert!(frame.image.iter().all(|&p| p == 0 || p == 255));
-    // Scaling then dithering: recompute from the grey output.
-    let mut expected = vec![0u8; 56 * 56];
-    gan_app::layout::scale_grey(frame.grey, 1, 28, 28, &mut expected, 56, 56);
-    Dither::DEFAULT.apply(&mut expected, 56, 56);
-    assert_eq!(frame.image, &expected[..]);
+    with_app(&small_conditional(), Config::default(), |app| {
+        let frame = app.next_frame(&mut Fixed(Timing::Micros(850_000))).unwrap();
+        assert_eq!(frame.image.len(), 56 * 56);
+        assert!(frame.image.iter().all(|&p| p == 0 || p == 255));
+        // Scaling then dithering: recompute from the grey output.
+        let mut expected = vec![0u8; 56 * 56];
+        gan_app::layout::scale_grey(frame.grey, 1, 28, 28, &mut expected, 56, 56);
+        Dither::DEFAULT.apply(&mut expected, 56, 56);
+        assert_eq!(frame.image, &expected[..]);
 
-    let mut fb = DisplayBuffer::new();
-    frame.draw(&mut fb).unwrap();
-    for y in 0..64 {
-        for x in 0..64 {
-            let inside = (4..60).contains(&x) && (4..60).contains(&y);
-            let lit = inside && expected[((y - 4) * 56 + x - 4) as usize] != 0;
-            assert_eq!(
-                fb.pixel(Point::new(x, y)),
-                Some(BinaryColor::from(lit)),
-                "pixel {x},{y}"
-            );
+        let mut fb = DisplayBuffer::new();
+        frame.draw(&mut fb).unwrap();
+        for y in 0..64 {
+            for x in 0..64 {
+                let inside = (4..60).contains(&x) && (4..60).contains(&y);
+                let lit = inside && expected[((y - 4) * 56 + x - 4) as usize] != 0;
+                assert_eq!(
+                    fb.pixel(Point::new(x, y)),
+                    Some(BinaryColor::from(lit)),
+                    "pixel {x},{y}"
+                );
+            }
         }
-    }
-    // The caption column shows exactly these three lines.
-    let mut caption = DisplayBuffer::new();
-    for (i, text) in ["class 0", "#0", "850 ms"].iter().enumerate() {
-        Text::with_baseline(text, Point::new(66, 2 + 12 * i as i32), FONT, Baseline::Top)
-            .draw(&mut caption)
-            .unwrap();
-    }
-    for y in 0..64 {
-        for x in 64..128 {
-            let p = Point::new(x, y);
-            assert_eq!(fb.pixel(p), caption.pixel(p), "caption pixel {x},{y}");
+        // The caption column shows exactly these three lines.
+        let mut caption = DisplayBuffer::new();
+        for (i, text) in ["class 0", "#0", "850 ms"].iter().enumerate() {
+            Text::with_baseline(text, Point::new(66, 2 + 12 * i as i32), FONT, Baseline::Top)
+                .draw(&mut caption)
+                .unwrap();
         }
-    }
+        for y in 0..64 {
+            for x in 64..128 {
+                let p = Point::new(x, y);
+                assert_eq!(fb.pixel(p), caption.pixel(p), "caption pixel {x},{y}");
+            }
+        }
+    });
 }
 
 #[test]
 fn a_small_display_gets_a_smaller_layout_that_stays_inside() {
-    let file = small_conditional();
-    let g = Generator::load(&file).unwrap();
-    let mut owned = Owned::for_model(&g);
     let config = Config {
         display: Size::new(64, 64),
         ..Config::default()
     };
-    let mut app = App::new(g, config, owned.buffers()).unwrap();
-    let frame = app
-        .next_frame(&mut Fixed(Timing::Instructions(12_345_678)))
-        .unwrap();
-    assert_eq!(frame.layout.image.size, Size::new(28, 28));
-    // MockDisplay panics on any pixel outside its 64x64.
-    let mut mock = MockDisplay::<BinaryColor>::new();
-    mock.set_allow_overdraw(true);
-    frame.draw(&mut mock).unwrap();
-    let image_area = frame.layout.image;
-    for (i, &p) in frame.image.iter().enumerate() {
-        let at = image_area.top_left + Point::new((i % 28) as i32, (i / 28) as i32);
-        assert_eq!(mock.get_pixel(at), Some(BinaryColor::from(p != 0)));
-    }
-    // Something of the caption was drawn right of the image.
-    let lit_caption = (34..64)
-        .flat_map(|x| (0..64).map(move |y| Point::new(x, y)))
-        .filter(|&p| mock.get_pixel(p) == Some(BinaryColor::On))
-        .count();
-    assert!(lit_caption > 20);
+    with_app(&small_conditional(), config, |app| {
+        let frame = app
+            .next_frame(&mut Fixed(Timing::Instructions(12_345_678)))
+            .unwrap();
+        assert_eq!(frame.layout.image.size, Size::new(28, 28));
+        // MockDisplay panics on any pixel outside its 64x64.
+        let mut mock = MockDisplay::<BinaryColor>::new();
+        mock.set_allow_overdraw(true);
+        frame.draw(&mut mock).unwrap();
+        let image_area = frame.layout.image;
+        for (i, &p) in frame.image.iter().enumerate() {
+            let at = image_area.top_left + Point::new((i % 28) as i32, (i / 28) as i32);
+            assert_eq!(mock.get_pixel(at), Some(BinaryColor::from(p != 0)));
+        }
+        // Something of the caption was drawn right of the image.
+        let lit_caption = (34..64)
+            .flat_map(|x| (0..64).map(move |y| Point::new(x, y)))
+            .filter(|&p| mock.get_pixel(p) == Some(BinaryColor::On))
+            .count();
+        assert!(lit_caption > 20);
+    });
 }
 
 #[test]
 fn short_buffers_are_named_in_the_error() {
     let file = small_conditional();
-    let g = Generator::load(&file).unwrap();
-    let mut owned = Owned::for_model(&g);
-    owned.scratch.truncate(g.scratch_len() - 1);
-    let err = App::new(
-        Generator::load(&file).unwrap(),
-        Config::default(),
-        owned.buffers(),
-    )
-    .err()
-    .unwrap();
+    let short_scratch = refused(&file, |heap, g| heap.scratch.truncate(g.scratch_len() - 1));
+    let short_image = refused(&file, |heap, _| heap.image.truncate(100));
     assert!(
         matches!(
-            err,
+            short_scratch,
             Error::BufferTooSmall {
                 buffer: "scratch",
                 ..
             }
         ),
-        "{err}"
+        "{short_scratch}"
     );
-    let mut owned = Owned::for_model(&g);
-    owned.image.truncate(100);
-    let err = App::new(g, Config::default(), owned.buffers())
-        .err()
-        .unwrap();
     assert!(
         matches!(
-            err,
+            short_image,
             Error::BufferTooSmall {
                 buffer: "image",
                 needed: 3136,
                 ..
             }
         ),
-        "{err}"
+        "{short_image}"
     );
+}
+
+/// What `App::new` says to buffers for `file`'s model after `shorten`.
+fn refused(file: &[u8], shorten: impl FnOnce(&mut HeapBuffers, &Generator<'_>)) -> Error {
+    let g = Generator::load(file).unwrap();
+    let mut heap = HeapBuffers::for_model(&g);
+    shorten(&mut heap, &g);
+    App::new(g, Config::default(), heap.buffers())
+        .err()
+        .unwrap()
 }
 
 #[test]

@@ -6,15 +6,14 @@
 #![no_main]
 
 use gan_app::display;
-use gan_app::layout::MAX_IMAGE_PIXELS;
-use gan_app::{App, Buffers, Config, Stopwatch, Timing};
+use gan_app::{App, Buffers, Config, Frame, StaticBuffers, Stopwatch, Timing};
 use panic_halt as _;
 use rp_pico::entry;
 use rp_pico::hal::fugit::RateExtU32;
 use rp_pico::hal::{self, pac, Clock};
 use rtt_target::{rprintln, rtt_init_print};
 use runtime::Generator;
-use ssd1306::mode::DisplayConfig;
+use ssd1306::mode::{BufferedGraphicsMode, DisplayConfig};
 use ssd1306::prelude::*;
 use ssd1306::{I2CDisplayInterface, Ssd1306};
 
@@ -48,15 +47,20 @@ impl Stopwatch for TimerStopwatch<'_> {
 
 #[entry]
 fn main() -> ! {
-    // The entry macro turns these into `&'static mut` once: the entry point runs once. Zero
-    // initialised, so they sit in .bss and cost no flash.
-    static mut LATENT: [f32; LATENT_LEN] = [0.0; LATENT_LEN];
-    static mut SCRATCH: [f32; SCRATCH_LEN] = [0.0; SCRATCH_LEN];
-    static mut OUTPUT: [f32; OUTPUT_LEN] = [0.0; OUTPUT_LEN];
-    static mut GREY: [u8; OUTPUT_LEN] = [0; OUTPUT_LEN];
-    static mut IMAGE: [u8; MAX_IMAGE_PIXELS] = [0; MAX_IMAGE_PIXELS];
+    // The entry macro turns this into `&'static mut` once: the entry point runs once. Zero
+    // initialised, so it sits in .bss and costs no flash.
+    static mut BUFFERS: StaticBuffers<LATENT_LEN, SCRATCH_LEN, OUTPUT_LEN> = StaticBuffers::new();
 
     rtt_init_print!();
+    let (timer, mut screen) = setup();
+    match load(BUFFERS.buffers()) {
+        Ok(app) => frame_loop(app, &timer, &mut screen),
+        Err(e) => screen.stop(&e),
+    }
+}
+
+/// Starts the clocks, the 1 MHz timer and the display on I2C0 (GP4 = SDA, GP5 = SCL).
+fn setup() -> (hal::Timer, Screen<impl WriteOnlyDataCommand>) {
     // `take` only fails if called twice; this is the only call.
     let Some(mut pac) = pac::Peripherals::take() else {
         halt()
@@ -90,86 +94,87 @@ fn main() -> ! {
         &mut pac.RESETS,
         clocks.system_clock.freq(),
     );
-    let mut oled = Ssd1306::new(
-        I2CDisplayInterface::new(i2c),
-        DisplaySize128x64,
-        DisplayRotation::Rotate0,
-    )
-    .into_buffered_graphics_mode();
-    // Without a display the images are still made and timed; the log says so.
-    let has_display = match oled.init() {
-        Ok(()) => true,
-        Err(e) => {
-            rprintln!("no SSD1306 answers on I2C0 (GP4/GP5): {:?}", e);
-            false
-        }
-    };
+    (timer, Screen::new(I2CDisplayInterface::new(i2c)))
+}
 
-    let buffers = Buffers {
-        latent: LATENT,
-        scratch: SCRATCH,
-        output: OUTPUT,
-        grey: GREY,
-        image: IMAGE,
-    };
-    let app = Generator::load(MODEL)
-        .map_err(gan_app::Error::from)
-        .and_then(|g| {
-            rprintln!(
-                "model {} ({} bytes): {} parameters, {} MACs per image",
-                MODEL_NAME,
-                MODEL.len(),
-                g.param_count(),
-                g.macs()
-            );
-            App::new(g, Config::default(), buffers)
-        });
-    let mut app = match app {
-        Ok(app) => app,
-        Err(e) => {
-            rprintln!("error: {}", e);
-            if has_display {
-                let _ = display::draw_message(&mut oled, &e);
-                let _ = oled.flush();
-            }
-            halt()
-        }
-    };
+/// Loads the embedded model and hands it the buffers.
+fn load(buffers: Buffers<'static>) -> Result<App<'static, 'static>, gan_app::Error> {
+    let g = Generator::load(MODEL)?;
+    rprintln!(
+        "model {} ({} bytes): {} parameters, {} MACs per image",
+        MODEL_NAME,
+        MODEL.len(),
+        g.param_count(),
+        g.macs()
+    );
+    App::new(g, Config::default(), buffers)
+}
 
-    let mut stopwatch = TimerStopwatch {
-        timer: &timer,
-        started: 0,
-    };
+/// A new frame at most every [`FRAME_PERIOD_US`], until an error stops the board.
+fn frame_loop(
+    mut app: App<'static, 'static>,
+    timer: &hal::Timer,
+    screen: &mut Screen<impl WriteOnlyDataCommand>,
+) -> ! {
+    let mut stopwatch = TimerStopwatch { timer, started: 0 };
     loop {
         let began = timer.get_counter().ticks();
         match app.next_frame(&mut stopwatch) {
-            Ok(frame) => {
-                rprintln!(
-                    "frame {} class {:?}: {}",
-                    frame.index,
-                    frame.class,
-                    frame.timing
-                );
-                if has_display {
-                    // Drawing into the buffer cannot fail; flushing can (a loose wire).
-                    let _ = frame.draw(&mut oled);
-                    if let Err(e) = oled.flush() {
-                        rprintln!("display flush failed: {:?}", e);
-                    }
-                }
-            }
-            Err(e) => {
-                rprintln!("error: {}", e);
-                if has_display {
-                    let _ = display::draw_message(&mut oled, &e);
-                    let _ = oled.flush();
-                }
-                halt()
-            }
+            Ok(frame) => screen.show(&frame),
+            Err(e) => screen.stop(&e),
         }
         while timer.get_counter().ticks().wrapping_sub(began) < FRAME_PERIOD_US {
             cortex_m::asm::nop();
         }
+    }
+}
+
+/// The SSD1306, if one answered at start-up: without one the images are still made and timed,
+/// and the log says so.
+struct Screen<DI> {
+    oled: Ssd1306<DI, DisplaySize128x64, BufferedGraphicsMode<DisplaySize128x64>>,
+    present: bool,
+}
+
+impl<DI: WriteOnlyDataCommand> Screen<DI> {
+    fn new(interface: DI) -> Self {
+        let mut oled = Ssd1306::new(interface, DisplaySize128x64, DisplayRotation::Rotate0)
+            .into_buffered_graphics_mode();
+        let present = match oled.init() {
+            Ok(()) => true,
+            Err(e) => {
+                rprintln!("no SSD1306 answers on I2C0 (GP4/GP5): {:?}", e);
+                false
+            }
+        };
+        Screen { oled, present }
+    }
+
+    /// Logs the frame and draws it.
+    fn show(&mut self, frame: &Frame<'_>) {
+        rprintln!(
+            "frame {} class {:?}: {}",
+            frame.index,
+            frame.class,
+            frame.timing
+        );
+        if self.present {
+            // Drawing into the buffer cannot fail; flushing can (a loose wire).
+            let _ = frame.draw(&mut self.oled);
+            if let Err(e) = self.oled.flush() {
+                rprintln!("display flush failed: {:?}", e);
+            }
+        }
+    }
+
+    /// Logs the error, shows it on the display and stops for good.
+    fn stop(&mut self, e: &gan_app::Error) -> ! {
+        rprintln!("error: {}", e);
+        if self.present {
+            let _ = display::draw_message(&mut self.oled, e);
+            let _ = self.oled.flush();
+        }
+        halt()
     }
 }
 

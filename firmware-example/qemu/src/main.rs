@@ -13,8 +13,7 @@ use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, heprintln, hprintln};
 use gan_app::display::{self, DisplayBuffer};
 use gan_app::files::FrameFile;
-use gan_app::layout::MAX_IMAGE_PIXELS;
-use gan_app::{App, Buffers, Config, Timing};
+use gan_app::{App, Buffers, Config, StaticBuffers, Timing};
 use panic_semihosting as _;
 use runtime::Generator;
 
@@ -42,34 +41,14 @@ const MACHINE: &str = if cfg!(target_abi = "eabihf") {
     "an385"
 };
 
-/// The buffers the frame loop borrows.
-struct Statics {
-    latent: &'static mut [f32; LATENT_LEN],
-    scratch: &'static mut [f32; SCRATCH_LEN],
-    output: &'static mut [f32; OUTPUT_LEN],
-    grey: &'static mut [u8; OUTPUT_LEN],
-    image: &'static mut [u8; MAX_IMAGE_PIXELS],
-}
-
 #[entry]
 fn main() -> ! {
     // cortex-m-rt turns these into `&'static mut` once: the entry point runs once. Zero
     // initialised, so they sit in .bss and cost no flash.
-    static mut LATENT: [f32; LATENT_LEN] = [0.0; LATENT_LEN];
-    static mut SCRATCH: [f32; SCRATCH_LEN] = [0.0; SCRATCH_LEN];
-    static mut OUTPUT: [f32; OUTPUT_LEN] = [0.0; OUTPUT_LEN];
-    static mut GREY: [u8; OUTPUT_LEN] = [0; OUTPUT_LEN];
-    static mut IMAGE: [u8; MAX_IMAGE_PIXELS] = [0; MAX_IMAGE_PIXELS];
+    static mut BUFFERS: StaticBuffers<LATENT_LEN, SCRATCH_LEN, OUTPUT_LEN> = StaticBuffers::new();
     static mut SCREEN: DisplayBuffer = DisplayBuffer::new();
 
-    let statics = Statics {
-        latent: LATENT,
-        scratch: SCRATCH,
-        output: OUTPUT,
-        grey: GREY,
-        image: IMAGE,
-    };
-    let status = match run(statics, SCREEN) {
+    let status = match run(BUFFERS.buffers(), SCREEN) {
         Ok(()) => debug::EXIT_SUCCESS,
         Err(e) => {
             heprintln!("error: {}", e);
@@ -85,7 +64,7 @@ fn main() -> ! {
     }
 }
 
-fn run(statics: Statics, screen: &mut DisplayBuffer) -> Result<(), Error> {
+fn run(buffers: Buffers<'static>, screen: &mut DisplayBuffer) -> Result<(), Error> {
     let peripherals = cortex_m::Peripherals::take().ok_or(Error::HostFile)?;
     let mut stopwatch = SysTickStopwatch::new(peripherals.SYST);
     let generator = Generator::load(MODEL)?;
@@ -100,13 +79,6 @@ fn run(statics: Statics, screen: &mut DisplayBuffer) -> Result<(), Error> {
         generator.macs()
     );
     let macs = generator.macs();
-    let buffers = Buffers {
-        latent: statics.latent,
-        scratch: statics.scratch,
-        output: statics.output,
-        grey: statics.grey,
-        image: statics.image,
-    };
     let mut app = App::new(generator, Config::default(), buffers)?;
     for _ in 0..frames::FRAMES {
         let frame = app.next_frame(&mut stopwatch)?;

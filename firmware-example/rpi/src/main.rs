@@ -13,8 +13,7 @@ use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics_simulator::{BinaryColorTheme, OutputSettingsBuilder, SimulatorDisplay};
 use gan_app::caption::WallClock;
 use gan_app::display::{self, DisplayBuffer};
-use gan_app::layout::MAX_IMAGE_PIXELS;
-use gan_app::{files, App, Buffers, Config, Frame};
+use gan_app::{files, App, Config, Frame, HeapBuffers};
 use linux_embedded_hal::I2cdev;
 use runtime::Generator;
 use ssd1306::mode::{BufferedGraphicsMode, DisplayConfig};
@@ -124,19 +123,8 @@ fn run(args: &Args) -> Result<(), Error> {
             source,
         })?;
     }
-    let mut latent = vec![0.0; generator.latent_dim()];
-    let mut scratch = vec![0.0; generator.scratch_len()];
-    let mut output = vec![0.0; generator.output_len()];
-    let mut grey = vec![0; generator.output_len()];
-    let mut image = vec![0; MAX_IMAGE_PIXELS];
-    let buffers = Buffers {
-        latent: &mut latent,
-        scratch: &mut scratch,
-        output: &mut output,
-        grey: &mut grey,
-        image: &mut image,
-    };
-    let mut app = App::new(generator, Config::default(), buffers)?;
+    let mut heap = HeapBuffers::for_model(&generator);
+    let mut app = App::new(generator, Config::default(), heap.buffers())?;
     let mut clock = WallClock::default();
     let period = Duration::from_secs(args.period);
     let mut made = 0u32;

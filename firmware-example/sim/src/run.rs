@@ -7,8 +7,7 @@ use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics_simulator::{BinaryColorTheme, OutputSettingsBuilder, SimulatorDisplay};
 use gan_app::caption::WallClock;
 use gan_app::display::{self, DisplayBuffer};
-use gan_app::layout::MAX_IMAGE_PIXELS;
-use gan_app::{files, App, Buffers, Config, Timing};
+use gan_app::{files, App, Config, HeapBuffers, Timing};
 use runtime::Generator;
 
 use crate::error::Error;
@@ -39,24 +38,13 @@ pub fn run(args: &Args) -> Result<(), Error> {
         generator.param_count(),
         generator.macs(),
     );
-    let mut latent = vec![0.0; generator.latent_dim()];
-    let mut scratch = vec![0.0; generator.scratch_len()];
-    let mut output = vec![0.0; generator.output_len()];
-    let mut grey = vec![0; generator.output_len()];
-    let mut image = vec![0; MAX_IMAGE_PIXELS];
-    let buffers = Buffers {
-        latent: &mut latent,
-        scratch: &mut scratch,
-        output: &mut output,
-        grey: &mut grey,
-        image: &mut image,
-    };
+    let mut heap = HeapBuffers::for_model(&generator);
     let config = Config {
         seed: args.seed,
         dither: args.dither.into(),
         display: display::SIZE,
     };
-    let mut app = App::new(generator, config, buffers)?;
+    let mut app = App::new(generator, config, heap.buffers())?;
     fs::create_dir_all(&args.out).map_err(io(&args.out))?;
     let settings = OutputSettingsBuilder::new()
         .theme(BinaryColorTheme::OledWhite)

@@ -41,15 +41,7 @@ pub fn dcgan(seed: u64, classes: usize, scale: usize, dtype: DType) -> Vec<u8> {
         b.layer(LayerSpec::OneHotConcat { classes }, None, None);
         inputs += classes;
     }
-    let dense_out = c1 * 7 * 7;
-    b.layer(
-        LayerSpec::Dense {
-            in_features: inputs,
-            out_features: dense_out,
-        },
-        Some(w.take(dense_out * inputs, inputs)),
-        Some(w.take(dense_out, inputs)),
-    );
+    dense(&mut b, &mut w, inputs, c1 * 7 * 7);
     b.layer(LayerSpec::Reshape { c: c1, h: 7, w: 7 }, None, None);
     b.layer(LayerSpec::Relu, None, None);
     for (cin, cout) in [(c1, c2), (c2, 1)] {
@@ -65,19 +57,9 @@ pub fn dcgan(seed: u64, classes: usize, scale: usize, dtype: DType) -> Vec<u8> {
             Some(w.take(cin * cout * 16, cin * 4)),
             Some(w.take(cout, cin * 4)),
         );
-        b.layer(
-            if cout == 1 {
-                LayerSpec::Tanh
-            } else {
-                LayerSpec::Relu
-            },
-            None,
-            None,
-        );
+        b.layer(activation(cout == 1), None, None);
     }
-    b.provenance("arch", "dcgan");
-    b.provenance("trainer", "random weights for development, untrained");
-    b.build().expect("the development model is valid")
+    finish(b, "dcgan")
 }
 
 /// An MLP generator (100 -> 128 -> 256 -> 512 -> 1024 -> 784, tanh): about 3 MB in f16, too big
@@ -88,26 +70,36 @@ pub fn mlp(seed: u64, dtype: DType) -> Vec<u8> {
     b.dtype(dtype);
     let sizes = [100, 128, 256, 512, 1024, 784];
     for pair in sizes.windows(2) {
-        let (i, o) = (pair[0], pair[1]);
-        b.layer(
-            LayerSpec::Dense {
-                in_features: i,
-                out_features: o,
-            },
-            Some(w.take(i * o, i)),
-            Some(w.take(o, i)),
-        );
-        b.layer(
-            if o == 784 {
-                LayerSpec::Tanh
-            } else {
-                LayerSpec::Relu
-            },
-            None,
-            None,
-        );
+        dense(&mut b, &mut w, pair[0], pair[1]);
+        b.layer(activation(pair[1] == 784), None, None);
     }
-    b.provenance("arch", "mlp");
+    finish(b, "mlp")
+}
+
+/// A dense layer `inputs -> outputs` with weights and bias from `w`.
+fn dense(b: &mut ModelBuilder, w: &mut Weights, inputs: usize, outputs: usize) {
+    b.layer(
+        LayerSpec::Dense {
+            in_features: inputs,
+            out_features: outputs,
+        },
+        Some(w.take(outputs * inputs, inputs)),
+        Some(w.take(outputs, inputs)),
+    );
+}
+
+/// Tanh after the last layer (images in -1..1), ReLU between layers.
+fn activation(last: bool) -> LayerSpec {
+    if last {
+        LayerSpec::Tanh
+    } else {
+        LayerSpec::Relu
+    }
+}
+
+/// Names the architecture and marks the weights as untrained, then writes the file.
+fn finish(mut b: ModelBuilder, arch: &str) -> Vec<u8> {
+    b.provenance("arch", arch);
     b.provenance("trainer", "random weights for development, untrained");
     b.build().expect("the development model is valid")
 }

@@ -4,7 +4,9 @@
 //! sentence instead of a linker overflow (or, worse, a stack overflow on the board). Everything
 //! the frame loop needs is static: the model in flash, the buffers in RAM; there is no heap.
 
-use crate::{display, layout, Error};
+use gan_app::{display, layout};
+
+use crate::Error;
 
 /// What a board offers the model and the frame loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,24 +23,13 @@ pub struct Board {
 }
 
 /// Raspberry Pi Pico: 2 MiB of QSPI flash less the 256-byte second-stage boot loader, 264 KiB
-/// of SRAM. The release firmware's own code and constants are about 100 KiB (the runtime with
-/// its header parser, the HAL, the display driver, fonts); 256 KiB leaves room to grow.
-pub const PICO: Board = Board {
-    name: "Raspberry Pi Pico (RP2040)",
-    flash: 2048 * 1024 - 256,
-    ram: 264 * 1024,
-    code_reserve: 256 * 1024,
-    stack_reserve: 16 * 1024,
-};
+/// of SRAM.
+pub const PICO: Board =
+    Board::microcontroller("Raspberry Pi Pico (RP2040)", 2048 * 1024 - 256, 264 * 1024);
 
 /// QEMU's MPS2 boards (AN385, AN386): 4 MiB of code memory at 0, 4 MiB of RAM at 0x2000_0000.
-pub const MPS2: Board = Board {
-    name: "MPS2 board (QEMU)",
-    flash: 4 * 1024 * 1024,
-    ram: 4 * 1024 * 1024,
-    code_reserve: 256 * 1024,
-    stack_reserve: 16 * 1024,
-};
+pub const MPS2: Board =
+    Board::microcontroller("MPS2 board (QEMU)", 4 * 1024 * 1024, 4 * 1024 * 1024);
 
 /// A Raspberry Pi 4/5 running Linux: the model is part of a program on the SD card, the buffers
 /// are on the heap. The limits only keep absurd files out of the binary.
@@ -103,6 +94,19 @@ pub struct Usage {
 }
 
 impl Board {
+    /// A microcontroller: the firmware's own code and constants are about 100 KiB (the runtime
+    /// with its header parser, the HAL, the display driver, fonts), so 256 KiB of flash are kept
+    /// for them, which leaves room to grow; 16 KiB of RAM are kept for the stack.
+    const fn microcontroller(name: &'static str, flash: usize, ram: usize) -> Board {
+        Board {
+            name,
+            flash,
+            ram,
+            code_reserve: 256 * 1024,
+            stack_reserve: 16 * 1024,
+        }
+    }
+
     /// Checks that a model and its buffers fit beside the program and the stack.
     pub fn check(&self, needs: &Needs) -> Result<Usage, Error> {
         let flash_available = self.flash.saturating_sub(self.code_reserve);
@@ -113,21 +117,17 @@ impl Board {
             ram: needs.ram_bytes(),
             ram_available,
         };
+        let refuse = |resource, needed, available| Error::DoesNotFit {
+            board: self.name,
+            resource,
+            needed,
+            available,
+        };
         if usage.flash > flash_available {
-            return Err(Error::DoesNotFit {
-                board: self.name,
-                resource: "flash",
-                needed: usage.flash,
-                available: flash_available,
-            });
+            return Err(refuse("flash", usage.flash, flash_available));
         }
         if usage.ram > ram_available {
-            return Err(Error::DoesNotFit {
-                board: self.name,
-                resource: "RAM",
-                needed: usage.ram,
-                available: ram_available,
-            });
+            return Err(refuse("RAM", usage.ram, ram_available));
         }
         Ok(usage)
     }

@@ -1,15 +1,15 @@
-//! For board build scripts: pick the model file, refuse it if it does not fit the board, and tell
-//! the firmware its buffer sizes as constants.
+//! Embedding the model: pick the file, refuse it if it does not fit the board, and tell the
+//! firmware its buffer sizes as constants.
 //!
 //! The model is one build-time setting, the `MICROGAN_MODEL` environment variable: a path,
 //! relative to the repository root unless absolute, defaulting to [`DEFAULT_MODEL`].
 
-use std::fmt::Write as _;
+use std::ffi::OsString;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::{env, fs};
 
 use crate::budget::{Board, Needs, Usage};
-use crate::Error;
+use crate::{out_dir, Constants, Error};
 
 /// The model a firmware embeds unless `MICROGAN_MODEL` says otherwise.
 pub const DEFAULT_MODEL: &str = "models/dcgan-digits.safetensors";
@@ -22,16 +22,26 @@ pub struct Embedded {
     pub usage: Usage,
 }
 
-/// Resolves `MICROGAN_MODEL` against `repo_root`, checks the model against `board` and writes
-/// its constants into `$OUT_DIR` (see [`prepare`]), and sets `MICROGAN_MODEL_FILE` for
-/// [`crate::include_model!`].
-pub fn embed_model(repo_root: &Path, board: &Board) -> Result<Embedded, Error> {
+/// `MICROGAN_MODEL`, or [`DEFAULT_MODEL`] when it is not set.
+pub(crate) fn model_setting() -> OsString {
+    std::env::var_os("MICROGAN_MODEL").unwrap_or_else(|| DEFAULT_MODEL.into())
+}
+
+/// The repository the board crates live in (this crate is `firmware-example/build-support`):
+/// `MICROGAN_MODEL` is relative to it.
+fn repo_root() -> &'static Path {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().and_then(Path::parent).unwrap_or(here)
+}
+
+/// Resolves `MICROGAN_MODEL` against the repository root, checks the model against `board` and
+/// writes its constants into `OUT_DIR` (see [`prepare`]), and sets `MICROGAN_MODEL_FILE` for
+/// `gan_app::include_model!`.
+pub fn embed_model(board: &Board) -> Result<Embedded, Error> {
     println!("cargo:rerun-if-env-changed=MICROGAN_MODEL");
-    let setting = env::var_os("MICROGAN_MODEL").unwrap_or_else(|| DEFAULT_MODEL.into());
-    let path = repo_root.join(setting);
+    let path = repo_root().join(model_setting());
     println!("cargo:rerun-if-changed={}", path.display());
-    let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());
-    let embedded = prepare(&path, &out_dir, board)?;
+    let embedded = prepare(&path, &out_dir()?, board)?;
     println!(
         "cargo:rustc-env=MICROGAN_MODEL_FILE={}",
         embedded.path.display()
@@ -43,25 +53,32 @@ pub fn embed_model(repo_root: &Path, board: &Board) -> Result<Embedded, Error> {
 /// runtime's message), checks it against `board`, and writes `out_dir/model_sizes.rs`: constants
 /// `MODEL_NAME`, `LATENT_LEN`, `SCRATCH_LEN`, `OUTPUT_LEN`, `MODEL_BYTES` and `RAM_BYTES`.
 pub fn prepare(path: &Path, out_dir: &Path, board: &Board) -> Result<Embedded, Error> {
-    let path = fs::canonicalize(path).map_err(|source| Error::ModelFile {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let bytes = fs::read(&path).map_err(|source| Error::ModelFile {
-        path: path.clone(),
-        source,
-    })?;
-    let generator = runtime::Generator::load(&bytes)?;
+    let read_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::ModelFile { path, source }
+    };
+    let path = fs::canonicalize(path).map_err(read_error(path))?;
+    let bytes = fs::read(&path).map_err(read_error(&path))?;
+    let generator = runtime::Generator::load(&bytes).map_err(Error::Model)?;
     let needs = Needs::of(&generator, bytes.len());
     let usage = board.check(&needs)?;
+    sizes(&path, &needs, &usage).write(out_dir, "model_sizes.rs")?;
+    Ok(Embedded { path, needs, usage })
+}
 
+/// The constants of `model_sizes.rs`.
+fn sizes(path: &Path, needs: &Needs, usage: &Usage) -> Constants {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut out = String::new();
-    let _ = writeln!(out, "/// File name of the embedded model.");
-    let _ = writeln!(out, "pub const MODEL_NAME: &str = {name:?};");
+    let mut c = Constants::new();
+    c.add(
+        "File name of the embedded model.",
+        "MODEL_NAME",
+        "&str",
+        name,
+    );
     for (doc, name, value) in [
         (
             "f32 elements of the latent vector.",
@@ -89,30 +106,9 @@ pub fn prepare(path: &Path, out_dir: &Path, board: &Board) -> Result<Embedded, E
             usage.ram,
         ),
     ] {
-        let _ = writeln!(out, "/// {doc}\npub const {name}: usize = {value};");
+        c.add(doc, name, "usize", value);
     }
-    let sizes = out_dir.join("model_sizes.rs");
-    fs::write(&sizes, out).map_err(|source| Error::ModelFile {
-        path: sizes,
-        source,
-    })?;
-    Ok(Embedded { path, needs, usage })
-}
-
-/// Runs [`embed_model`] and ends the build script with the error's message if it fails.
-pub fn embed_model_or_exit(repo_root: &Path, board: &Board) -> Embedded {
-    match embed_model(repo_root, board) {
-        Ok(embedded) => embedded,
-        Err(e) => {
-            let setting = env::var("MICROGAN_MODEL").unwrap_or_else(|_| DEFAULT_MODEL.into());
-            eprintln!("error: {e}");
-            eprintln!("  model: MICROGAN_MODEL={setting} (relative to the repository root)");
-            if matches!(e, Error::DoesNotFit { .. }) {
-                eprintln!("  build with a smaller model: MICROGAN_MODEL=path/to/model.safetensors");
-            }
-            std::process::exit(1);
-        }
-    }
+    c
 }
 
 #[cfg(test)]
@@ -121,10 +117,11 @@ mod tests {
     use crate::budget::{MPS2, PICO};
     use crate::dev_models as support;
     use runtime::format::DType;
+    use std::env;
 
     /// A fresh folder under the system's temporary folder.
     fn scratch_dir(name: &str) -> PathBuf {
-        let dir = env::temp_dir().join(format!("gan-app-{}-{name}", std::process::id()));
+        let dir = env::temp_dir().join(format!("gan-build-support-{}-{name}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         dir
     }
