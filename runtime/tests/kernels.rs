@@ -1,15 +1,16 @@
-//! Every fast kernel this CPU can run (the portable ones, and the vector
-//! ones of the target: AVX2 + F16C and AVX-512 on x86-64, NEON on AArch64)
-//! equals the plain ones bit for bit on random shapes, weights (every
-//! finite f16, including subnormals) and inputs.
+//! Every fast kernel set this CPU can run (the portable ones, the vector
+//! ones of the target: AVX2 + F16C and AVX-512 on x86-64, NEON on AArch64,
+//! and the Cortex-M ones, whose assembly the host runs as Rust) equals the
+//! plain ones bit for bit on random shapes, weights (every finite f16,
+//! including subnormals) and inputs.
 
 use proptest::prelude::*;
 use runtime::format::DType;
-use runtime::kernels::{kernel_sets, plain, ConvGeom, KernelSet, Weights};
+use runtime::kernels::{every_set, kernel_sets, reference, ConvGeom, KernelSet, Weights};
 
 /// The kernel sets under test (all but the plain reference).
 fn fast_sets() -> Vec<KernelSet> {
-    kernel_sets().filter(|k| k.name != "plain").collect()
+    every_set().filter(|k| k.name != "plain").collect()
 }
 
 /// The vector kernels are offered exactly where the CPU can run them, so
@@ -176,7 +177,7 @@ proptest! {
         let n_out = b.len();
         prop_assert_eq!(w.len(), n_out * c.n_in);
         let mut want = vec![f32::NAN; n_out];
-        plain::dense(w, b, &c.x, &mut want);
+        reference::dense(w, b, &c.x, &mut want);
         prop_assert!(want.iter().all(|v| !v.is_nan()));
         for k in fast_sets() {
             let mut got = vec![f32::NAN; n_out];
@@ -191,9 +192,9 @@ proptest! {
         let n = c.g.out_c * c.g.out_h * c.g.out_w;
         let mut want = vec![f32::NAN; n];
         if c.transpose {
-            plain::conv_transpose2d(w, b, &c.g, &c.x, &mut want);
+            reference::conv_transpose2d(w, b, &c.g, &c.x, &mut want);
         } else {
-            plain::conv2d(w, b, &c.g, &c.x, &mut want);
+            reference::conv2d(w, b, &c.g, &c.x, &mut want);
         }
         prop_assert!(want.iter().all(|v| !v.is_nan()), "plain left outputs unwritten");
         for k in fast_sets() {
@@ -306,9 +307,9 @@ fn wide_and_tall_images_tile_exactly() {
             let n = g.out_c * g.out_h * g.out_w;
             let mut want = vec![f32::NAN; n];
             if transpose {
-                plain::conv_transpose2d(wt, bt, &g, &x, &mut want);
+                reference::conv_transpose2d(wt, bt, &g, &x, &mut want);
             } else {
-                plain::conv2d(wt, bt, &g, &x, &mut want);
+                reference::conv2d(wt, bt, &g, &x, &mut want);
             }
             assert!(want.iter().all(|v| !v.is_nan()));
             for kset in fast_sets() {
@@ -349,7 +350,7 @@ fn many_rows_and_every_tail_length() {
                 let (w, b) = (Weights::new(&wb, dtype), Weights::new(&bb, dtype));
                 let x: Vec<f32> = (0..n_in).map(|i| (i as f32 * 0.11).cos()).collect();
                 let mut want = vec![f32::NAN; n_out];
-                plain::dense(w, b, &x, &mut want);
+                reference::dense(w, b, &x, &mut want);
                 for k in fast_sets() {
                     let mut got = vec![f32::NAN; n_out];
                     (k.dense)(w, b, &x, &mut got);
@@ -404,9 +405,9 @@ fn channel_blocks_of_sixteen() {
                 let n = g.out_c * g.out_h * g.out_w;
                 let mut want = vec![f32::NAN; n];
                 if transpose {
-                    plain::conv_transpose2d(wt, bt, &g, &x, &mut want);
+                    reference::conv_transpose2d(wt, bt, &g, &x, &mut want);
                 } else {
-                    plain::conv2d(wt, bt, &g, &x, &mut want);
+                    reference::conv2d(wt, bt, &g, &x, &mut want);
                 }
                 assert!(want.iter().all(|v| !v.is_nan()));
                 for kset in fast_sets() {
@@ -471,7 +472,7 @@ fn check_convt_k4s2(
     let (wt, bt) = (Weights::new(wb, dtype), Weights::new(bb, dtype));
     let n = out_c * 4 * h * w;
     let mut want = vec![f32::NAN; n];
-    plain::conv_transpose2d(wt, bt, &g, x, &mut want);
+    reference::conv_transpose2d(wt, bt, &g, x, &mut want);
     assert!(want.iter().all(|v| !v.is_nan()));
     for kset in fast_sets() {
         let mut got = vec![f32::NAN; n];
@@ -530,7 +531,7 @@ fn negative_zero_sums_survive_padding_taps() {
         check_convt_k4s2((in_c, out_c, h, w), &wb, &bb, &x, DType::F16);
         let mut y = vec![f32::NAN; out_c * 4 * h * w];
         let g = k4s2(in_c, out_c, h, w);
-        plain::conv_transpose2d(
+        reference::conv_transpose2d(
             Weights::new(&wb, DType::F16),
             Weights::new(&bb, DType::F16),
             &g,

@@ -102,7 +102,7 @@ fn main() -> ! {
     measure("f16 to f32 (runtime, exact)", &mut || {
         let mut a = 0u32;
         for &h in w16 {
-            a ^= black_box(runtime::kernels::fast::f16_to_f32(h)).to_bits();
+            a ^= black_box(runtime::kernels::f16::f16_to_f32(h)).to_bits();
         }
         a
     });

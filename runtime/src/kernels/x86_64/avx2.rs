@@ -1,8 +1,8 @@
 //! x86-64 kernels with AVX2 and F16C: f16 weights are converted eight at a
 //! time by `vcvtph2ps`, and every multiply-accumulate is a `vmulps` then a
 //! `vaddps` (never an FMA), so the results equal the plain kernels bit for
-//! bit. The loops themselves are shared with the other vector targets
-//! (module `simd`).
+//! bit. The loops themselves are shared with NEON (module `lane8`); this
+//! module only names the instructions.
 //!
 //! The kernels are chosen at compile time when the build enables both
 //! features (`-C target-cpu=native`, `-C target-feature=+avx2,+f16c`), and
@@ -12,12 +12,12 @@
 
 use core::arch::x86_64::*;
 
-use super::simd::{self, Lane8};
-use super::{conv_fits, dense_fits, fast, ConvGeom, Weights};
+use crate::kernels::lane8::{conv_body, dense_body, Lane8};
+use crate::kernels::{ConvGeom, Weights};
 
 /// Whether this CPU runs the kernels of this module.
 #[inline]
-pub fn available() -> bool {
+pub(crate) fn available() -> bool {
     if cfg!(all(target_feature = "avx2", target_feature = "f16c")) {
         return true;
     }
@@ -33,11 +33,30 @@ pub fn available() -> bool {
 
 /// An AVX register of eight f32.
 #[derive(Clone, Copy)]
-struct Avx(__m256);
+pub(crate) struct Avx(__m256);
 
-// SAFETY: every method needs AVX2 and F16C, which the entry points below
-// establish with `available()` before calling in.
+// SAFETY: every method needs AVX2 and F16C, which the entry points of
+// `lane8` establish with `available()` before calling in.
 unsafe impl Lane8 for Avx {
+    #[inline]
+    fn available() -> bool {
+        available()
+    }
+    #[target_feature(enable = "avx2,f16c")]
+    unsafe fn dense_kernel(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+        dense_body::<Avx>(w, b, x, y)
+    }
+    #[target_feature(enable = "avx2,f16c")]
+    unsafe fn conv_kernel(
+        w: Weights<'_>,
+        b: Weights<'_>,
+        g: &ConvGeom,
+        x: &[f32],
+        y: &mut [f32],
+        transpose: bool,
+    ) {
+        conv_body::<Avx>(w, b, g, x, y, transpose)
+    }
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
     unsafe fn zero() -> Self {
@@ -117,61 +136,6 @@ unsafe impl Lane8 for Avx {
     }
 }
 
-#[target_feature(enable = "avx2,f16c")]
-unsafe fn dense_avx2(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
-    simd::dense::<Avx>(w, b, x, y)
-}
-
-#[target_feature(enable = "avx2,f16c")]
-unsafe fn conv_avx2(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-    transpose: bool,
-) {
-    simd::conv::<Avx>(w, b, g, x, y, transpose)
-}
-
-/// Dense layer (see the module docs of `kernels` for the order); the
-/// portable kernel where the CPU lacks AVX2 or F16C.
-pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
-    if !available() {
-        return fast::dense(w, b, x, y);
-    }
-    if !dense_fits(&w, &b, x.len(), y.len()) {
-        return;
-    }
-    // SAFETY: the features are present and the sizes checked.
-    unsafe { dense_avx2(w, b, x, y) }
-}
-
-/// `conv2d`; the portable kernel where the CPU lacks AVX2 or F16C or the
-/// geometry is outside what the vector kernel handles.
-pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    if !available() || !simd::conv_supported(g) {
-        return fast::conv2d(w, b, g, x, y);
-    }
-    if !conv_fits(&w, &b, g, x, y) {
-        return;
-    }
-    // SAFETY: the features are present and the sizes checked.
-    unsafe { conv_avx2(w, b, g, x, y, false) }
-}
-
-/// `conv_transpose2d`; falls back like [`conv2d`].
-pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    if !available() || !simd::conv_supported(g) {
-        return fast::conv_transpose2d(w, b, g, x, y);
-    }
-    if !conv_fits(&w, &b, g, x, y) {
-        return;
-    }
-    // SAFETY: the features are present and the sizes checked.
-    unsafe { conv_avx2(w, b, g, x, y, true) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,7 +147,7 @@ mod tests {
         if !available() {
             return;
         }
-        super::super::assert_converts_every_finite_f16(8, |bytes, got| {
+        crate::kernels::f16::assert_converts_every_finite_f16(8, |bytes, got| {
             // SAFETY: the features are present; both buffers hold 8 elements.
             unsafe { convert(bytes.try_into().unwrap(), got.try_into().unwrap()) }
         });

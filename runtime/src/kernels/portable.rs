@@ -7,49 +7,9 @@
 //! element, and slices are walked with `chunks_exact`/`zip`, so the hot loops
 //! carry no bounds checks.
 
+use super::f16::{f16_to_f32, weight};
 use super::{conv_fits, dense_fits, ConvGeom, Weights, LANES};
 use crate::format::DType;
-
-/// f16 bits to f32, exactly for every finite value, in three vector-friendly
-/// operations and no branch: shifting the exponent and mantissa into f32
-/// position gives the value times 2^-112 (a subnormal f16 lands on an f32
-/// subnormal, still exact), and multiplying by 2^112 restores it. Infinities
-/// and NaNs come out as large finite numbers: the loader rejects files that
-/// hold them, so the fast kernels never see one.
-#[inline(always)]
-pub fn f16_to_f32(h: u16) -> f32 {
-    if cfg!(all(target_arch = "arm", not(target_abi = "eabihf"))) {
-        f16_to_f32_integer(h)
-    } else {
-        let magnitude = f32::from_bits(u32::from(h & 0x7fff) << 13) * 5.192_297e33; // 2^112
-        f32::from_bits(magnitude.to_bits() | (u32::from(h & 0x8000) << 16))
-    }
-}
-
-/// The same conversion for targets without a floating-point unit, where the
-/// multiplication is a library call: normal numbers are re-biased in the
-/// integer domain, and only zeros and subnormals (rare in weights) take the
-/// float path.
-#[inline(always)]
-pub fn f16_to_f32_integer(h: u16) -> f32 {
-    let sign = u32::from(h & 0x8000) << 16;
-    let em = u32::from(h & 0x7fff);
-    let bits = if em >= 0x0400 {
-        (em << 13) + (112 << 23)
-    } else {
-        subnormal_bits(em)
-    };
-    f32::from_bits(bits | sign)
-}
-
-/// f32 bits of a zero or subnormal f16 magnitude, out of line so that the
-/// compiler does not turn the branch above into a select that always pays
-/// for a software multiplication.
-#[cold]
-#[inline(never)]
-fn subnormal_bits(em: u32) -> u32 {
-    (f32::from_bits(em << 13) * 5.192_297e33).to_bits()
-}
 
 /// A stored element type.
 trait Elem {
@@ -107,20 +67,6 @@ impl Elem for F32 {
         core::array::from_fn(|j| {
             f32::from_le_bytes([b[4 * j], b[4 * j + 1], b[4 * j + 2], b[4 * j + 3]])
         })
-    }
-}
-
-/// Element `i` of `w` with the fast conversion (0.0 past the end).
-#[inline(always)]
-fn weight(w: &Weights<'_>, i: usize) -> f32 {
-    let size = w.dtype().size();
-    let b = i
-        .checked_mul(size)
-        .and_then(|s0| w.bytes().get(s0..s0.checked_add(size)?))
-        .unwrap_or(&[]);
-    match w.dtype() {
-        DType::F16 => F16::one(b),
-        DType::F32 => F32::one(b),
     }
 }
 
@@ -214,7 +160,7 @@ fn rows_block<E: Elem, const R: usize>(
 /// Output columns (or input positions for a transposed convolution) `t` in
 /// `0..n` for which `t * stride + offset` lands in `0..len`, as a range.
 #[inline]
-fn valid(n: usize, stride: usize, offset: isize, len: usize) -> core::ops::Range<usize> {
+pub(crate) fn valid(n: usize, stride: usize, offset: isize, len: usize) -> core::ops::Range<usize> {
     let s = stride as isize;
     let lo = if offset >= 0 {
         0
@@ -228,6 +174,24 @@ fn valid(n: usize, stride: usize, offset: isize, len: usize) -> core::ops::Range
     };
     let lo = lo.min(n as isize) as usize;
     lo..(hi.max(lo as isize) as usize)
+}
+
+/// [`conv2d`] or [`conv_transpose2d`] (`transpose`): where a vector
+/// kernel leaves a geometry, it runs this.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub(crate) fn conv(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+    transpose: bool,
+) {
+    if transpose {
+        conv_transpose2d(w, b, g, x, y)
+    } else {
+        conv2d(w, b, g, x, y)
+    }
 }
 
 /// Outputs per register tile.
@@ -467,22 +431,6 @@ fn conv_transpose2d_channels(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn f16_conversion_is_exact_for_every_finite_value() {
-        assert_eq!(5.192_297e33f32.to_bits(), ((127 + 112) as u32) << 23);
-        for bits in 0..=u16::MAX {
-            let want = half::f16::from_bits(bits).to_f32();
-            if want.is_finite() {
-                assert_eq!(f16_to_f32(bits).to_bits(), want.to_bits(), "{bits:#06x}");
-                assert_eq!(
-                    f16_to_f32_integer(bits).to_bits(),
-                    want.to_bits(),
-                    "{bits:#06x}"
-                );
-            }
-        }
-    }
 
     #[test]
     fn valid_ranges() {

@@ -169,12 +169,12 @@ unsafe fn slice_avx2(x: &mut [f32]) {
 pub fn slice(x: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
-        if super::avx512::available() {
+        if crate::kernels::x86_64::avx512::available() {
             // SAFETY: the features were detected (or enabled at compile time).
             unsafe { slice_avx512(x) };
             return;
         }
-        if super::x86::available() {
+        if crate::kernels::x86_64::avx2::available() {
             // SAFETY: AVX2 (and F16C, unused here) was detected or enabled.
             unsafe { slice_avx2(x) };
             return;
@@ -202,11 +202,11 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         let f = {
             let mut f = f;
-            if super::super::x86::available() {
+            if crate::kernels::x86_64::avx2::available() {
                 // SAFETY: AVX2 is present.
                 f.push(("avx2", |x| unsafe { slice_avx2(x) }));
             }
-            if super::super::avx512::available() {
+            if crate::kernels::x86_64::avx512::available() {
                 // SAFETY: AVX-512 F/BW/VL are present.
                 f.push(("avx512", |x| unsafe { slice_avx512(x) }));
             }

@@ -2,7 +2,7 @@
 //! converted eight at a time by `fcvtl`/`fcvtl2`, and every
 //! multiply-accumulate is an `fmul` then an `fadd` (never `fmla`), so the
 //! results equal the plain kernels bit for bit. The loops are shared with
-//! the other vector targets (module `simd`).
+//! AVX2 (module `lane8`); this module only names the instructions.
 //!
 //! NEON is part of every AArch64 target that Rust builds for an operating
 //! system, so these kernels are chosen at compile time; a target built
@@ -11,12 +11,12 @@
 use core::arch::aarch64::*;
 use core::arch::asm;
 
-use super::simd::{self, Lane8};
-use super::{conv_fits, dense_fits, fast, ConvGeom, Weights};
+use crate::kernels::lane8::{conv_body, dense_body, Lane8};
+use crate::kernels::{ConvGeom, Weights};
 
 /// Whether this CPU runs the kernels of this module.
 #[inline]
-pub fn available() -> bool {
+pub(crate) fn available() -> bool {
     if cfg!(target_feature = "neon") {
         return true;
     }
@@ -32,11 +32,30 @@ pub fn available() -> bool {
 
 /// Two NEON registers of four f32.
 #[derive(Clone, Copy)]
-struct Neon(float32x4_t, float32x4_t);
+pub(crate) struct Neon(float32x4_t, float32x4_t);
 
-// SAFETY: every method needs NEON, which the entry points below establish
-// with `available()` before calling in.
+// SAFETY: every method needs NEON, which the entry points of `lane8`
+// establish with `available()` before calling in.
 unsafe impl Lane8 for Neon {
+    #[inline]
+    fn available() -> bool {
+        available()
+    }
+    #[target_feature(enable = "neon")]
+    unsafe fn dense_kernel(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+        dense_body::<Neon>(w, b, x, y)
+    }
+    #[target_feature(enable = "neon")]
+    unsafe fn conv_kernel(
+        w: Weights<'_>,
+        b: Weights<'_>,
+        g: &ConvGeom,
+        x: &[f32],
+        y: &mut [f32],
+        transpose: bool,
+    ) {
+        conv_body::<Neon>(w, b, g, x, y, transpose)
+    }
     #[inline(always)]
     unsafe fn zero() -> Self {
         Neon(vdupq_n_f32(0.0), vdupq_n_f32(0.0))
@@ -98,60 +117,6 @@ unsafe impl Lane8 for Neon {
     }
 }
 
-#[target_feature(enable = "neon")]
-unsafe fn dense_neon(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
-    simd::dense::<Neon>(w, b, x, y)
-}
-
-#[target_feature(enable = "neon")]
-unsafe fn conv_neon(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-    transpose: bool,
-) {
-    simd::conv::<Neon>(w, b, g, x, y, transpose)
-}
-
-/// Dense layer (see the module docs of `kernels` for the order).
-pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
-    if !available() {
-        return fast::dense(w, b, x, y);
-    }
-    if !dense_fits(&w, &b, x.len(), y.len()) {
-        return;
-    }
-    // SAFETY: NEON is present and the sizes checked.
-    unsafe { dense_neon(w, b, x, y) }
-}
-
-/// `conv2d`; the portable kernel where the geometry is outside what the
-/// vector kernel handles.
-pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    if !available() || !simd::conv_supported(g) {
-        return fast::conv2d(w, b, g, x, y);
-    }
-    if !conv_fits(&w, &b, g, x, y) {
-        return;
-    }
-    // SAFETY: NEON is present and the sizes checked.
-    unsafe { conv_neon(w, b, g, x, y, false) }
-}
-
-/// `conv_transpose2d`; falls back like [`conv2d`].
-pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    if !available() || !simd::conv_supported(g) {
-        return fast::conv_transpose2d(w, b, g, x, y);
-    }
-    if !conv_fits(&w, &b, g, x, y) {
-        return;
-    }
-    // SAFETY: NEON is present and the sizes checked.
-    unsafe { conv_neon(w, b, g, x, y, true) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,7 +125,7 @@ mod tests {
     #[test]
     fn f16_conversion_is_exact_for_every_finite_value() {
         assert!(available());
-        super::super::assert_converts_every_finite_f16(8, |bytes, got| {
+        crate::kernels::f16::assert_converts_every_finite_f16(8, |bytes, got| {
             // SAFETY: NEON is present; both buffers hold 8 elements.
             unsafe { Neon::load_f16(bytes.as_ptr()).store(got.as_mut_ptr()) }
         });

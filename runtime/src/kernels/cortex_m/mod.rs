@@ -1,0 +1,118 @@
+//! Kernels for Cortex-M cores (the `cortex_m` targets of `build.rs`).
+//!
+//! - With a single-precision FPU (`cortex_m_fpu`: bare-metal,
+//!   little-endian `eabihf` targets, thumbv7em-none-eabihf for the
+//!   Cortex-M4F/M7, thumbv8m.main-none-eabihf for the M33F; the FPU must
+//!   have the half-precision conversions, as VFPv4 and later do), [`M4F`]:
+//!   f16 dense rows and the taps of transposed convolutions run in assembly
+//!   (module `m4f`) where the compiler cannot reach the hardware.
+//! - Without an FPU (`cortex_m_soft`: thumbv6m-none-eabi, the Cortex-M0+),
+//!   [`M0PLUS`]: a dense kernel that trades unrolling for flash (module
+//!   `m0plus`).
+//!
+//! Both sets are built on every target, so that the property test holds
+//! them to the plain kernels on the host: there the assembly cannot run,
+//! and the Rust it stands beside takes its place (the portable dense
+//! kernel for the assembly rows, Rust loops for the tap routines of
+//! `conv_transpose`). Everything else is the code the cores run.
+//!
+//! # Why assembly, and why it stays bit-identical
+//!
+//! The FPU converts f16 to f32 in one instruction (`VCVTB`/`VCVTT`, bottom
+//! and top half of a register), but Rust cannot name the FP registers in
+//! `asm!` on this target without an unstable target feature, and LLVM never
+//! emits the conversion for `half`'s software path. A whole dense row is
+//! therefore one assembly routine: a 32-bit load brings two f16 weights,
+//! `VCVTB` and `VCVTT` widen them exactly (every finite f16 is an f32; the
+//! loader rejects infinities and NaNs), and `VMLA.F32` accumulates. `VMLA` on
+//! this FPU is *not* fused: it rounds the product to f32 and then adds it,
+//! exactly like `acc += w * x` (ARMv7-M ARM, A7.7.233), so it keeps the
+//! format's arithmetic. (`VFMA` would round once and is never used.)
+//!
+//! The summation order is the format's (see the parent module): lanes
+//! `acc[i % 16]` over the full 16-element chunks in increasing order, then
+//! `acc[0] + acc[1] + ... + acc[15]` left to right, then the tail, then the
+//! bias. The routine returns the left-to-right lane sum; the tail and bias
+//! are added here in Rust.
+//!
+//! Instructions per multiply-accumulate (QEMU, counted around a generation;
+//! see `docs/microcontrollers.md`): a 16-element chunk takes 2 `VLDM`s of
+//! weights (or 8 `LDR`s and 4 `VMOV`s when the row is not word-aligned),
+//! 2 `VLDM`s of activations, 16 conversions, 16 `VMLA`s and a 2-instruction
+//! loop: 2.4 (aligned) to 3.1 per MAC, plus about 40 per row.
+
+mod conv_transpose;
+mod m0plus;
+#[cfg(cortex_m_fpu)]
+mod m4f;
+
+use super::{portable, ConvGeom, KernelSet, Weights};
+
+/// The Cortex-M4F kernels (on other targets, their host stand-ins).
+pub const M4F: KernelSet = KernelSet {
+    name: "Cortex-M4F",
+    dense: dense_m4f,
+    conv2d: portable::conv2d,
+    conv_transpose2d: conv_transpose2d_m4f,
+};
+
+/// The Cortex-M0+ kernels.
+pub const M0PLUS: KernelSet = KernelSet {
+    name: "Cortex-M0+",
+    dense: m0plus::dense_compact,
+    conv2d: portable::conv2d,
+    conv_transpose2d: portable::conv_transpose2d,
+};
+
+/// Dense layer: the assembly rows on a `cortex_m_fpu` target where they
+/// apply, else the portable kernel (always, on other targets).
+#[inline]
+pub(crate) fn dense_m4f(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+    #[cfg(cortex_m_fpu)]
+    if m4f::dense(w, b, x, y) {
+        return;
+    }
+    portable::dense(w, b, x, y)
+}
+
+/// `conv_transpose2d`: eight channels per pixel where the geometry suits
+/// it, else the portable kernel.
+#[inline]
+pub(crate) fn conv_transpose2d_m4f(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+) {
+    if conv_transpose::conv_transpose2d(w, b, g, x, y) {
+        return;
+    }
+    portable::conv_transpose2d(w, b, g, x, y)
+}
+
+/// Dense layer as this target runs it.
+#[cfg(cortex_m)]
+#[inline]
+pub(crate) fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+    #[cfg(cortex_m_soft)]
+    m0plus::dense_compact(w, b, x, y);
+    #[cfg(not(cortex_m_soft))]
+    dense_m4f(w, b, x, y)
+}
+
+/// `conv_transpose2d` as this target runs it.
+#[cfg(cortex_m)]
+#[inline]
+pub(crate) fn conv_transpose2d(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+) {
+    #[cfg(cortex_m_fpu)]
+    conv_transpose2d_m4f(w, b, g, x, y);
+    #[cfg(not(cortex_m_fpu))]
+    portable::conv_transpose2d(w, b, g, x, y)
+}

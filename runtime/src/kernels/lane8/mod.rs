@@ -1,0 +1,191 @@
+//! Kernels written once over an 8-lane f32 vector ([`Lane8`]) and
+//! instantiated per instruction set (`x86_64::avx2` for AVX2 + F16C,
+//! `aarch64::neon`). Every lane only ever computes `acc + w * x` with the product
+//! rounded before the add (never a fused multiply-add), and every output
+//! keeps the summation order of the module docs:
+//!
+//! - `dense`: an output row's 16 partial sums are exactly two vectors, lane
+//!   `i % 16` of the format being lane `i % 8` of vector `(i / 8) % 2`.
+//!   Four rows run at once so that their sums are independent. Blocks of
+//!   eight rows are then transposed so that one vector holds lane `j` of
+//!   eight rows, and the left-to-right sum of the 16 lanes, the tail and
+//!   the bias run eight rows per vector operation; the last rows (fewer
+//!   than eight) add their lanes in scalar code.
+//! - convolutions: output pixels are grouped by the set of taps they read
+//!   (pixels with the same valid kernel rows and columns read the same
+//!   taps, at input offsets that differ from pixel to pixel by a constant).
+//!   With 8 or more output channels, vectors run across 8 (or 16, two
+//!   vectors) channels, which share every tap, and a tile of up to `PIX`
+//!   pixels of one group stays in registers through the whole reduction.
+//!   With fewer channels, vectors run across up to 8 pixels of a group
+//!   that read consecutive inputs (a row of a transposed convolution's
+//!   phase, or of a stride-1 convolution), `PV` vectors per tile. Either
+//!   way each lane adds exactly the taps its output adds, in order (input
+//!   channel, kernel row, kernel column). The weights of a block of
+//!   channels are first converted to f32 and transposed to
+//!   `[input channel][tap][output channel]` in a stack buffer, and a
+//!   group's (input channel, tap) pairs are listed once with their weight
+//!   and input offsets, so the inner loop is one list walk.
+//!
+//! Stack use of a convolution: 64 KiB of transposed weights, 32 KiB of
+//! tap lists and 8 KiB of masks (host and Raspberry Pi targets only; the
+//! Cortex-M kernels do not use this module).
+//!
+//! The entry points here ([`dense`], [`conv2d`], [`conv_transpose2d`])
+//! check the buffer sizes (`dense_fits`, `conv_fits`) and the CPU features
+//! before calling in, and send what the vector kernels do not handle to the
+//! portable ones; inside, raw pointers are only formed for indices those
+//! checks bound, as each `SAFETY` comment says.
+
+mod conv;
+mod dense;
+mod narrow;
+
+use super::taps::conv_supported;
+use super::{conv_fits, dense_fits, portable, ConvGeom, Weights};
+
+/// Eight f32 lanes and the few operations the kernels need.
+///
+/// # Safety
+///
+/// Implementations may require CPU features: the methods may only be
+/// called where the implementing module has established them, and every
+/// pointer must be valid for the elements read or written.
+pub(crate) unsafe trait Lane8: Copy {
+    /// Whether this CPU has the features the methods need.
+    fn available() -> bool;
+    /// [`dense::dense`] with the features enabled (implementations carry
+    /// `#[target_feature]` and call it: the kernels inline into them).
+    unsafe fn dense_kernel(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]);
+    /// [`conv::conv`] with the features enabled, likewise.
+    unsafe fn conv_kernel(
+        w: Weights<'_>,
+        b: Weights<'_>,
+        g: &ConvGeom,
+        x: &[f32],
+        y: &mut [f32],
+        transpose: bool,
+    );
+    /// All lanes `+0.0`.
+    unsafe fn zero() -> Self;
+    /// Eight f32 at `p` (any alignment).
+    unsafe fn load(p: *const f32) -> Self;
+    /// Eight little-endian f16 at `p` (any alignment), converted exactly.
+    unsafe fn load_f16(p: *const u8) -> Self;
+    /// Eight little-endian f32 at `p` (any alignment).
+    unsafe fn load_f32_bytes(p: *const u8) -> Self;
+    /// `*p` in every lane.
+    unsafe fn splat(p: *const f32) -> Self;
+    /// `self + a * b` per lane, the product rounded to f32 first.
+    unsafe fn add_mul(self, a: Self, b: Self) -> Self;
+    /// `self + a` per lane.
+    unsafe fn add(self, a: Self) -> Self;
+    /// Per lane, `a` where `mask` (loaded with [`load`](Self::load) from
+    /// all-ones or all-zeros bit patterns) is all ones, else `self`.
+    unsafe fn select(self, mask: Self, a: Self) -> Self;
+    /// Lane `j` of vector `r` to lane `r` of vector `j`. This default goes
+    /// through memory; targets override it with register shuffles.
+    #[inline(always)]
+    unsafe fn transpose8(r: [Self; 8]) -> [Self; 8] {
+        let mut m = [[0.0f32; 8]; 8];
+        for (row, v) in m.iter_mut().zip(&r) {
+            v.store(row.as_mut_ptr());
+        }
+        let mut t = [[0.0f32; 8]; 8];
+        for (i, row) in m.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                t[j][i] = *v;
+            }
+        }
+        t.map(|row| Self::load(row.as_ptr()))
+    }
+    /// The eight lanes to `p` (any alignment).
+    unsafe fn store(self, p: *mut f32);
+}
+
+/// The body of a [`Lane8::dense_kernel`].
+///
+/// # Safety
+///
+/// As for [`dense::dense`].
+#[inline(always)]
+pub(crate) unsafe fn dense_body<V: Lane8>(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    x: &[f32],
+    y: &mut [f32],
+) {
+    dense::dense::<V>(w, b, x, y)
+}
+
+/// The body of a [`Lane8::conv_kernel`].
+///
+/// # Safety
+///
+/// As for [`conv::conv`].
+#[inline(always)]
+pub(crate) unsafe fn conv_body<V: Lane8>(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+    transpose: bool,
+) {
+    conv::conv::<V>(w, b, g, x, y, transpose)
+}
+
+/// Dense layer (see the module docs of `kernels` for the order); the
+/// portable kernel where the CPU lacks `V`'s features.
+pub(crate) fn dense<V: Lane8>(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+    if !V::available() {
+        return portable::dense(w, b, x, y);
+    }
+    if !dense_fits(&w, &b, x.len(), y.len()) {
+        return;
+    }
+    // SAFETY: the features are present and the sizes checked.
+    unsafe { V::dense_kernel(w, b, x, y) }
+}
+
+/// Either convolution; the portable kernel where the CPU lacks `V`'s
+/// features or the geometry is outside what the vector kernel handles.
+pub(crate) fn conv<V: Lane8>(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+    transpose: bool,
+) {
+    if !V::available() || !conv_supported(g) {
+        return portable::conv(w, b, g, x, y, transpose);
+    }
+    if !conv_fits(&w, &b, g, x, y) {
+        return;
+    }
+    // SAFETY: the features are present and the sizes checked.
+    unsafe { V::conv_kernel(w, b, g, x, y, transpose) }
+}
+
+/// `conv2d` with [`conv`].
+pub(crate) fn conv2d<V: Lane8>(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+) {
+    conv::<V>(w, b, g, x, y, false)
+}
+
+/// `conv_transpose2d` with [`conv`].
+pub(crate) fn conv_transpose2d<V: Lane8>(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+) {
+    conv::<V>(w, b, g, x, y, true)
+}
