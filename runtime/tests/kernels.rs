@@ -304,25 +304,37 @@ fn wide_and_tall_images_tile_exactly() {
         let x: Vec<f32> = (0..in_c * h * w).map(|i| (i as f32 * 0.11).cos()).collect();
         let (wt, bt) = (Weights::new(&wb, DType::F16), Weights::new(&bb, DType::F16));
         for (g, transpose) in [(g_t, true), (g_c, false)] {
-            let n = g.out_c * g.out_h * g.out_w;
-            let mut want = vec![f32::NAN; n];
-            if transpose {
-                reference::conv_transpose2d(wt, bt, &g, &x, &mut want);
-            } else {
-                reference::conv2d(wt, bt, &g, &x, &mut want);
-            }
-            assert!(want.iter().all(|v| !v.is_nan()));
-            for kset in fast_sets() {
-                let mut got = vec![f32::NAN; n];
-                let f = if transpose {
-                    kset.conv_transpose2d
-                } else {
-                    kset.conv2d
-                };
-                f(wt, bt, &g, &x, &mut got);
-                assert_eq!(bits(&got), bits(&want), "{} {g:?}", kset.name);
-            }
+            assert_conv_equals_plain(wt, bt, &g, &x, transpose);
         }
+    }
+}
+
+/// Every fast set's convolution (`transpose` picks the kind) equals the
+/// plain one bit for bit on these operands, which leave no output unset.
+fn assert_conv_equals_plain(
+    wt: Weights<'_>,
+    bt: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    transpose: bool,
+) {
+    let n = g.out_c * g.out_h * g.out_w;
+    let mut want = vec![f32::NAN; n];
+    if transpose {
+        reference::conv_transpose2d(wt, bt, g, x, &mut want);
+    } else {
+        reference::conv2d(wt, bt, g, x, &mut want);
+    }
+    assert!(want.iter().all(|v| !v.is_nan()));
+    for kset in fast_sets() {
+        let mut got = vec![f32::NAN; n];
+        let f = if transpose {
+            kset.conv_transpose2d
+        } else {
+            kset.conv2d
+        };
+        f(wt, bt, g, x, &mut got);
+        assert_eq!(bits(&got), bits(&want), "{} {g:?} {transpose}", kset.name);
     }
 }
 
@@ -402,24 +414,7 @@ fn channel_blocks_of_sixteen() {
             let (wt, bt) = (Weights::new(&wb, dtype), Weights::new(&bb, dtype));
             let x: Vec<f32> = (0..in_c * h * w).map(|i| (i as f32 * 0.13).cos()).collect();
             for (g, transpose) in [(g_t, true), (g_c, false)] {
-                let n = g.out_c * g.out_h * g.out_w;
-                let mut want = vec![f32::NAN; n];
-                if transpose {
-                    reference::conv_transpose2d(wt, bt, &g, &x, &mut want);
-                } else {
-                    reference::conv2d(wt, bt, &g, &x, &mut want);
-                }
-                assert!(want.iter().all(|v| !v.is_nan()));
-                for kset in fast_sets() {
-                    let mut got = vec![f32::NAN; n];
-                    let f = if transpose {
-                        kset.conv_transpose2d
-                    } else {
-                        kset.conv2d
-                    };
-                    f(wt, bt, &g, &x, &mut got);
-                    assert_eq!(bits(&got), bits(&want), "{} {g:?} {transpose}", kset.name);
-                }
+                assert_conv_equals_plain(wt, bt, &g, &x, transpose);
             }
         }
     }
@@ -470,15 +465,7 @@ fn check_convt_k4s2(
 ) {
     let g = k4s2(in_c, out_c, h, w);
     let (wt, bt) = (Weights::new(wb, dtype), Weights::new(bb, dtype));
-    let n = out_c * 4 * h * w;
-    let mut want = vec![f32::NAN; n];
-    reference::conv_transpose2d(wt, bt, &g, x, &mut want);
-    assert!(want.iter().all(|v| !v.is_nan()));
-    for kset in fast_sets() {
-        let mut got = vec![f32::NAN; n];
-        (kset.conv_transpose2d)(wt, bt, &g, x, &mut got);
-        assert_eq!(bits(&got), bits(&want), "{} {g:?}", kset.name);
-    }
+    assert_conv_equals_plain(wt, bt, &g, x, true);
 }
 
 /// The last layer of most generators (kernel 4, stride 2, padding 1, to

@@ -139,6 +139,21 @@ pub fn conv_fits(w: &Weights<'_>, b: &Weights<'_>, g: &ConvGeom, x: &[f32], y: &
         && ol.is_some_and(|n| y.len() >= n)
 }
 
+/// What a convolution kernel of either kind reads: weights, bias,
+/// geometry, input, and which kind (the vector kernels run both with one
+/// body).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[derive(Clone, Copy)]
+pub(crate) struct ConvArgs<'a> {
+    pub(crate) w: Weights<'a>,
+    pub(crate) b: Weights<'a>,
+    pub(crate) g: &'a ConvGeom,
+    pub(crate) x: &'a [f32],
+    /// `conv_transpose2d` (weights `[in, out, k, k]`) rather than `conv2d`
+    /// (`[out, in, k, k]`).
+    pub(crate) transpose: bool,
+}
+
 /// A dense kernel: `(weight, bias, input, output)`.
 pub type DenseFn = fn(Weights<'_>, Weights<'_>, &[f32], &mut [f32]);
 /// A convolution kernel: `(weight, bias, geometry, input, output)`.

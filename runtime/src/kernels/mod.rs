@@ -57,6 +57,8 @@
 
 #[cfg(target_arch = "aarch64")]
 pub mod aarch64;
+#[cfg(not(target_arch = "x86_64"))]
+mod as_stored;
 pub mod cortex_m;
 mod elementwise;
 pub mod f16;
@@ -70,7 +72,21 @@ mod taps;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
+// Weights prepared once for the kernels that read them faster in another
+// order (the AVX-512 ones; [`conv_prepared`], [`dense_prepared`]): the same
+// bits as without.
+#[cfg(target_arch = "x86_64")]
+pub use x86_64::avx512::{
+    conv_prepared, dense_prepared, dense_prepared_len, prepare_conv, prepare_dense, prepared_len,
+};
+
+#[cfg(not(target_arch = "x86_64"))]
+pub use as_stored::{
+    conv_prepared, dense_prepared, dense_prepared_len, prepare_conv, prepare_dense, prepared_len,
+};
 pub use elementwise::{leaky_relu, relu, sigmoid, tanh, upsample_nearest};
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+use interface::ConvArgs;
 pub use interface::{conv_fits, dense_fits, ConvFn, ConvGeom, DenseFn, KernelSet, Weights, LANES};
 
 /// The reference kernels.
@@ -91,8 +107,9 @@ pub const PORTABLE: KernelSet = KernelSet {
 };
 
 /// Every kernel set this CPU can run: plain, portable, then the vector
-/// kernels of this target where the CPU has them, slowest first (the last
-/// one is what [`dense`], [`conv2d`] and [`conv_transpose2d`] run).
+/// kernels of this target where the CPU has them, slowest first (on x86-64
+/// and AArch64 the last one is what [`dense`], [`conv2d`] and
+/// [`conv_transpose2d`] run; a Cortex-M target runs its own, [`cortex_m`]).
 pub fn kernel_sets() -> impl Iterator<Item = KernelSet> {
     [Some(PLAIN), Some(PORTABLE)]
         .into_iter()
@@ -118,125 +135,31 @@ fn vector_kernels() -> [Option<KernelSet>; 0] {
     []
 }
 
+/// The set [`dense`], [`conv2d`] and [`conv_transpose2d`] run: the
+/// fastest this target and CPU have.
+#[inline]
+fn fastest() -> KernelSet {
+    #[cfg(target_arch = "x86_64")]
+    return x86_64::fastest();
+    #[cfg(target_arch = "aarch64")]
+    return aarch64::fastest();
+    #[cfg(cortex_m)]
+    return cortex_m::fastest();
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", cortex_m)))]
+    PORTABLE
+}
+
 /// Dense layer with the fastest kernel this target has.
 pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    x86_64::dense(w, b, x, y);
-    #[cfg(target_arch = "aarch64")]
-    aarch64::dense(w, b, x, y);
-    #[cfg(cortex_m)]
-    cortex_m::dense(w, b, x, y);
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", cortex_m)))]
-    portable::dense(w, b, x, y)
+    (fastest().dense)(w, b, x, y)
 }
 
 /// `conv2d` with the fastest kernel this target has.
 pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    x86_64::conv(w, b, g, x, y, false);
-    #[cfg(target_arch = "aarch64")]
-    aarch64::conv(w, b, g, x, y, false);
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    portable::conv2d(w, b, g, x, y)
+    (fastest().conv2d)(w, b, g, x, y)
 }
 
 /// `conv_transpose2d` with the fastest kernel this target has.
 pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    x86_64::conv(w, b, g, x, y, true);
-    #[cfg(target_arch = "aarch64")]
-    aarch64::conv(w, b, g, x, y, true);
-    #[cfg(cortex_m)]
-    cortex_m::conv_transpose2d(w, b, g, x, y);
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", cortex_m)))]
-    portable::conv_transpose2d(w, b, g, x, y)
-}
-
-/// f32 values a convolution's weights take once transposed for the fastest
-/// kernel ([`prepare_conv`]); 0 where that kernel transposes nothing, or
-/// does it per call with no gain from doing it once (every target but
-/// x86-64 with AVX-512).
-pub fn prepared_len(g: &ConvGeom, transpose: bool) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    return x86_64::avx512::prepared_len(g, transpose);
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (g, transpose);
-        0
-    }
-}
-
-/// Transposes a convolution's weights once into `dst` (at least
-/// [`prepared_len`] values) for [`conv_prepared`]; false when there is
-/// nothing to prepare.
-pub fn prepare_conv(w: Weights<'_>, g: &ConvGeom, transpose: bool, dst: &mut [f32]) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return x86_64::avx512::prepare(w, g, transpose, dst);
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (w, g, transpose, dst);
-        false
-    }
-}
-
-/// [`conv2d`] or [`conv_transpose2d`] (`transpose`), reading the weights
-/// [`prepare_conv`] wrote to `pre` where there are any: the same bits as
-/// without them, minus the per-call conversion and transposition.
-#[allow(clippy::too_many_arguments)]
-pub fn conv_prepared(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-    transpose: bool,
-    pre: &[f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if !pre.is_empty() {
-        return x86_64::avx512::conv_prepared(w, b, g, x, y, transpose, pre);
-    }
-    let _ = pre;
-    if transpose {
-        conv_transpose2d(w, b, g, x, y)
-    } else {
-        conv2d(w, b, g, x, y)
-    }
-}
-
-/// f32 slots a dense layer's weights take once reordered for the fastest
-/// kernel ([`prepare_dense`]); 0 where that kernel reads them as stored
-/// (f32 weights, and every target but x86-64 with AVX-512).
-pub fn dense_prepared_len(w: &Weights<'_>, n_in: usize, n_out: usize) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    return x86_64::avx512::dense_prepared_len(w, n_in, n_out);
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (w, n_in, n_out);
-        0
-    }
-}
-
-/// Reorders a dense layer's weights once into `dst` (at least
-/// [`dense_prepared_len`] values) for [`dense_prepared`]; false when there
-/// is nothing to prepare.
-pub fn prepare_dense(w: Weights<'_>, n_in: usize, n_out: usize, dst: &mut [f32]) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return x86_64::avx512::prepare_dense(w, n_in, n_out, dst);
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (w, n_in, n_out, dst);
-        false
-    }
-}
-
-/// [`dense`], reading the weights [`prepare_dense`] wrote to `pre` where
-/// there are any: the same bits as without them.
-pub fn dense_prepared(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32], pre: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if !pre.is_empty() {
-        return x86_64::avx512::dense_prepared(w, b, x, y, pre);
-    }
-    let _ = pre;
-    dense(w, b, x, y)
+    (fastest().conv_transpose2d)(w, b, g, x, y)
 }

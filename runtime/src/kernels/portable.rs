@@ -179,14 +179,14 @@ pub(crate) fn valid(n: usize, stride: usize, offset: isize, len: usize) -> core:
 /// [`conv2d`] or [`conv_transpose2d`] (`transpose`): where a vector
 /// kernel leaves a geometry, it runs this.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-pub(crate) fn conv(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-    transpose: bool,
-) {
+pub(crate) fn conv(c: super::ConvArgs<'_>, y: &mut [f32]) {
+    let super::ConvArgs {
+        w,
+        b,
+        g,
+        x,
+        transpose,
+    } = c;
     if transpose {
         conv_transpose2d(w, b, g, x, y)
     } else {

@@ -11,8 +11,7 @@
 use core::arch::aarch64::*;
 use core::arch::asm;
 
-use crate::kernels::lane8::{conv_body, dense_body, Lane8};
-use crate::kernels::{ConvGeom, Weights};
+use crate::kernels::lane8::{lane8_kernels, Lane8};
 
 /// Whether this CPU runs the kernels of this module.
 #[inline]
@@ -41,21 +40,7 @@ unsafe impl Lane8 for Neon {
     fn available() -> bool {
         available()
     }
-    #[target_feature(enable = "neon")]
-    unsafe fn dense_kernel(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
-        dense_body::<Neon>(w, b, x, y)
-    }
-    #[target_feature(enable = "neon")]
-    unsafe fn conv_kernel(
-        w: Weights<'_>,
-        b: Weights<'_>,
-        g: &ConvGeom,
-        x: &[f32],
-        y: &mut [f32],
-        transpose: bool,
-    ) {
-        conv_body::<Neon>(w, b, g, x, y, transpose)
-    }
+    lane8_kernels!("neon");
     #[inline(always)]
     unsafe fn zero() -> Self {
         Neon(vdupq_n_f32(0.0), vdupq_n_f32(0.0))

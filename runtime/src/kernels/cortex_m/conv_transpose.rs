@@ -11,7 +11,7 @@ use crate::kernels::f16::weight;
 use crate::kernels::portable::valid;
 use crate::kernels::{conv_fits, ConvGeom, Weights};
 
-/// Output channels per accumulator vector in [`conv_transpose2d`].
+/// Output channels per accumulator vector in [`run`].
 const OC: usize = 8;
 /// Largest `kernel * kernel` whose converted weights it keeps on the stack.
 const MAX_TAPS: usize = 16;
@@ -33,13 +33,7 @@ const PIXELS: usize = 128;
 /// pixels wide, or over 1,024 with fewer than 8 channels, buffers that do
 /// not fit); the caller then uses the portable kernel.
 /// Portable Rust: the host tests hold it to the plain kernel bit for bit.
-pub(crate) fn conv_transpose2d(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-) -> bool {
+pub(super) fn run(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) -> bool {
     if !conv_fits(&w, &b, g, x, y) || g.kernel * g.kernel > MAX_TAPS || g.out_w == 0 {
         return false;
     }
@@ -53,7 +47,7 @@ pub(crate) fn conv_transpose2d(
     }
 }
 
-/// [`conv_transpose2d`] with `L` channels per pixel and `P` pixels per tile.
+/// [`run`] with `L` channels per pixel and `P` pixels per tile.
 fn conv_t<const L: usize, const P: usize>(
     w: Weights<'_>,
     b: Weights<'_>,
@@ -268,11 +262,7 @@ mod tests {
     /// negative zeros among the biases and activations.
     #[test]
     fn conv_transpose2d_equals_plain() {
-        let mut seed = 12345u32;
-        let mut next = |n: u32| {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) % n
-        };
+        let mut next = super::super::lcg(12345u32);
         let mut checked = 0;
         for case in 0..300 {
             let k = 1 + next(4) as usize;
@@ -327,7 +317,7 @@ mod tests {
             let n = out_c * oh * ow;
             let (mut want, mut got) = (vec![f32::NAN; n], vec![f32::NAN; n]);
             reference::conv_transpose2d(wt, bt, &g, &x, &mut want);
-            let used = conv_transpose2d(wt, bt, &g, &x, &mut got);
+            let used = run(wt, bt, &g, &x, &mut got);
             assert_eq!(used, k * k <= MAX_TAPS && ow <= PIXELS, "{g:?}");
             if used {
                 checked += 1;

@@ -70,11 +70,7 @@ mod tests {
 
     #[test]
     fn dense_compact_equals_plain() {
-        let mut seed = 99u32;
-        let mut next = |n: u32| {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) % n
-        };
+        let mut next = super::super::lcg(99u32);
         for case in 0..200 {
             let (n_in, n_out) = (next(70) as usize, 1 + next(9) as usize);
             let dtype = if case % 2 == 0 {

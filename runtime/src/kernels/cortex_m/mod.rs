@@ -51,9 +51,9 @@ use super::{portable, ConvGeom, KernelSet, Weights};
 /// The Cortex-M4F kernels (on other targets, their host stand-ins).
 pub const M4F: KernelSet = KernelSet {
     name: "Cortex-M4F",
-    dense: dense_m4f,
+    dense: m4f_dense,
     conv2d: portable::conv2d,
-    conv_transpose2d: conv_transpose2d_m4f,
+    conv_transpose2d: m4f_conv_transpose,
 };
 
 /// The Cortex-M0+ kernels.
@@ -67,7 +67,7 @@ pub const M0PLUS: KernelSet = KernelSet {
 /// Dense layer: the assembly rows on a `cortex_m_fpu` target where they
 /// apply, else the portable kernel (always, on other targets).
 #[inline]
-pub(crate) fn dense_m4f(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+fn m4f_dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
     #[cfg(cortex_m_fpu)]
     if m4f::dense(w, b, x, y) {
         return;
@@ -78,41 +78,31 @@ pub(crate) fn dense_m4f(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]
 /// `conv_transpose2d`: eight channels per pixel where the geometry suits
 /// it, else the portable kernel.
 #[inline]
-pub(crate) fn conv_transpose2d_m4f(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-) {
-    if conv_transpose::conv_transpose2d(w, b, g, x, y) {
+fn m4f_conv_transpose(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    if conv_transpose::run(w, b, g, x, y) {
         return;
     }
     portable::conv_transpose2d(w, b, g, x, y)
 }
 
-/// Dense layer as this target runs it.
+/// The set this target runs.
 #[cfg(cortex_m)]
 #[inline]
-pub(crate) fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+pub(crate) fn fastest() -> KernelSet {
+    #[cfg(cortex_m_fpu)]
+    return M4F;
     #[cfg(cortex_m_soft)]
-    m0plus::dense_compact(w, b, x, y);
-    #[cfg(not(cortex_m_soft))]
-    dense_m4f(w, b, x, y)
+    return M0PLUS;
+    #[cfg(not(any(cortex_m_fpu, cortex_m_soft)))]
+    super::PORTABLE
 }
 
-/// `conv_transpose2d` as this target runs it.
-#[cfg(cortex_m)]
-#[inline]
-pub(crate) fn conv_transpose2d(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-) {
-    #[cfg(cortex_m_fpu)]
-    conv_transpose2d_m4f(w, b, g, x, y);
-    #[cfg(not(cortex_m_fpu))]
-    portable::conv_transpose2d(w, b, g, x, y)
+/// A fixed linear congruential generator for the tests (a failure
+/// reproduces): each call `next(n)` gives a value in `0..n`.
+#[cfg(test)]
+fn lcg(mut seed: u32) -> impl FnMut(u32) -> u32 {
+    move |n| {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (seed >> 8) % n
+    }
 }

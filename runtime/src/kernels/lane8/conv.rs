@@ -6,7 +6,7 @@ use super::Lane8;
 use crate::format::DType;
 use crate::kernels::f16::weight;
 use crate::kernels::taps::{tap, tap_masks, KMAX};
-use crate::kernels::{ConvGeom, Weights};
+use crate::kernels::{ConvArgs, ConvGeom, Weights};
 
 /// Output pixels per register tile when vectors run across channels.
 const PIX: usize = 6;
@@ -24,14 +24,14 @@ const WTF: usize = 16384;
 /// `V`'s CPU features must be present, `conv_fits(w, b, g, x, y)` and
 /// [`conv_supported`](crate::kernels::taps::conv_supported) must hold.
 #[inline(always)]
-pub(super) unsafe fn conv<V: Lane8>(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-    transpose: bool,
-) {
+pub(crate) unsafe fn conv<V: Lane8>(c: ConvArgs<'_>, y: &mut [f32]) {
+    let ConvArgs {
+        w,
+        b,
+        g,
+        x,
+        transpose,
+    } = c;
     if transpose && narrow_supported(g) {
         return convt_narrow::<V>(&w, &b, g, x, y);
     }

@@ -17,7 +17,7 @@ const ROWS: usize = 4;
 /// `V`'s CPU features must be present, and `w`, `b` must hold at least
 /// `x.len() * y.len()` and `y.len()` elements.
 #[inline(always)]
-pub(super) unsafe fn dense<V: Lane8>(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+pub(crate) unsafe fn dense<V: Lane8>(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
     match w.dtype() {
         DType::F16 => dense_typed::<V, 2>(w, b, x, y),
         DType::F32 => dense_typed::<V, 4>(w, b, x, y),

@@ -41,8 +41,11 @@ mod conv;
 mod dense;
 mod narrow;
 
+pub(crate) use self::conv::conv as conv_body;
+pub(crate) use self::dense::dense as dense_body;
+
 use super::taps::conv_supported;
-use super::{conv_fits, dense_fits, portable, ConvGeom, Weights};
+use super::{conv_fits, dense_fits, portable, ConvArgs, ConvGeom, KernelSet, Weights};
 
 /// Eight f32 lanes and the few operations the kernels need.
 ///
@@ -54,18 +57,10 @@ use super::{conv_fits, dense_fits, portable, ConvGeom, Weights};
 pub(crate) unsafe trait Lane8: Copy {
     /// Whether this CPU has the features the methods need.
     fn available() -> bool;
-    /// [`dense::dense`] with the features enabled (implementations carry
-    /// `#[target_feature]` and call it: the kernels inline into them).
+    /// [`dense::dense`] with the features enabled ([`lane8_kernels`]).
     unsafe fn dense_kernel(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]);
-    /// [`conv::conv`] with the features enabled, likewise.
-    unsafe fn conv_kernel(
-        w: Weights<'_>,
-        b: Weights<'_>,
-        g: &ConvGeom,
-        x: &[f32],
-        y: &mut [f32],
-        transpose: bool,
-    );
+    /// [`conv::conv`] with the features enabled ([`lane8_kernels`]).
+    unsafe fn conv_kernel(c: ConvArgs<'_>, y: &mut [f32]);
     /// All lanes `+0.0`.
     unsafe fn zero() -> Self;
     /// Eight f32 at `p` (any alignment).
@@ -103,37 +98,26 @@ pub(crate) unsafe trait Lane8: Copy {
     unsafe fn store(self, p: *mut f32);
 }
 
-/// The body of a [`Lane8::dense_kernel`].
-///
-/// # Safety
-///
-/// As for [`dense::dense`].
-#[inline(always)]
-pub(crate) unsafe fn dense_body<V: Lane8>(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    x: &[f32],
-    y: &mut [f32],
-) {
-    dense::dense::<V>(w, b, x, y)
+/// The kernel methods of a [`Lane8`] implementation, compiled with
+/// `$features` enabled so that the kernels inline into them.
+macro_rules! lane8_kernels {
+    ($features:literal) => {
+        #[target_feature(enable = $features)]
+        unsafe fn dense_kernel(
+            w: $crate::kernels::Weights<'_>,
+            b: $crate::kernels::Weights<'_>,
+            x: &[f32],
+            y: &mut [f32],
+        ) {
+            $crate::kernels::lane8::dense_body::<Self>(w, b, x, y)
+        }
+        #[target_feature(enable = $features)]
+        unsafe fn conv_kernel(c: $crate::kernels::ConvArgs<'_>, y: &mut [f32]) {
+            $crate::kernels::lane8::conv_body::<Self>(c, y)
+        }
+    };
 }
-
-/// The body of a [`Lane8::conv_kernel`].
-///
-/// # Safety
-///
-/// As for [`conv::conv`].
-#[inline(always)]
-pub(crate) unsafe fn conv_body<V: Lane8>(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-    transpose: bool,
-) {
-    conv::conv::<V>(w, b, g, x, y, transpose)
-}
+pub(crate) use lane8_kernels;
 
 /// Dense layer (see the module docs of `kernels` for the order); the
 /// portable kernel where the CPU lacks `V`'s features.
@@ -150,42 +134,51 @@ pub(crate) fn dense<V: Lane8>(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut
 
 /// Either convolution; the portable kernel where the CPU lacks `V`'s
 /// features or the geometry is outside what the vector kernel handles.
-pub(crate) fn conv<V: Lane8>(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-    transpose: bool,
-) {
-    if !V::available() || !conv_supported(g) {
-        return portable::conv(w, b, g, x, y, transpose);
+pub(crate) fn conv<V: Lane8>(c: ConvArgs<'_>, y: &mut [f32]) {
+    if !V::available() || !conv_supported(c.g) {
+        return portable::conv(c, y);
     }
-    if !conv_fits(&w, &b, g, x, y) {
+    if !conv_fits(&c.w, &c.b, c.g, c.x, y) {
         return;
     }
     // SAFETY: the features are present and the sizes checked.
-    unsafe { V::conv_kernel(w, b, g, x, y, transpose) }
+    unsafe { V::conv_kernel(c, y) }
 }
 
-/// `conv2d` with [`conv`].
-pub(crate) fn conv2d<V: Lane8>(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-) {
-    conv::<V>(w, b, g, x, y, false)
+fn forward<V: Lane8>(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    let transpose = false;
+    conv::<V>(
+        ConvArgs {
+            w,
+            b,
+            g,
+            x,
+            transpose,
+        },
+        y,
+    )
 }
 
-/// `conv_transpose2d` with [`conv`].
-pub(crate) fn conv_transpose2d<V: Lane8>(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-) {
-    conv::<V>(w, b, g, x, y, true)
+fn transposed<V: Lane8>(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    let transpose = true;
+    conv::<V>(
+        ConvArgs {
+            w,
+            b,
+            g,
+            x,
+            transpose,
+        },
+        y,
+    )
+}
+
+/// `V`'s kernels as a set named `name`.
+pub(crate) const fn set<V: Lane8>(name: &'static str) -> KernelSet {
+    KernelSet {
+        name,
+        dense: dense::<V>,
+        conv2d: forward::<V>,
+        conv_transpose2d: transposed::<V>,
+    }
 }

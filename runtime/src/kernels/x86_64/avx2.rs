@@ -12,8 +12,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::kernels::lane8::{conv_body, dense_body, Lane8};
-use crate::kernels::{ConvGeom, Weights};
+use crate::kernels::lane8::{lane8_kernels, Lane8};
 
 /// Whether this CPU runs the kernels of this module.
 #[inline]
@@ -42,21 +41,7 @@ unsafe impl Lane8 for Avx {
     fn available() -> bool {
         available()
     }
-    #[target_feature(enable = "avx2,f16c")]
-    unsafe fn dense_kernel(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
-        dense_body::<Avx>(w, b, x, y)
-    }
-    #[target_feature(enable = "avx2,f16c")]
-    unsafe fn conv_kernel(
-        w: Weights<'_>,
-        b: Weights<'_>,
-        g: &ConvGeom,
-        x: &[f32],
-        y: &mut [f32],
-        transpose: bool,
-    ) {
-        conv_body::<Avx>(w, b, g, x, y, transpose)
-    }
+    lane8_kernels!("avx2,f16c");
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
     unsafe fn zero() -> Self {

@@ -7,15 +7,10 @@ pub(crate) mod avx2;
 pub(crate) mod avx512;
 
 use self::avx2::Avx;
-use super::{lane8, ConvGeom, KernelSet, Weights};
+use super::{lane8, KernelSet, PORTABLE};
 
 /// The AVX2 + F16C kernels (the portable ones where the CPU lacks them).
-pub const AVX2: KernelSet = KernelSet {
-    name: "x86-64 AVX2+F16C",
-    dense: lane8::dense::<Avx>,
-    conv2d: lane8::conv2d::<Avx>,
-    conv_transpose2d: lane8::conv_transpose2d::<Avx>,
-};
+pub const AVX2: KernelSet = lane8::set::<Avx>("x86-64 AVX2+F16C");
 
 /// The AVX-512 kernels (the AVX2 ones where the CPU lacks AVX-512).
 pub const AVX512: KernelSet = KernelSet {
@@ -33,27 +28,14 @@ pub(crate) fn available() -> [Option<KernelSet>; 2] {
     ]
 }
 
-/// Dense layer with the fastest kernel this CPU has.
+/// The set this CPU runs fastest.
 #[inline]
-pub(crate) fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+pub(crate) fn fastest() -> KernelSet {
     if avx512::available() {
-        return avx512::dense(w, b, x, y);
+        AVX512
+    } else if avx2::available() {
+        AVX2
+    } else {
+        PORTABLE
     }
-    lane8::dense::<Avx>(w, b, x, y)
-}
-
-/// Either convolution with the fastest kernel this CPU has.
-#[inline]
-pub(crate) fn conv(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-    transpose: bool,
-) {
-    if avx512::available() {
-        return avx512::conv(w, b, g, x, y, transpose, None);
-    }
-    lane8::conv::<Avx>(w, b, g, x, y, transpose)
 }

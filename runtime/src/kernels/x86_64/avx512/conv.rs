@@ -7,7 +7,7 @@ use core::mem::MaybeUninit;
 
 use super::{load_w, transpose16};
 use crate::kernels::taps::{tap, tap_masks, KMAX, SIDE};
-use crate::kernels::{ConvGeom, Weights};
+use crate::kernels::{ConvArgs, ConvGeom, Weights};
 
 /// f32 in the transposed weight buffer (64 KiB: a 64 -> 16 channel block
 /// with 4x4 kernels fits in one piece).
@@ -69,22 +69,23 @@ pub(super) struct Taps {
     pub(super) n: usize,
 }
 
-/// With `pre`, the weights already transposed by [`prepare`](super::prepare) (`pre` holds
-/// [`prepared_len`](super::prepared_len) values); without, each block's are transposed here.
+/// With `pre`, the weights already transposed by
+/// [`prepare_conv`](super::prepare_conv) (`pre` holds
+/// [`prepared_len`](super::prepared_len) values); without, each block's
+/// are transposed here.
 ///
 /// # Safety
 ///
 /// The features are present, `conv_fits` holds and `conv_512_supported`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
-pub(super) unsafe fn conv_512(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-    transpose: bool,
-    pre: Option<&[f32]>,
-) {
+pub(super) unsafe fn conv_512(c: ConvArgs<'_>, y: &mut [f32], pre: Option<&[f32]>) {
+    let ConvArgs {
+        w,
+        b,
+        g,
+        x,
+        transpose,
+    } = c;
     let k = g.kernel;
     let kk = k * k;
     let (rmask, cmask) = tap_masks(g, transpose);
@@ -284,13 +285,34 @@ impl Block<'_> {
         let rows = &rows[..nr];
         // Column runs, the same for every row of the group.
         let mut runs = [MaybeUninit::<Run>::uninit(); SIDE];
+        let nrun = self.column_runs(cmask, cm, xstep, &mut runs);
+        // SAFETY: runs[..nrun] are written.
+        let runs = core::slice::from_raw_parts(runs.as_ptr().cast::<Run>(), nrun);
+        if g.out_c >= 16 {
+            self.channel_tiles(e, rows, runs, xstep, rm, y)
+        } else {
+            self.pixel_tiles(e, rows, runs, rm, y)
+        }
+    }
+
+    /// The runs of pixels of one output row of the group whose first taps
+    /// are `xstep` input columns apart, into `runs`; how many.
+    #[inline(always)]
+    fn column_runs(
+        &self,
+        cmask: &[u64],
+        cm: u64,
+        xstep: usize,
+        runs: &mut [MaybeUninit<Run>; SIDE],
+    ) -> usize {
+        let g = self.g;
         let mut nrun = 0;
         let mut last = 0;
         for (ox, _) in cmask.iter().enumerate().filter(|(_, &m)| m == cm) {
             let ix = first_tap(self.transpose, ox, cm, g, g.in_w);
             if nrun > 0 {
                 // SAFETY: runs[..nrun] are written.
-                let r = runs[nrun - 1].assume_init_mut();
+                let r = unsafe { runs[nrun - 1].assume_init_mut() };
                 let (n, rix) = (r.n as usize, r.ix as usize);
                 let step_ok = n == 1 || ox - last == r.ostep as usize;
                 if n < RUN && ix == rix + n * xstep && step_ok {
@@ -311,53 +333,72 @@ impl Block<'_> {
             nrun += 1;
             last = ox;
         }
-        // SAFETY: runs[..nrun] are written.
-        let runs = core::slice::from_raw_parts(runs.as_ptr().cast::<Run>(), nrun);
-        if g.out_c >= 16 {
-            for run in runs {
-                for (s, l) in chunks(run.n as usize) {
-                    let chunk = Run {
-                        ox: run.ox + (s * run.ostep as usize) as u32,
-                        ostep: run.ostep,
-                        ix: run.ix + (s * xstep) as u32,
-                        n: l as u32,
-                    };
-                    let tr = tile_rows(l);
-                    for rs in rows.chunks(tr) {
-                        tile_dispatch!(self, xstep == 1, rs.len(), l, (e, rs, chunk, xstep, rm, y);
-                            (1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (6, 1),
-                            (1, 2), (2, 2), (3, 2), (4, 2), (5, 2), (6, 2),
-                            (1, 3), (2, 3), (3, 3), (4, 3), (5, 3), (6, 3),
-                            (1, 4), (2, 4), (3, 4), (4, 4),
-                            (1, 5), (2, 5), (3, 5),
-                            (1, 6), (2, 6), (3, 6),
-                            (1, 7), (2, 7),
-                            (1, 8), (2, 8));
-                    }
+        nrun
+    }
+
+    /// Channel path over the group's rows and runs: chunks of up to
+    /// [`CHUNK`] pixels, [`tile_rows`] rows at a time.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    unsafe fn channel_tiles(
+        &self,
+        e: &Taps,
+        rows: &[u16],
+        runs: &[Run],
+        xstep: usize,
+        rm: u64,
+        y: &mut [f32],
+    ) {
+        for run in runs {
+            for (s, l) in chunks(run.n as usize) {
+                let chunk = Run {
+                    ox: run.ox + (s * run.ostep as usize) as u32,
+                    ostep: run.ostep,
+                    ix: run.ix + (s * xstep) as u32,
+                    n: l as u32,
+                };
+                let tr = tile_rows(l);
+                for rs in rows.chunks(tr) {
+                    tile_dispatch!(self, xstep == 1, rs.len(), l, (e, rs, chunk, xstep, rm, y);
+                        (1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (6, 1),
+                        (1, 2), (2, 2), (3, 2), (4, 2), (5, 2), (6, 2),
+                        (1, 3), (2, 3), (3, 3), (4, 3), (5, 3), (6, 3),
+                        (1, 4), (2, 4), (3, 4), (4, 4),
+                        (1, 5), (2, 5), (3, 5),
+                        (1, 6), (2, 6), (3, 6),
+                        (1, 7), (2, 7),
+                        (1, 8), (2, 8));
                 }
             }
-        } else {
-            for l in 0..self.nl {
-                for run in runs {
-                    for rs in rows.chunks(8) {
-                        macro_rules! tile {
-                            ($r:literal) => {
-                                if !self.tile_grid::<$r>(e, rs, *run, l, rm, y) {
-                                    self.tile_pixels::<$r>(e, rs, *run, l, rm, y)
-                                }
-                            };
-                        }
-                        match rs.len() {
-                            1 => tile!(1),
-                            2 => tile!(2),
-                            3 => tile!(3),
-                            4 => tile!(4),
-                            5 => tile!(5),
-                            6 => tile!(6),
-                            7 => tile!(7),
-                            8 => tile!(8),
-                            _ => {}
-                        }
+        }
+    }
+
+    /// Pixel path over the group's rows and runs, once per output channel,
+    /// up to 8 rows at a time (the 2x2 grid where it applies).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    unsafe fn pixel_tiles(&self, e: &Taps, rows: &[u16], runs: &[Run], rm: u64, y: &mut [f32]) {
+        for l in 0..self.nl {
+            for run in runs {
+                for rs in rows.chunks(8) {
+                    macro_rules! tile {
+                        ($r:literal) => {
+                            if !self.tile_grid::<$r>(e, rs, *run, l, rm, y) {
+                                self.tile_pixels::<$r>(e, rs, *run, l, rm, y)
+                            }
+                        };
+                    }
+                    match rs.len() {
+                        1 => tile!(1),
+                        2 => tile!(2),
+                        3 => tile!(3),
+                        4 => tile!(4),
+                        5 => tile!(5),
+                        6 => tile!(6),
+                        7 => tile!(7),
+                        8 => tile!(8),
+                        _ => {}
                     }
                 }
             }

@@ -136,7 +136,7 @@ const LONG: usize = 1024;
 /// Dense layer (see the module docs of `kernels` for the order); the AVX2
 /// kernel for the last rows (fewer than 16), rows of `LONG` inputs or
 /// more, and where the CPU lacks AVX-512.
-pub(crate) fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
+pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
     if !available() {
         return lane8::dense::<Avx>(w, b, x, y);
     }
@@ -171,7 +171,7 @@ fn last_rows(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
 /// 16 rows as f16, `[block][input][row]`, two f16 per slot. 0 for f32
 /// weights (their f32 copy would outgrow L2 and gain nothing) and where
 /// this CPU lacks AVX-512.
-pub(crate) fn dense_prepared_len(w: &Weights<'_>, n_in: usize, n_out: usize) -> usize {
+pub fn dense_prepared_len(w: &Weights<'_>, n_in: usize, n_out: usize) -> usize {
     if !available() || w.dtype() != DType::F16 {
         return 0;
     }
@@ -182,7 +182,7 @@ pub(crate) fn dense_prepared_len(w: &Weights<'_>, n_in: usize, n_out: usize) -> 
 /// reads them: for every block of 16 rows, input by input, the 16 rows'
 /// weights side by side. False, with nothing written, where there is
 /// nothing to prepare or `w` or `dst` is too short.
-pub(crate) fn prepare_dense(w: Weights<'_>, n_in: usize, n_out: usize, dst: &mut [f32]) -> bool {
+pub fn prepare_dense(w: Weights<'_>, n_in: usize, n_out: usize, dst: &mut [f32]) -> bool {
     let n = dense_prepared_len(&w, n_in, n_out);
     let src = w.bytes();
     if n == 0 || dst.len() < n || n_in.saturating_mul(n_out).saturating_mul(2) > src.len() {
@@ -209,13 +209,7 @@ pub(crate) fn prepare_dense(w: Weights<'_>, n_in: usize, n_out: usize, dst: &mut
 /// transposition and every weight load is one contiguous 32-byte read.
 /// Rows past the last full block, and every row where `pre` is shorter
 /// than [`dense_prepared_len`], run [`dense`]; the bits are the same.
-pub(crate) fn dense_prepared(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    x: &[f32],
-    y: &mut [f32],
-    pre: &[f32],
-) {
+pub fn dense_prepared(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32], pre: &[f32]) {
     let n = dense_prepared_len(&w, x.len(), y.len());
     if n == 0 || pre.len() < n {
         return dense(w, b, x, y);

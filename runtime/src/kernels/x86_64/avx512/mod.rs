@@ -52,11 +52,11 @@ mod pixels;
 use core::arch::x86_64::*;
 
 use self::conv::{conv_512, conv_512_supported, transpose_weights};
-pub(crate) use self::dense::{dense, dense_prepared, dense_prepared_len, prepare_dense};
+pub use self::dense::{dense, dense_prepared, dense_prepared_len, prepare_dense};
 use self::narrow::{convt_narrow, narrow_supported};
 use super::avx2::Avx;
 use crate::format::DType;
-use crate::kernels::{conv_fits, lane8, ConvGeom, Weights};
+use crate::kernels::{conv_fits, lane8, ConvArgs, ConvGeom, Weights};
 
 /// Whether this CPU runs the kernels of this module.
 #[inline]
@@ -142,54 +142,21 @@ pub(super) unsafe fn transpose16(r: &mut [__m512; 16]) {
 /// `conv2d`; the AVX2 kernel where the CPU lacks AVX-512 or the geometry
 /// is outside the two paths above, the portable one where the vector
 /// kernels do not apply.
-pub(crate) fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    conv(w, b, g, x, y, false, None)
+pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    conv_prepared(w, b, g, x, y, false, &[])
 }
 
 /// `conv_transpose2d`; falls back like [`conv2d`].
-pub(crate) fn conv_transpose2d(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-) {
-    conv(w, b, g, x, y, true, None)
-}
-
-/// Either convolution, with the weights [`prepare`] wrote if `pre` holds
-/// them (at least [`prepared_len`] values).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn conv(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-    transpose: bool,
-    pre: Option<&[f32]>,
-) {
-    if !available() || !conv_512_supported(g, transpose) {
-        return lane8::conv::<Avx>(w, b, g, x, y, transpose);
-    }
-    if !conv_fits(&w, &b, g, x, y) {
-        return;
-    }
-    if narrow_supported(g, transpose) {
-        // SAFETY: the features are present and the sizes checked.
-        return unsafe { convt_narrow(&w, &b, g, x, y) };
-    }
-    // SAFETY: the features are present and the sizes checked; a `pre` is
-    // only passed with the prepared length.
-    unsafe { conv_512(w, b, g, x, y, transpose, pre) }
+pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    conv_prepared(w, b, g, x, y, true, &[])
 }
 
 // ---- prepared weights ----
 
-/// f32 values of a convolution's weights transposed once by [`prepare`]:
+/// f32 values of a convolution's weights transposed once by [`prepare_conv`]:
 /// every block of 16 output channels as `[input channel][tap][16]`. 0 where
 /// this CPU or geometry does not run these kernels (nothing to prepare).
-pub(crate) fn prepared_len(g: &ConvGeom, transpose: bool) -> usize {
+pub fn prepared_len(g: &ConvGeom, transpose: bool) -> usize {
     if !available() || !conv_512_supported(g, transpose) || narrow_supported(g, transpose) {
         return 0;
     }
@@ -203,7 +170,7 @@ pub(crate) fn prepared_len(g: &ConvGeom, transpose: bool) -> usize {
 /// [`prepared_len`] values; lanes past the last output channel of a block
 /// are left as they were and never read). False, with nothing written,
 /// when there is nothing to prepare or the weights or `dst` are too short.
-pub(crate) fn prepare(w: Weights<'_>, g: &ConvGeom, transpose: bool, dst: &mut [f32]) -> bool {
+pub fn prepare_conv(w: Weights<'_>, g: &ConvGeom, transpose: bool, dst: &mut [f32]) -> bool {
     let n = prepared_len(g, transpose);
     let wl = g
         .out_c
@@ -226,10 +193,11 @@ pub(crate) fn prepare(w: Weights<'_>, g: &ConvGeom, transpose: bool, dst: &mut [
 }
 
 /// [`conv2d`] or [`conv_transpose2d`] (`transpose`) with the weights that
-/// [`prepare`] transposed into `pre`; the kernels without them where `pre`
-/// is shorter than [`prepared_len`] (so the result is the same either way).
+/// [`prepare_conv`] transposed into `pre`; the kernels without them where
+/// `pre` is shorter than [`prepared_len`] (so the result is the same either
+/// way).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn conv_prepared(
+pub fn conv_prepared(
     w: Weights<'_>,
     b: Weights<'_>,
     g: &ConvGeom,
@@ -238,16 +206,28 @@ pub(crate) fn conv_prepared(
     transpose: bool,
     pre: &[f32],
 ) {
-    let n = prepared_len(g, transpose);
-    conv(
+    let c = ConvArgs {
         w,
         b,
         g,
         x,
-        y,
         transpose,
-        (n > 0 && pre.len() >= n).then_some(pre),
-    )
+    };
+    if !available() || !conv_512_supported(g, transpose) {
+        return lane8::conv::<Avx>(c, y);
+    }
+    if !conv_fits(&w, &b, g, x, y) {
+        return;
+    }
+    if narrow_supported(g, transpose) {
+        // SAFETY: the features are present and the sizes checked.
+        return unsafe { convt_narrow(&w, &b, g, x, y) };
+    }
+    let n = prepared_len(g, transpose);
+    let pre = (n > 0 && pre.len() >= n).then_some(pre);
+    // SAFETY: the features are present and the sizes checked; `pre` holds
+    // the prepared length if any.
+    unsafe { conv_512(c, y, pre) }
 }
 
 #[cfg(test)]
