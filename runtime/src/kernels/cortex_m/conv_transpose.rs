@@ -8,7 +8,6 @@
 #[cfg(cortex_m_fpu)]
 use super::m4f::{microgan_f16_column_m4f, microgan_tap1_m4f, microgan_tap8_m4f};
 use crate::kernels::f16::weight;
-use crate::kernels::portable::valid;
 use crate::kernels::{conv_fits, ConvGeom, Weights};
 
 /// Output channels per accumulator vector in [`run`].
@@ -249,6 +248,14 @@ fn convert_column<const L: usize>(
             *v = weight(w, base + t);
         }
     }
+}
+
+/// [`portable::valid`](crate::kernels::portable::valid), out of line:
+/// inlined into each of its calls it costs about 400 bytes of flash on the
+/// Cortex-M4F.
+#[inline(never)]
+fn valid(n: usize, stride: usize, offset: isize, len: usize) -> core::ops::Range<usize> {
+    crate::kernels::portable::valid(n, stride, offset, len)
 }
 
 #[cfg(test)]
