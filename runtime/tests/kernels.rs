@@ -276,37 +276,50 @@ fn wide_and_tall_images_tile_exactly() {
         (70, 3, 6, 2, 4, 1),
         (3, 12, 12, 1, 9, 4),
     ] {
-        let g_t = ConvGeom {
-            in_c,
-            in_h: h,
-            in_w: w,
-            // 11 output channels: two blocks of 8, the second partial,
-            // for the tall cases.
-            out_c: if h > 4 { 11 } else { 2 },
-            out_h: (h - 1) * s + k - 2 * p,
-            out_w: (w - 1) * s + k - 2 * p,
-            kernel: k,
-            stride: s,
-            padding: p,
-        };
-        let g_c = ConvGeom {
-            out_h: (h + 2 * p - k) / s + 1,
-            out_w: (w + 2 * p - k) / s + 1,
-            ..g_t
-        };
-        let wb: Vec<u8> = (0..in_c * g_t.out_c * k * k)
+        // 11 output channels: two blocks of 8, the second partial, for the
+        // tall cases.
+        let out_c = if h > 4 { 11 } else { 2 };
+        let kinds = both_kinds((in_c, h, w), out_c, (k, s, p));
+        let wb: Vec<u8> = (0..in_c * out_c * k * k)
             .flat_map(|i| half::f16::from_f32((i as f32 * 0.37).sin()).to_le_bytes())
             .collect();
-        let bb: Vec<u8> = (0..g_t.out_c)
+        let bb: Vec<u8> = (0..out_c)
             .map(|i| i as f32 * 0.1 - 0.3)
             .flat_map(|v| half::f16::from_f32(v).to_le_bytes())
             .collect();
         let x: Vec<f32> = (0..in_c * h * w).map(|i| (i as f32 * 0.11).cos()).collect();
         let (wt, bt) = (Weights::new(&wb, DType::F16), Weights::new(&bb, DType::F16));
-        for (g, transpose) in [(g_t, true), (g_c, false)] {
+        for (g, transpose) in kinds {
             assert_conv_equals_plain(wt, bt, &g, &x, transpose);
         }
     }
+}
+
+/// A transposed convolution (`true`) and a convolution (`false`) over the
+/// same input `(in_c, h, w)` and weights, kernel `k`, stride `s`, padding
+/// `p`.
+fn both_kinds(
+    (in_c, h, w): (usize, usize, usize),
+    out_c: usize,
+    (k, s, p): (usize, usize, usize),
+) -> [(ConvGeom, bool); 2] {
+    let g_t = ConvGeom {
+        in_c,
+        in_h: h,
+        in_w: w,
+        out_c,
+        out_h: (h - 1) * s + k - 2 * p,
+        out_w: (w - 1) * s + k - 2 * p,
+        kernel: k,
+        stride: s,
+        padding: p,
+    };
+    let g_c = ConvGeom {
+        out_h: (h + 2 * p - k) / s + 1,
+        out_w: (w + 2 * p - k) / s + 1,
+        ..g_t
+    };
+    [(g_t, true), (g_c, false)]
 }
 
 /// Every fast set's convolution (`transpose` picks the kind) equals the
@@ -392,28 +405,13 @@ fn channel_blocks_of_sixteen() {
         (4, 3, 9, 20, 3, 1, 1),
     ];
     for (in_c, out_c, h, w, k, s, p) in cases {
-        let g_t = ConvGeom {
-            in_c,
-            in_h: h,
-            in_w: w,
-            out_c,
-            out_h: (h - 1) * s + k - 2 * p,
-            out_w: (w - 1) * s + k - 2 * p,
-            kernel: k,
-            stride: s,
-            padding: p,
-        };
-        let g_c = ConvGeom {
-            out_h: (h + 2 * p - k) / s + 1,
-            out_w: (w + 2 * p - k) / s + 1,
-            ..g_t
-        };
+        let kinds = both_kinds((in_c, h, w), out_c, (k, s, p));
         for dtype in [DType::F16, DType::F32] {
             let wb = det_weights(dtype, in_c * out_c * k * k, 1.0);
             let bb = det_weights(dtype, out_c, 3.0);
             let (wt, bt) = (Weights::new(&wb, dtype), Weights::new(&bb, dtype));
             let x: Vec<f32> = (0..in_c * h * w).map(|i| (i as f32 * 0.13).cos()).collect();
-            for (g, transpose) in [(g_t, true), (g_c, false)] {
+            for (g, transpose) in kinds {
                 assert_conv_equals_plain(wt, bt, &g, &x, transpose);
             }
         }
