@@ -27,16 +27,16 @@
 //!
 //! # Layout
 //!
-//! - [`reference`]: the plain kernels, this order written as directly as
+//! - [`reference`](mod@reference): the plain kernels, this order written as directly as
 //!   possible ([`PLAIN`]).
 //! - [`portable`]: the same order arranged so that LLVM vectorises it on
 //!   any target ([`PORTABLE`]); every other set hands it what it leaves.
-//! - [`x86_64`]: AVX2 + F16C and AVX-512 F/BW/VL; [`aarch64`]: NEON. The
+//! - `x86_64`: AVX2 + F16C and AVX-512 F/BW/VL; `aarch64`: NEON. The
 //!   8-lane loops that AVX2 and NEON share are written once (module
 //!   `lane8`), and which kernel taps an output reads once for every vector
 //!   set (module `taps`).
 //! - [`cortex_m`]: the Cortex-M4F assembly and the Cortex-M0+ dense kernel.
-//! - [`f16`]: the exact f16 conversion the fast kernels share.
+//! - [`f16`](mod@f16): the exact f16 conversion the fast kernels share.
 //!
 //! The fast kernels reorder loops across outputs, rows and tiles, and the
 //! vector ones run across outputs (8 or 16 output channels or pixels per

@@ -63,9 +63,9 @@ pub(crate) fn tap_masks(g: &ConvGeom, transpose: bool) -> ([u64; SIDE], [u64; SI
     (rmask, cmask)
 }
 
-/// Largest input channel count of the narrow transposed convolutions (here
-/// and in `avx512`): one output channel's weights as f32 on the stack, 16
-/// KiB.
+/// Largest input channel count of the narrow transposed convolutions (the
+/// 8-lane and the AVX-512 ones): one output channel's weights as f32 on the
+/// stack, 16 KiB.
 pub(crate) const NARROW_CMAX: usize = 256;
 
 /// Whether `g` is the usual last layer of an image generator, which the

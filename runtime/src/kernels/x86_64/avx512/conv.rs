@@ -17,8 +17,8 @@ const RUN: usize = 16;
 /// Largest pixel run of a tile in the channel path.
 const CHUNK: usize = 8;
 
-/// Whether [`conv`] handles this geometry with AVX-512 (otherwise the AVX2
-/// kernels run).
+/// Whether [`conv_prepared`](super::conv_prepared) handles this geometry
+/// with AVX-512 (otherwise the AVX2 kernels run).
 pub(super) fn conv_512_supported(g: &ConvGeom, transpose: bool) -> bool {
     crate::kernels::taps::conv_supported(g) && (g.out_c >= 16 || transpose || g.stride == 1)
 }

@@ -9,6 +9,11 @@ use crate::kernels::lane8;
 use crate::kernels::x86_64::avx2::Avx;
 use crate::kernels::{dense_fits, Weights, LANES};
 
+/// Every full block of 16 rows.
+///
+/// # Safety
+///
+/// The features are present and `dense_fits(w, b, x.len(), y.len())`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn dense_512(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
     let blocks = y.len() / 16;
@@ -208,7 +213,8 @@ pub fn prepare_dense(w: Weights<'_>, n_in: usize, n_out: usize, dst: &mut [f32])
 /// register holds one partial sum of 16 rows, so the sums need no
 /// transposition and every weight load is one contiguous 32-byte read.
 /// Rows past the last full block, and every row where `pre` is shorter
-/// than [`dense_prepared_len`], run [`dense`]; the bits are the same.
+/// than [`dense_prepared_len`], run [`dense`](crate::kernels::dense); the
+/// bits are the same.
 pub fn dense_prepared(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32], pre: &[f32]) {
     let n = dense_prepared_len(&w, x.len(), y.len());
     if n == 0 || pre.len() < n {

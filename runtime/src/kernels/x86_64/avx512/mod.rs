@@ -192,10 +192,11 @@ pub fn prepare_conv(w: Weights<'_>, g: &ConvGeom, transpose: bool, dst: &mut [f3
     true
 }
 
-/// [`conv2d`] or [`conv_transpose2d`] (`transpose`) with the weights that
-/// [`prepare_conv`] transposed into `pre`; the kernels without them where
-/// `pre` is shorter than [`prepared_len`] (so the result is the same either
-/// way).
+/// [`conv2d`](crate::kernels::conv2d) or
+/// [`conv_transpose2d`](crate::kernels::conv_transpose2d) (`transpose`)
+/// with the weights that [`prepare_conv`] transposed into `pre`; the
+/// kernels without them where `pre` is shorter than [`prepared_len`] (so
+/// the result is the same either way).
 #[allow(clippy::too_many_arguments)]
 pub fn conv_prepared(
     w: Weights<'_>,
@@ -259,6 +260,7 @@ mod tests {
             _mm512_storeu_ps(o.as_mut_ptr(), *v);
         }
     }
+
     /// `vcvtph2ps` on `zmm` agrees with the reference conversion on every
     /// finite f16.
     #[test]
