@@ -3,7 +3,6 @@
 //! (real + fake) / 2. Everything random is drawn from the run's seed and the step number, so a
 //! resumed run sees the batches and latents it would have seen without the interruption.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -20,11 +19,12 @@ use crate::checkpoint;
 use crate::config::{DeviceChoice, TrainArgs, TrainConfig};
 use crate::data::{self, DataSource, Dataset};
 use crate::error::{Error, Result};
+use crate::export::{ExportOptions, ExportReport};
 use crate::grid;
 use crate::losses;
 use crate::models::{Gan, ModelSpec};
 use crate::optim::Adam;
-use crate::paths;
+use crate::run_dir::{self, MetricsLog};
 
 /// Latents in the fixed sample grid of an unconditional model (8 x 8).
 const GRID_COUNT: usize = 64;
@@ -311,6 +311,16 @@ impl Trainer {
         matches!(self.cfg.data, DataSource::Toy { .. })
     }
 
+    /// Writes a checkpoint of both networks and optimisers at the current step into `run`.
+    pub fn save_checkpoint(&self, run: &Path) -> Result<PathBuf> {
+        checkpoint::save(run, &self.gan, &self.opt_g, &self.opt_d, self.step)
+    }
+
+    /// Exports the generator at the current step (the end of `trainer train`).
+    pub fn export(&self, opts: &ExportOptions) -> Result<ExportReport> {
+        crate::export::export_run(&self.gan, Some(&self.cfg), self.step, opts)
+    }
+
     /// Writes the fixed grid (evaluation-mode batch norm, as the board will draw) to `path`.
     pub fn save_samples(&self, path: &Path) -> Result<()> {
         let (z, labels, cols) = self.grid_inputs()?;
@@ -344,6 +354,49 @@ struct MetricsLine {
     elapsed_s: f64,
 }
 
+/// The steps since the last metrics line: summed statistics and when the window began.
+struct Window {
+    sum: StepStats,
+    steps: u32,
+    since: Instant,
+}
+
+impl Window {
+    fn new() -> Self {
+        Window {
+            sum: StepStats::default(),
+            steps: 0,
+            since: Instant::now(),
+        }
+    }
+
+    fn add(&mut self, s: &StepStats) {
+        self.sum.d_loss += s.d_loss;
+        self.sum.g_loss += s.g_loss;
+        self.sum.d_real += s.d_real;
+        self.sum.d_fake += s.d_fake;
+        self.steps += 1;
+    }
+
+    /// The window's averages as a metrics line at the trainer's step; starts a new window.
+    fn close(&mut self, t: &Trainer, started: Instant) -> MetricsLine {
+        let n = self.steps as f32;
+        let secs = self.since.elapsed().as_secs_f64();
+        let line = MetricsLine {
+            step: t.step,
+            epoch: t.epoch_of(t.step - 1),
+            d_loss: self.sum.d_loss / n,
+            g_loss: self.sum.g_loss / n,
+            d_real: self.sum.d_real / n,
+            d_fake: self.sum.d_fake / n,
+            images_per_s: (self.steps as usize * t.cfg.batch_size) as f64 / secs.max(1e-9),
+            elapsed_s: started.elapsed().as_secs_f64(),
+        };
+        *self = Window::new();
+        line
+    }
+}
+
 /// What a finished run leaves.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
@@ -357,38 +410,40 @@ pub struct RunSummary {
 /// `trainer train`: builds or resumes a run, trains it, and (unless `--no-export`) exports it.
 pub fn run(args: &TrainArgs) -> Result<RunSummary> {
     let device = select_device(args.device)?;
-    let (mut t, run_dir) = match &args.resume {
+    let (mut t, run) = match &args.resume {
         Some(dir) => resume(dir, args, &device)?,
-        None => {
-            let cfg = TrainConfig::from_args(args)?;
-            let runs = args
-                .runs_dir
-                .clone()
-                .unwrap_or_else(paths::default_runs_dir);
-            let run_dir = runs.join(&cfg.name);
-            if run_dir.join("config.json").exists() {
-                return Err(Error::InvalidArgument(format!(
-                    "run {} already exists; use --resume {} or another --name",
-                    run_dir.display(),
-                    run_dir.display()
-                )));
-            }
-            let t = Trainer::new(cfg, &device)?;
-            std::fs::create_dir_all(run_dir.join("samples")).map_err(|e| Error::io(&run_dir, e))?;
-            t.cfg.save(&run_dir)?;
-            (t, run_dir)
-        }
+        None => start(args, &device)?,
     };
-    let summary = train_loop(&mut t, &run_dir, args.quiet)?;
+    let summary = train_loop(&mut t, &run, args.quiet)?;
     if !args.no_export {
-        let out = crate::export::default_out_path(&t.cfg.name);
-        let opts = crate::export::ExportOptions {
-            out: Some(out),
+        let opts = ExportOptions {
+            out: Some(run_dir::model_file(&t.cfg.name)),
             ..Default::default()
         };
-        crate::export::export_trainer(&t, &opts)?;
+        t.export(&opts)?;
     }
     Ok(summary)
+}
+
+/// Creates a new run directory for the configuration `args` give.
+fn start(args: &TrainArgs, device: &Device) -> Result<(Trainer, PathBuf)> {
+    let cfg = TrainConfig::from_args(args)?;
+    let runs = args
+        .runs_dir
+        .clone()
+        .unwrap_or_else(run_dir::default_runs_dir);
+    let run = runs.join(&cfg.name);
+    if run_dir::config_file(&run).exists() {
+        return Err(Error::InvalidArgument(format!(
+            "run {} already exists; use --resume {} or another --name",
+            run.display(),
+            run.display()
+        )));
+    }
+    let t = Trainer::new(cfg, device)?;
+    std::fs::create_dir_all(run_dir::samples_dir(&run)).map_err(|e| Error::io(&run, e))?;
+    t.cfg.save(&run)?;
+    Ok((t, run))
 }
 
 /// Rebuilds a run from its directory and its newest valid checkpoint.
@@ -414,20 +469,8 @@ fn resume(dir: &Path, args: &TrainArgs, device: &Device) -> Result<(Trainer, Pat
     Ok((t, dir.to_path_buf()))
 }
 
-/// Trains until `cfg.steps`, writing metrics, grids and checkpoints into `run_dir`.
-pub fn train_loop(t: &mut Trainer, run_dir: &Path, quiet: bool) -> Result<RunSummary> {
-    install_interrupt_handler();
-    INTERRUPTED.store(false, Ordering::SeqCst);
-    let total = t.cfg.steps;
-    let start_step = t.step;
-    let metrics_path = run_dir.join("metrics.jsonl");
-    let mut metrics = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&metrics_path)
-        .map_err(|e| Error::io(&metrics_path, e))?;
-    let samples_dir = run_dir.join("samples");
-    std::fs::create_dir_all(&samples_dir).map_err(|e| Error::io(&samples_dir, e))?;
+/// The progress bar of a run (hidden with `--quiet`), at the step it starts from.
+fn progress_bar(quiet: bool, total: u64, start_step: u64) -> indicatif::ProgressBar {
     let bar = if quiet {
         indicatif::ProgressBar::hidden()
     } else {
@@ -442,79 +485,75 @@ pub fn train_loop(t: &mut Trainer, run_dir: &Path, quiet: bool) -> Result<RunSum
     );
     bar.set_position(start_step);
     bar.reset_eta();
-    let mut last_ck: Option<PathBuf> = checkpoint::list(&run_dir.join("checkpoints"))?.pop();
+    bar
+}
+
+/// An error unless both losses of the step just taken are finite.
+fn check_finite(s: &StepStats, step: u64, last_checkpoint: &Option<PathBuf>) -> Result<()> {
+    for (what, v) in [
+        ("the generator loss", s.g_loss),
+        ("the discriminator loss", s.d_loss),
+    ] {
+        if !v.is_finite() {
+            return Err(Error::NonFinite {
+                step,
+                what: what.into(),
+                last_checkpoint: last_checkpoint.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Trains until `cfg.steps`, writing metrics, grids and checkpoints into `run`.
+pub fn train_loop(t: &mut Trainer, run: &Path, quiet: bool) -> Result<RunSummary> {
+    install_interrupt_handler();
+    INTERRUPTED.store(false, Ordering::SeqCst);
+    let (total, start_step) = (t.cfg.steps, t.step);
+    let mut metrics = MetricsLog::open(run)?;
+    let samples_dir = run_dir::samples_dir(run);
+    std::fs::create_dir_all(&samples_dir).map_err(|e| Error::io(&samples_dir, e))?;
+    let bar = progress_bar(quiet, total, start_step);
+    let mut last_ck: Option<PathBuf> = checkpoint::list(&run_dir::checkpoints_dir(run))?.pop();
     let started = Instant::now();
-    let mut window = Instant::now();
-    let mut acc = StepStats::default();
-    let mut acc_n = 0u32;
+    let mut window = Window::new();
     while t.step < total {
         if INTERRUPTED.load(Ordering::SeqCst) {
             bar.finish_and_clear();
-            let ck = checkpoint::save(run_dir, &t.gan, &t.opt_g, &t.opt_d, t.step)?;
+            let ck = t.save_checkpoint(run)?;
             return Err(Error::Interrupted { checkpoint: ck });
         }
         let s = t.train_step()?;
-        for (what, v) in [
-            ("the generator loss", s.g_loss),
-            ("the discriminator loss", s.d_loss),
-        ] {
-            if !v.is_finite() {
-                bar.finish_and_clear();
-                return Err(Error::NonFinite {
-                    step: t.step,
-                    what: what.into(),
-                    last_checkpoint: last_ck,
-                });
-            }
-        }
-        acc.d_loss += s.d_loss;
-        acc.g_loss += s.g_loss;
-        acc.d_real += s.d_real;
-        acc.d_fake += s.d_fake;
-        acc_n += 1;
+        check_finite(&s, t.step, &last_ck).inspect_err(|_| bar.finish_and_clear())?;
+        window.add(&s);
         bar.set_position(t.step);
         if t.step.is_multiple_of(t.cfg.log_every) || t.step == total {
-            let n = acc_n as f32;
-            let secs = window.elapsed().as_secs_f64();
-            let line = MetricsLine {
-                step: t.step,
-                epoch: t.epoch_of(t.step - 1),
-                d_loss: acc.d_loss / n,
-                g_loss: acc.g_loss / n,
-                d_real: acc.d_real / n,
-                d_fake: acc.d_fake / n,
-                images_per_s: (acc_n as usize * t.cfg.batch_size) as f64 / secs.max(1e-9),
-                elapsed_s: started.elapsed().as_secs_f64(),
-            };
-            let json = serde_json::to_string(&line).map_err(|e| Error::Json {
-                path: metrics_path.clone(),
-                reason: e.to_string(),
-            })?;
-            writeln!(metrics, "{json}").map_err(|e| Error::io(&metrics_path, e))?;
+            let line = window.close(t, started);
+            metrics.append(&line)?;
             bar.set_message(format!(
                 "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2}",
                 line.d_loss, line.g_loss, line.d_real, line.d_fake
             ));
-            acc = StepStats::default();
-            acc_n = 0;
-            window = Instant::now();
         }
         if t.cfg.sample_every > 0 && t.step.is_multiple_of(t.cfg.sample_every) {
-            t.save_samples(&samples_dir.join(format!("step-{:08}.png", t.step)))?;
+            t.save_samples(&run_dir::step_grid(run, t.step))?;
         }
         if t.cfg.checkpoint_every > 0
             && t.step.is_multiple_of(t.cfg.checkpoint_every)
             && t.step < total
         {
-            last_ck = Some(checkpoint::save(
-                run_dir, &t.gan, &t.opt_g, &t.opt_d, t.step,
-            )?);
+            last_ck = Some(t.save_checkpoint(run)?);
         }
     }
     bar.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
-    let ck = checkpoint::save(run_dir, &t.gan, &t.opt_g, &t.opt_d, t.step)?;
-    t.save_samples(&run_dir.join("samples.png"))?;
+    finish(t, run, started.elapsed().as_secs_f64(), start_step)
+}
+
+/// The last checkpoint and sample grid of a run that reached its step count, and its summary.
+fn finish(t: &Trainer, run: &Path, seconds: f64, start_step: u64) -> Result<RunSummary> {
+    let ck = t.save_checkpoint(run)?;
+    let grid = run_dir::final_grid(run);
+    t.save_samples(&grid)?;
     let done = t.step - start_step;
     let images_per_s = (done as usize * t.cfg.batch_size) as f64 / seconds.max(1e-9);
     eprintln!(
@@ -524,11 +563,11 @@ pub fn train_loop(t: &mut Trainer, run_dir: &Path, quiet: bool) -> Result<RunSum
         seconds,
         images_per_s,
         device_name(&t.device),
-        run_dir.join("samples.png").display(),
+        grid.display(),
         ck.display()
     );
     Ok(RunSummary {
-        run_dir: run_dir.into(),
+        run_dir: run.into(),
         checkpoint: ck,
         steps: t.step,
         seconds,
