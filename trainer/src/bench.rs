@@ -409,36 +409,36 @@ fn print_row(
     torch: &Torch,
     threads: usize,
 ) -> Result<()> {
-        let r = measure(arch, cond, batch, a)?;
-        let name = format!("{}{}", r.arch, if cond { " --conditional" } else { "" });
-        let ours = format!("{:.0} ({:.0}-{:.0})", r.median_images_per_s, r.min, r.max);
-        let theirs = match (torch, cond) {
-            (Ok((py, script)), false) => measure_torch(py, script, arch, batch, threads, a),
-            (Ok(_), true) => Err("no conditional reference".into()),
-            (Err(_), _) => Ok(Vec::new()),
-        };
-        let cell = |compile: bool| match &theirs {
-            Ok(rows) => match rows.iter().find(|t| t.compile == compile) {
-                Some(t) => format!(
-                    "{:.0} ({:.0}-{:.0}) | {:.2}x",
-                    t.images_per_s,
-                    t.min,
-                    t.max,
-                    r.median_images_per_s / t.images_per_s
-                ),
-                None => "- | -".into(),
-            },
-            Err(e) => format!("{e} | -"),
-        };
-        println!(
-            "| {name} | {batch} | {ours} | {} |{}",
-            cell(false),
-            if a.torch_compile {
-                format!(" {} |", cell(true))
-            } else {
-                String::new()
-            }
-        );
+    let r = measure(arch, cond, batch, a)?;
+    let name = format!("{}{}", r.arch, if cond { " --conditional" } else { "" });
+    let ours = format!("{:.0} ({:.0}-{:.0})", r.median_images_per_s, r.min, r.max);
+    let theirs = match (torch, cond) {
+        (Ok((py, script)), false) => measure_torch(py, script, arch, batch, threads, a),
+        (Ok(_), true) => Err("no conditional reference".into()),
+        (Err(_), _) => Ok(Vec::new()),
+    };
+    let cell = |compile: bool| match &theirs {
+        Ok(rows) => match rows.iter().find(|t| t.compile == compile) {
+            Some(t) => format!(
+                "{:.0} ({:.0}-{:.0}) | {:.2}x",
+                t.images_per_s,
+                t.min,
+                t.max,
+                r.median_images_per_s / t.images_per_s
+            ),
+            None => "- | -".into(),
+        },
+        Err(e) => format!("{e} | -"),
+    };
+    println!(
+        "| {name} | {batch} | {ours} | {} |{}",
+        cell(false),
+        if a.torch_compile {
+            format!(" {} |", cell(true))
+        } else {
+            String::new()
+        }
+    );
     Ok(())
 }
 

@@ -197,8 +197,9 @@ fn bad_data_gives_clear_errors() {
     );
 
     // A gzip file cut short.
-    let full = std::fs::read(trainer::run_dir::default_data_dir().join("train-labels-idx1-ubyte.gz"))
-        .unwrap();
+    let full =
+        std::fs::read(trainer::run_dir::default_data_dir().join("train-labels-idx1-ubyte.gz"))
+            .unwrap();
     std::fs::write(
         data.join("train-labels-idx1-ubyte.gz"),
         &full[..full.len() / 2],

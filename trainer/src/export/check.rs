@@ -78,11 +78,7 @@ pub fn compare(gan: &Gan, bytes: &[u8], count: usize) -> Result<(f32, f64)> {
 
 /// Max abs error and PSNR of `got` against `want`; the peak is the output range (2 for tanh, 1
 /// for sigmoid, the reference's own spread for an unbounded output).
-pub fn error_stats(
-    want: &[f32],
-    got: &[f32],
-    act: OutputActivation,
-) -> (f32, f64) {
+pub fn error_stats(want: &[f32], got: &[f32], act: OutputActivation) -> (f32, f64) {
     let mut max_abs = 0f32;
     let mut se = 0f64;
     for (a, b) in want.iter().zip(got) {
@@ -114,4 +110,3 @@ pub fn error_stats(
     };
     (max_abs, psnr)
 }
-

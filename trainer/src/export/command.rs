@@ -45,11 +45,9 @@ pub fn run(a: &ExportArgs) -> Result<()> {
         None => {
             let dir = match &a.run {
                 Some(d) => d.clone(),
-                None => run_dir::newest(
-                    &a.runs_dir
-                        .clone()
-                        .unwrap_or_else(run_dir::default_runs_dir),
-                )?,
+                None => {
+                    run_dir::newest(&a.runs_dir.clone().unwrap_or_else(run_dir::default_runs_dir))?
+                }
             };
             let cfg = TrainConfig::load(&dir)?;
             (checkpoint::newest_valid(&dir)?, Some(cfg))

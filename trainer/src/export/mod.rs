@@ -36,5 +36,3 @@ fn model_error(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Error {
         reason: e.to_string(),
     }
 }
-
-

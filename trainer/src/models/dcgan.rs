@@ -110,11 +110,14 @@ impl GeneratorNet for Generator {
             layers.push(e.export()?);
         }
         layers.push(self.fc.export(Some((&self.bn0, self.h4 * self.w4)))?);
-        layers.push(LayerSpec::Reshape {
-            c: G_CHANNELS[0],
-            h: self.h4,
-            w: self.w4,
-        }.into());
+        layers.push(
+            LayerSpec::Reshape {
+                c: G_CHANNELS[0],
+                h: self.h4,
+                w: self.w4,
+            }
+            .into(),
+        );
         layers.push(LayerSpec::Relu.into());
         layers.push(self.up1.export(Some(&self.bn1))?);
         layers.push(LayerSpec::Relu.into());

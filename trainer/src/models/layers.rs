@@ -5,10 +5,10 @@ use rand_chacha::ChaCha8Rng;
 
 use super::params::ParamStore;
 use super::ExportedLayer;
-use runtime::format::LayerSpec;
 use crate::error::Result;
 use crate::ops;
 pub use crate::ops::act::Act;
+use runtime::format::LayerSpec;
 
 /// PyTorch's default bound for weights and biases: 1 / sqrt(fan_in).
 fn bound(fan_in: usize) -> f32 {

@@ -79,14 +79,20 @@ impl GeneratorNet for Generator {
             layers.push(e.export()?);
         }
         layers.push(self.first.export(None)?);
-        layers.push(LayerSpec::LeakyRelu {
-            slope: SLOPE as f32,
-        }.into());
+        layers.push(
+            LayerSpec::LeakyRelu {
+                slope: SLOPE as f32,
+            }
+            .into(),
+        );
         for (lin, bn) in &self.blocks {
             layers.push(lin.export(Some((bn, 1)))?);
-            layers.push(LayerSpec::LeakyRelu {
-                slope: SLOPE as f32,
-            }.into());
+            layers.push(
+                LayerSpec::LeakyRelu {
+                    slope: SLOPE as f32,
+                }
+                .into(),
+            );
         }
         layers.push(self.out.export(None)?);
         layers.push(LayerSpec::Tanh.into());

@@ -132,7 +132,10 @@ impl CustomOp3 for ConvOp {
         }
         let mut t = Tiles::new(&g, cp);
         let mut y = vec![0f32; b * t.len(output)];
-        let (xs, ys) = (x.chunks(t.n * t.len(input)), y.chunks_mut(t.n * t.len(output)));
+        let (xs, ys) = (
+            x.chunks(t.n * t.len(input)),
+            y.chunks_mut(t.n * t.len(output)),
+        );
         for (xg, yg) in xs.zip(ys) {
             t.load(input, xg);
             t.store(output, w, Some(bias), self.act, yg);
@@ -197,7 +200,6 @@ fn unpack(
         Some(packed.narrow(0, nx + nw, bias.elem_count())?),
     ))
 }
-
 
 impl CustomOp3 for ConvGrad {
     fn name(&self) -> &'static str {

@@ -96,7 +96,14 @@ pub(super) fn to_rows(img: &[f32], c: usize, p: usize, rows: &mut [f32]) {
 }
 
 /// `[n * P, C]` rows -> `[n, C, P]` images, plus `bias[C]` if given, through `act`.
-pub(super) fn from_rows(rows: &[f32], c: usize, p: usize, bias: Option<&[f32]>, act: Act, img: &mut [f32]) {
+pub(super) fn from_rows(
+    rows: &[f32],
+    c: usize,
+    p: usize,
+    bias: Option<&[f32]>,
+    act: Act,
+    img: &mut [f32],
+) {
     for (r, im) in rows.chunks_exact(p * c).zip(img.chunks_exact_mut(c * p)) {
         for (ch, plane) in im.chunks_exact_mut(p).enumerate() {
             let b = bias.map_or(0.0, |b| b[ch]);
@@ -209,9 +216,21 @@ impl<'g> Tiles<'g> {
         match side {
             Side::Image => {
                 let cols = &mut self.cols[..m * ckk];
-                matmul((m, ckk, cp), cols, (ckk, 1), false, &self.rows, (cp, 1), w, (ckk, 1));
+                matmul(
+                    (m, ckk, cp),
+                    cols,
+                    (ckk, 1),
+                    false,
+                    &self.rows,
+                    (cp, 1),
+                    w,
+                    (ckk, 1),
+                );
                 let per = g.positions() * ckk;
-                for (c, img) in cols.chunks_exact(per).zip(out.chunks_exact_mut(g.image_len())) {
+                for (c, img) in cols
+                    .chunks_exact(per)
+                    .zip(out.chunks_exact_mut(g.image_len()))
+                {
                     if let Some(b) = bias {
                         fill_bias(img, b, g.height * g.width);
                     }
@@ -221,7 +240,16 @@ impl<'g> Tiles<'g> {
             }
             Side::Positions => {
                 let rows = &mut self.rows[..m * cp];
-                matmul((m, cp, ckk), rows, (cp, 1), false, &self.cols, (ckk, 1), w, (1, ckk));
+                matmul(
+                    (m, cp, ckk),
+                    rows,
+                    (cp, 1),
+                    false,
+                    &self.cols,
+                    (ckk, 1),
+                    w,
+                    (1, ckk),
+                );
                 from_rows(rows, cp, g.positions(), bias, act, out);
             }
         }
@@ -232,6 +260,15 @@ impl<'g> Tiles<'g> {
     pub(super) fn weight_grad(&self, dw: &mut [f32], acc: bool) {
         let (m, cp, ckk) = (self.m, self.cp, self.g.cols());
         let (rows, cols) = (&self.rows[..m * cp], &self.cols[..m * ckk]);
-        matmul((cp, ckk, m), dw, (ckk, 1), acc, rows, (1, cp), cols, (ckk, 1));
+        matmul(
+            (cp, ckk, m),
+            dw,
+            (ckk, 1),
+            acc,
+            rows,
+            (1, cp),
+            cols,
+            (ckk, 1),
+        );
     }
 }
