@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 use crate::models::Arch;
 use crate::train::{device_name, select_device, Trainer};
 
+/// The PyTorch reference: (python, script), or why it is skipped.
+type Torch = std::result::Result<(String, PathBuf), String>;
+
 /// `trainer bench` options.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
@@ -356,13 +359,29 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             None => Err("scripts/pytorch_reference.py not found".into()),
         }
     };
+    print_header(a, &device, threads, &torch);
+    let mut rows = configs(a)
+        .into_iter()
+        .map(|(arch, b)| (arch, false, b))
+        .collect::<Vec<_>>();
+    if a.conditional {
+        rows.extend(configs(a).into_iter().map(|(arch, b)| (arch, true, b)));
+    }
+    for (arch, cond, batch) in rows {
+        print_row(arch, cond, batch, a, &torch, threads)?;
+    }
+    Ok(())
+}
+
+/// The table's title lines and header.
+fn print_header(a: &BenchArgs, device: &candle_core::Device, threads: usize, torch: &Torch) {
     println!(
         "training throughput (images/s: batch x steps/s), device {} ({} threads), median of {} timed windows after warm-up",
-        device_name(&device),
+        device_name(device),
         threads,
         a.repeats.max(1),
     );
-    match &torch {
+    match torch {
         Ok((py, _)) => println!("PyTorch reference: {py}, same threads, eager"),
         Err(why) => println!("PyTorch reference skipped: {why}"),
     }
@@ -379,45 +398,47 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         "|---|---:|---:|---:|---:|{}",
         if a.torch_compile { "---:|---:|" } else { "" }
     );
-    let mut rows = configs(a)
-        .into_iter()
-        .map(|(arch, b)| (arch, false, b))
-        .collect::<Vec<_>>();
-    if a.conditional {
-        rows.extend(configs(a).into_iter().map(|(arch, b)| (arch, true, b)));
-    }
-    for (arch, cond, batch) in rows {
-        let r = measure(arch, cond, batch, a)?;
-        let name = format!("{}{}", r.arch, if cond { " --conditional" } else { "" });
-        let ours = format!("{:.0} ({:.0}-{:.0})", r.median_images_per_s, r.min, r.max);
-        let theirs = match (&torch, cond) {
-            (Ok((py, script)), false) => measure_torch(py, script, arch, batch, threads, a),
-            (Ok(_), true) => Err("no conditional reference".into()),
-            (Err(_), _) => Ok(Vec::new()),
-        };
-        let cell = |compile: bool| match &theirs {
-            Ok(rows) => match rows.iter().find(|t| t.compile == compile) {
-                Some(t) => format!(
-                    "{:.0} ({:.0}-{:.0}) | {:.2}x",
-                    t.images_per_s,
-                    t.min,
-                    t.max,
-                    r.median_images_per_s / t.images_per_s
-                ),
-                None => "- | -".into(),
-            },
-            Err(e) => format!("{e} | -"),
-        };
-        println!(
-            "| {name} | {batch} | {ours} | {} |{}",
-            cell(false),
-            if a.torch_compile {
-                format!(" {} |", cell(true))
-            } else {
-                String::new()
-            }
-        );
-    }
+}
+
+/// One row of the table: the trainer's throughput and PyTorch's for the same configuration.
+fn print_row(
+    arch: Arch,
+    cond: bool,
+    batch: usize,
+    a: &BenchArgs,
+    torch: &Torch,
+    threads: usize,
+) -> Result<()> {
+    let r = measure(arch, cond, batch, a)?;
+    let name = format!("{}{}", r.arch, if cond { " --conditional" } else { "" });
+    let ours = format!("{:.0} ({:.0}-{:.0})", r.median_images_per_s, r.min, r.max);
+    let theirs = match (torch, cond) {
+        (Ok((py, script)), false) => measure_torch(py, script, arch, batch, threads, a),
+        (Ok(_), true) => Err("no conditional reference".into()),
+        (Err(_), _) => Ok(Vec::new()),
+    };
+    let cell = |compile: bool| match &theirs {
+        Ok(rows) => match rows.iter().find(|t| t.compile == compile) {
+            Some(t) => format!(
+                "{:.0} ({:.0}-{:.0}) | {:.2}x",
+                t.images_per_s,
+                t.min,
+                t.max,
+                r.median_images_per_s / t.images_per_s
+            ),
+            None => "- | -".into(),
+        },
+        Err(e) => format!("{e} | -"),
+    };
+    println!(
+        "| {name} | {batch} | {ours} | {} |{}",
+        cell(false),
+        if a.torch_compile {
+            format!(" {} |", cell(true))
+        } else {
+            String::new()
+        }
+    );
     Ok(())
 }
 

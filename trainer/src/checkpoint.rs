@@ -12,6 +12,7 @@ use candle_core::{DType, Device, Tensor};
 use crate::error::{Error, Result};
 use crate::models::{Gan, ModelSpec};
 use crate::optim::Adam;
+use crate::run_dir;
 
 const FORMAT: &str = "microgan-checkpoint";
 const VERSION: &str = "1";
@@ -85,7 +86,7 @@ pub fn file_name(step: u64) -> String {
 
 /// Saves a checkpoint into `dir/checkpoints/` and prunes old ones; returns its path.
 pub fn save(dir: &Path, gan: &Gan, opt_g: &Adam, opt_d: &Adam, step: u64) -> Result<PathBuf> {
-    let ck_dir = dir.join("checkpoints");
+    let ck_dir = run_dir::checkpoints_dir(dir);
     std::fs::create_dir_all(&ck_dir).map_err(|e| Error::io(&ck_dir, e))?;
     let mut tensors: Vec<(String, Tensor)> = Vec::new();
     for (n, v) in gan.g_params.all() {
@@ -229,9 +230,8 @@ pub fn read(path: &Path) -> Result<Loaded> {
 }
 
 /// The newest checkpoint of a run that verifies, skipping (and reporting) damaged ones.
-pub fn newest_valid(run_dir: &Path) -> Result<Loaded> {
-    let ck_dir = run_dir.join("checkpoints");
-    let files = list(&ck_dir)?;
+pub fn newest_valid(run: &Path) -> Result<Loaded> {
+    let files = list(&run_dir::checkpoints_dir(run))?;
     let mut last_err = None;
     for f in files.iter().rev() {
         match read(f) {
@@ -243,7 +243,7 @@ pub fn newest_valid(run_dir: &Path) -> Result<Loaded> {
         }
     }
     Err(last_err.unwrap_or_else(|| Error::Run {
-        path: run_dir.into(),
+        path: run.into(),
         reason: "has no checkpoint".into(),
     }))
 }
@@ -275,6 +275,14 @@ pub fn restore(l: &Loaded, gan: &Gan, opts: Option<(&mut Adam, &mut Adam)>) -> R
         od.load(&l.tensors, "opt_d.", l.opt_d_t).map_err(bad)?;
     }
     Ok(())
+}
+
+/// The GAN a verified checkpoint holds, rebuilt on the CPU (for export and evaluation, which need
+/// no optimiser).
+pub fn load_gan(l: &Loaded) -> Result<Gan> {
+    let gan = Gan::new(&l.info.spec, &Device::Cpu, 0)?;
+    restore(l, &gan, None)?;
+    Ok(gan)
 }
 
 fn describe(s: &ModelSpec) -> String {

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::losses::GanLoss;
 use crate::models::{Arch, ToyNet};
 use crate::optim::{AdamConfig, LrDecay};
-use crate::paths;
+use crate::run_dir;
 
 /// Named starting points; any option given on the command line overrides them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum, Default)]
@@ -186,19 +186,7 @@ impl TrainConfig {
     /// data size is known (see [`TrainConfig::resolve_epochs`]).
     pub fn from_args(a: &TrainArgs) -> Result<Self> {
         let classic = a.preset == Preset::Classic;
-        let data = if let Some(dir) = &a.images {
-            DataSource::Images {
-                dir: dir.clone(),
-                size: a.image_size,
-                channels: a.channels,
-            }
-        } else if let Some(kind) = a.toy {
-            DataSource::Toy { kind }
-        } else {
-            DataSource::Idx {
-                dir: a.data.clone().unwrap_or_else(paths::default_data_dir),
-            }
-        };
+        let data = data_source(a);
         let is_toy = matches!(data, DataSource::Toy { .. });
         let arch = a.arch.unwrap_or(if is_toy {
             Arch::Toy
@@ -215,108 +203,23 @@ impl TrainConfig {
             ));
         }
         let loss = a.loss.unwrap_or(GanLoss::Ns);
-        let batch_size = a.batch_size.unwrap_or(64);
-        if batch_size < 2 {
-            return Err(Error::InvalidArgument(format!(
-                "--batch-size {batch_size} is too small (batch norm needs at least 2)"
-            )));
-        }
-        let pack = a.pack.unwrap_or(1);
-        if pack == 0 || pack > crate::models::MAX_PACK {
-            return Err(Error::InvalidArgument(format!(
-                "--pack {pack} must be 1..={}",
-                crate::models::MAX_PACK
-            )));
-        }
-        if !batch_size.is_multiple_of(pack) {
-            return Err(Error::InvalidArgument(format!(
-                "--batch-size {batch_size} is not a multiple of --pack {pack}: the discriminator needs whole packs of real and of generated samples"
-            )));
-        }
-        let mode_seeking = a.mode_seeking.unwrap_or(0.0);
-        if !(mode_seeking >= 0.0 && mode_seeking.is_finite()) {
-            return Err(Error::InvalidArgument(format!(
-                "--mode-seeking {mode_seeking} must be a finite weight >= 0"
-            )));
-        }
-        if mode_seeking > 0.0 && !batch_size.is_multiple_of(2) {
-            return Err(Error::InvalidArgument(format!(
-                "--mode-seeking pairs the two halves of a batch; --batch-size {batch_size} is odd"
-            )));
-        }
+        let (batch_size, pack, mode_seeking) = batch_options(a)?;
         let toy_net = a.toy_net.unwrap_or_default();
         if a.toy_net.is_some() && arch != Arch::Toy {
             return Err(Error::InvalidArgument(format!(
                 "--toy-net sizes the toy networks; {arch} has a fixed size"
             )));
         }
-        let default_steps = if classic { 0 } else { 9_000 };
-        let epochs = a.epochs.or(if classic && a.steps.is_none() {
-            Some(200)
-        } else {
-            None
-        });
-        let steps = a.steps.unwrap_or(default_steps);
-        if a.steps == Some(0) || a.epochs == Some(0) {
-            return Err(Error::InvalidArgument(
-                "--steps/--epochs must be at least 1".into(),
-            ));
-        }
-        let d = AdamConfig::default();
-        let adam = AdamConfig {
-            lr: a.lr.unwrap_or(d.lr),
-            beta1: a.beta1.unwrap_or(d.beta1),
-            beta2: a.beta2.unwrap_or(d.beta2),
-            eps: d.eps,
-            decay: a.lr_decay.unwrap_or_default(),
-        };
-        if !(adam.lr > 0.0 && adam.lr.is_finite()) {
-            return Err(Error::InvalidArgument(format!(
-                "--lr {} must be positive",
-                adam.lr
-            )));
-        }
-        for (n, b) in [("--beta1", adam.beta1), ("--beta2", adam.beta2)] {
-            if !(0.0..1.0).contains(&b) {
-                return Err(Error::InvalidArgument(format!("{n} {b} must be in [0, 1)")));
-            }
-        }
+        let (steps, epochs) = length(a, classic)?;
+        let adam = adam_config(a)?;
         if a.limit == Some(0) {
             return Err(Error::InvalidArgument("--limit must be at least 1".into()));
         }
         let latent_dim = a
             .latent_dim
             .unwrap_or(if arch == Arch::Toy { 2 } else { 100 });
-        let name = match &a.name {
-            Some(n) => {
-                if n.is_empty() || n.contains(['/', '\\']) || n == "." || n == ".." {
-                    return Err(Error::InvalidArgument(format!(
-                        "--name {n:?} must be a plain file name"
-                    )));
-                }
-                n.clone()
-            }
-            None => format!(
-                "{}{}-{}{}{}-{}-{}",
-                arch.name(),
-                if conditional { "-cond" } else { "" },
-                loss.name(),
-                if pack > 1 {
-                    format!("-pack{pack}")
-                } else {
-                    String::new()
-                },
-                if toy_net == ToyNet::Large {
-                    "-large"
-                } else {
-                    ""
-                },
-                data.name(),
-                paths::timestamp()
-            ),
-        };
-        Ok(TrainConfig {
-            name,
+        let mut cfg = TrainConfig {
+            name: String::new(),
             preset: a.preset,
             arch,
             conditional,
@@ -336,7 +239,42 @@ impl TrainConfig {
             log_every: a.log_every.max(1),
             epochs,
             trainer_version: env!("CARGO_PKG_VERSION").into(),
-        })
+        };
+        cfg.name = match &a.name {
+            Some(n) => {
+                if n.is_empty() || n.contains(['/', '\\']) || n == "." || n == ".." {
+                    return Err(Error::InvalidArgument(format!(
+                        "--name {n:?} must be a plain file name"
+                    )));
+                }
+                n.clone()
+            }
+            None => cfg.default_name(),
+        };
+        Ok(cfg)
+    }
+
+    /// `<arch>[-cond]-<loss>[-pack<N>][-large]-<data>-<UTC time>`: names that say what was trained
+    /// and sort by age.
+    fn default_name(&self) -> String {
+        format!(
+            "{}{}-{}{}{}-{}-{}",
+            self.arch.name(),
+            if self.conditional { "-cond" } else { "" },
+            self.loss.name(),
+            if self.pack > 1 {
+                format!("-pack{}", self.pack)
+            } else {
+                String::new()
+            },
+            if self.toy_net == ToyNet::Large {
+                "-large"
+            } else {
+                ""
+            },
+            self.data.name(),
+            run_dir::timestamp()
+        )
     }
 
     /// Steps per epoch for `len` samples (the last partial batch is dropped, as the reference does
@@ -361,7 +299,7 @@ impl TrainConfig {
 
     /// Reads `config.json` from a run directory.
     pub fn load(run_dir: &Path) -> Result<Self> {
-        let path = run_dir.join("config.json");
+        let path = crate::run_dir::config_file(run_dir);
         if !run_dir.is_dir() {
             return Err(Error::Run {
                 path: run_dir.into(),
@@ -377,13 +315,106 @@ impl TrainConfig {
 
     /// Writes `config.json` into a run directory.
     pub fn save(&self, run_dir: &Path) -> Result<()> {
-        let path = run_dir.join("config.json");
+        let path = crate::run_dir::config_file(run_dir);
         let text = serde_json::to_string_pretty(self).map_err(|e| Error::Json {
             path: path.clone(),
             reason: e.to_string(),
         })?;
         crate::checkpoint::write_atomic(&path, text.as_bytes())
     }
+}
+
+/// The data the options name: an image folder, a toy distribution, or digits (the bundled ones
+/// by default).
+fn data_source(a: &TrainArgs) -> DataSource {
+    if let Some(dir) = &a.images {
+        DataSource::Images {
+            dir: dir.clone(),
+            size: a.image_size,
+            channels: a.channels,
+        }
+    } else if let Some(kind) = a.toy {
+        DataSource::Toy { kind }
+    } else {
+        DataSource::Idx {
+            dir: a.data.clone().unwrap_or_else(run_dir::default_data_dir),
+        }
+    }
+}
+
+/// The batch size, the pack and the mode-seeking weight, checked against one another.
+fn batch_options(a: &TrainArgs) -> Result<(usize, usize, f64)> {
+    let batch_size = a.batch_size.unwrap_or(64);
+    if batch_size < 2 {
+        return Err(Error::InvalidArgument(format!(
+            "--batch-size {batch_size} is too small (batch norm needs at least 2)"
+        )));
+    }
+    let pack = a.pack.unwrap_or(1);
+    if pack == 0 || pack > crate::models::MAX_PACK {
+        return Err(Error::InvalidArgument(format!(
+            "--pack {pack} must be 1..={}",
+            crate::models::MAX_PACK
+        )));
+    }
+    if !batch_size.is_multiple_of(pack) {
+        return Err(Error::InvalidArgument(format!(
+            "--batch-size {batch_size} is not a multiple of --pack {pack}: the discriminator needs whole packs of real and of generated samples"
+        )));
+    }
+    let mode_seeking = a.mode_seeking.unwrap_or(0.0);
+    if !(mode_seeking >= 0.0 && mode_seeking.is_finite()) {
+        return Err(Error::InvalidArgument(format!(
+            "--mode-seeking {mode_seeking} must be a finite weight >= 0"
+        )));
+    }
+    if mode_seeking > 0.0 && !batch_size.is_multiple_of(2) {
+        return Err(Error::InvalidArgument(format!(
+            "--mode-seeking pairs the two halves of a batch; --batch-size {batch_size} is odd"
+        )));
+    }
+    Ok((batch_size, pack, mode_seeking))
+}
+
+/// The run's length: (steps, epochs), steps 0 when given in epochs (the classic preset's 200).
+fn length(a: &TrainArgs, classic: bool) -> Result<(u64, Option<u64>)> {
+    let default_steps = if classic { 0 } else { 9_000 };
+    let epochs = a.epochs.or(if classic && a.steps.is_none() {
+        Some(200)
+    } else {
+        None
+    });
+    let steps = a.steps.unwrap_or(default_steps);
+    if a.steps == Some(0) || a.epochs == Some(0) {
+        return Err(Error::InvalidArgument(
+            "--steps/--epochs must be at least 1".into(),
+        ));
+    }
+    Ok((steps, epochs))
+}
+
+/// Adam's settings: the defaults, overridden by the options, checked.
+fn adam_config(a: &TrainArgs) -> Result<AdamConfig> {
+    let d = AdamConfig::default();
+    let adam = AdamConfig {
+        lr: a.lr.unwrap_or(d.lr),
+        beta1: a.beta1.unwrap_or(d.beta1),
+        beta2: a.beta2.unwrap_or(d.beta2),
+        eps: d.eps,
+        decay: a.lr_decay.unwrap_or_default(),
+    };
+    if !(adam.lr > 0.0 && adam.lr.is_finite()) {
+        return Err(Error::InvalidArgument(format!(
+            "--lr {} must be positive",
+            adam.lr
+        )));
+    }
+    for (n, b) in [("--beta1", adam.beta1), ("--beta2", adam.beta2)] {
+        if !(0.0..1.0).contains(&b) {
+            return Err(Error::InvalidArgument(format!("{n} {b} must be in [0, 1)")));
+        }
+    }
+    Ok(adam)
 }
 
 fn one() -> usize {

@@ -11,12 +11,12 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod export;
-pub mod fused;
 pub mod grid;
 pub mod losses;
 pub mod models;
+pub mod ops;
 pub mod optim;
-pub mod paths;
+pub mod run_dir;
 pub mod sample;
 pub mod train;
 

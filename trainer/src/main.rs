@@ -29,8 +29,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    trainer::fused::tune_allocator();
-    trainer::fused::default_threads();
+    trainer::ops::tune_allocator();
+    trainer::ops::default_threads();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {

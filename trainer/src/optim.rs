@@ -2,7 +2,7 @@
 //! checkpoint can save them and `--resume` continues with the same optimiser state. candle's
 //! `AdamW` keeps its state private and defaults to weight decay 0.01.
 //!
-//! On the CPU the update runs as two fused in-place passes per tensor (`crate::fused::adam`);
+//! On the CPU the update runs as two fused in-place passes per tensor (`crate::ops::adam`);
 //! on other devices as the plain candle formula, [`Adam::step_unfused`], which is also what the
 //! fused version is tested against.
 
@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use candle_core::{backprop::GradStore, Tensor, Var};
 
-use crate::fused::adam::{AdamMoments, AdamParam};
+use crate::ops::adam::{AdamMoments, AdamParam};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;

@@ -79,26 +79,61 @@ pub fn write_samples(
     } else {
         64
     });
+    check_request(count, class, classes)?;
+    let values = generate(gen, seed, class, count)?;
+    let n = gen.output_len();
+    let mut bytes = vec![0u8; count * n];
+    for (img, o) in values.chunks(n).zip(bytes.chunks_mut(n)) {
+        to_grey_u8(img, gen.output_activation(), o);
+    }
+    match format {
+        SampleFormat::Raw => write_raw(out, &bytes, shape.c, shape.h * shape.w),
+        SampleFormat::Png if points => {
+            let extent = values
+                .iter()
+                .fold(0f32, |m, v| m.max(v.abs()))
+                .clamp(1.0, 100.0)
+                * 2.4;
+            grid::save_scatter(out, &values, &[], extent)
+        }
+        SampleFormat::Png => {
+            let cols = if classes > 0 && class.is_none() {
+                classes
+            } else {
+                (count as f64).sqrt().ceil() as usize
+            };
+            grid::save_grid(out, &bytes, count, shape.c, shape.h, shape.w, cols)
+        }
+    }
+}
+
+/// An error unless `count` images of `class` can be drawn from a model with `classes` classes.
+fn check_request(count: usize, class: Option<usize>, classes: usize) -> Result<()> {
     if count == 0 || count > MAX_COUNT {
         return Err(Error::InvalidArgument(format!(
             "--count {count} must be between 1 and {MAX_COUNT}"
         )));
     }
     match (class, classes) {
-        (Some(k), 0) => {
-            return Err(Error::InvalidArgument(format!(
-                "--class {k}: this model is not conditional"
-            )))
-        }
-        (Some(k), n) if k >= n => {
-            return Err(Error::InvalidArgument(format!(
-                "--class {k}: the model has classes 0..{}",
-                n - 1
-            )))
-        }
-        _ => {}
+        (Some(k), 0) => Err(Error::InvalidArgument(format!(
+            "--class {k}: this model is not conditional"
+        ))),
+        (Some(k), n) if k >= n => Err(Error::InvalidArgument(format!(
+            "--class {k}: the model has classes 0..{}",
+            n - 1
+        ))),
+        _ => Ok(()),
     }
-    let n = gen.output_len();
+}
+
+/// `count` outputs, one after another; the classes cycle unless `class` is given.
+fn generate(
+    gen: &Generator<'_>,
+    seed: u64,
+    class: Option<usize>,
+    count: usize,
+) -> Result<Vec<f32>> {
+    let (classes, n) = (gen.num_classes(), gen.output_len());
     let mut rng = LatentRng::new(seed);
     let mut z = vec![0f32; gen.latent_dim()];
     let mut scratch = vec![0f32; gen.scratch_len()];
@@ -118,39 +153,19 @@ pub fn write_samples(
         fast.generate(&z, k, &mut scratch, &mut values[i * n..(i + 1) * n])
             .map_err(|e| Error::InvalidArgument(format!("generation failed: {e}")))?;
     }
-    let mut bytes = vec![0u8; count * n];
-    for (img, o) in values.chunks(n).zip(bytes.chunks_mut(n)) {
-        to_grey_u8(img, gen.output_activation(), o);
-    }
-    match format {
-        SampleFormat::Raw => {
-            // Channels last, as image tools expect.
-            let (c, hw) = (shape.c, shape.h * shape.w);
-            let mut hwc = vec![0u8; bytes.len()];
-            for (src, dst) in bytes.chunks(n).zip(hwc.chunks_mut(n)) {
-                for ch in 0..c {
-                    for p in 0..hw {
-                        dst[p * c + ch] = src[ch * hw + p];
-                    }
-                }
+    Ok(values)
+}
+
+/// Writes the images channels last, as image tools expect.
+fn write_raw(out: &Path, bytes: &[u8], c: usize, hw: usize) -> Result<()> {
+    let n = c * hw;
+    let mut hwc = vec![0u8; bytes.len()];
+    for (src, dst) in bytes.chunks(n).zip(hwc.chunks_mut(n)) {
+        for ch in 0..c {
+            for p in 0..hw {
+                dst[p * c + ch] = src[ch * hw + p];
             }
-            std::fs::write(out, &hwc).map_err(|e| Error::io(out, e))
-        }
-        SampleFormat::Png if points => {
-            let extent = values
-                .iter()
-                .fold(0f32, |m, v| m.max(v.abs()))
-                .clamp(1.0, 100.0)
-                * 2.4;
-            grid::save_scatter(out, &values, &[], extent)
-        }
-        SampleFormat::Png => {
-            let cols = if classes > 0 && class.is_none() {
-                classes
-            } else {
-                (count as f64).sqrt().ceil() as usize
-            };
-            grid::save_grid(out, &bytes, count, shape.c, shape.h, shape.w, cols)
         }
     }
+    std::fs::write(out, &hwc).map_err(|e| Error::io(out, e))
 }

@@ -1,18 +1,8 @@
 //! The binary: bad input ends with one line on stderr and a non-zero exit, never a panic.
 
-use std::process::Command;
+mod common;
 
-fn trainer(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::trainer;
 
 fn assert_one_line_error(args: &[&str], needle: &str) {
     let (code, _, err) = trainer(args);
@@ -54,7 +44,7 @@ fn bad_arguments_fail_with_one_line() {
         "x.safetensors",
     );
     // A data file given as a model.
-    let data = trainer::paths::default_data_dir().join("train-labels-idx1-ubyte.gz");
+    let data = trainer::run_dir::default_data_dir().join("train-labels-idx1-ubyte.gz");
     let out = format!("{d}/o.png");
     assert_one_line_error(
         &["sample", "--model", data.to_str().unwrap(), "--out", &out],

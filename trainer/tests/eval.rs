@@ -2,24 +2,14 @@
 //! (so the expected figures are known exactly), the bundled digits and a tiny training run.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use common::trainer;
 
 use runtime::format::LayerSpec;
 use runtime::write::ModelBuilder;
 use runtime::Shape;
 use serde_json::Value;
-
-fn trainer(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// Runs `trainer` and parses its JSON output, failing with stderr on error.
 fn trainer_json(args: &[&str]) -> Value {
@@ -39,7 +29,7 @@ fn assert_error(args: &[&str], needle: &str) {
 }
 
 fn root() -> PathBuf {
-    trainer::paths::workspace_root()
+    trainer::run_dir::workspace_root()
 }
 
 fn classifier() -> String {

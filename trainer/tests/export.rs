@@ -3,7 +3,7 @@
 mod common;
 
 use common::tiny_trainer;
-use trainer::export::{export_trainer, ExportDtype, ExportOptions, Tolerance};
+use trainer::export::{ExportDtype, ExportOptions, Tolerance};
 use trainer::models::Arch;
 
 #[test]
@@ -29,7 +29,7 @@ fn exported_generators_match_candle() {
                     no_samples,
                     check_latents: 4,
                 };
-                let r = export_trainer(&t, &opts).unwrap();
+                let r = t.export(&opts).unwrap();
                 let tol = Tolerance::for_dtype(dtype);
                 assert!(
                     r.max_abs_error <= tol.max_abs_error && r.psnr_db >= tol.min_psnr_db,
@@ -43,7 +43,7 @@ fn exported_generators_match_candle() {
                 assert_eq!(g.metadata("provenance.batchnorm"), Some("folded"));
                 assert_eq!(out.with_extension("png").is_file(), !no_samples);
                 // Refuses to replace it silently.
-                let again = export_trainer(&t, &opts).err().unwrap().to_string();
+                let again = t.export(&opts).err().unwrap().to_string();
                 assert!(again.contains("already exists"), "{again}");
             }
         }

@@ -4,8 +4,8 @@
 mod common;
 
 use candle_core::{Device, Tensor};
-use common::{snapshot, tiny_args};
-use trainer::config::{TrainArgs, TrainConfig};
+use common::{export_run, resume_args, snapshot, tiny_args};
+use trainer::config::TrainConfig;
 use trainer::models::{Arch, Gan};
 use trainer::train::Trainer;
 
@@ -139,14 +139,7 @@ fn resume_and_export_keep_the_pack() {
     let saved = TrainConfig::load(&first.run_dir).unwrap();
     assert_eq!(saved.pack, 2);
     // Resume without --pack: the run's configuration supplies it, and its checkpoint matches.
-    let resume = TrainArgs {
-        resume: Some(first.run_dir.clone()),
-        steps: Some(4),
-        no_export: true,
-        quiet: true,
-        device: trainer::config::DeviceChoice::Cpu,
-        ..Default::default()
-    };
+    let resume = resume_args(&first.run_dir, 4);
     let second = trainer::train::run(&resume).unwrap();
     assert_eq!(second.steps, 4);
     let loaded = trainer::checkpoint::read(&second.checkpoint).unwrap();
@@ -159,11 +152,6 @@ fn resume_and_export_keep_the_pack() {
     assert!(trainer::checkpoint::restore(&loaded, &plain, None).is_err());
     // Export only needs the generator: the file is written and verified by the runtime.
     let out = dir.path().join("packed.mgan");
-    let opts = trainer::export::ExportArgs {
-        run: Some(first.run_dir.clone()),
-        out: Some(out.clone()),
-        ..Default::default()
-    };
-    trainer::export::run(&opts).unwrap();
+    export_run(&first.run_dir, &out);
     assert!(out.metadata().unwrap().len() > 0);
 }

@@ -38,7 +38,7 @@ fn s(p: &Path) -> &str {
 }
 
 fn bundled(name: &str) -> PathBuf {
-    trainer::paths::default_data_dir().join(name)
+    trainer::run_dir::default_data_dir().join(name)
 }
 
 /// A data directory holding `images` as the image file and the real labels.
@@ -113,26 +113,27 @@ fn damaged_idx_files_are_refused() {
     }
 }
 
+/// A folder `name` in `dir` of black grey PNGs of the given sizes: a.png, b.png, ...
+fn png_folder(dir: &Path, name: &str, sizes: &[(u32, u32)]) -> PathBuf {
+    let folder = dir.join(name);
+    std::fs::create_dir_all(&folder).unwrap();
+    for (&(w, h), file) in sizes.iter().zip('a'..) {
+        image::GrayImage::new(w, h)
+            .save(folder.join(format!("{file}.png")))
+            .unwrap();
+    }
+    folder
+}
+
 #[test]
 fn mixed_and_damaged_images_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mixed = dir.path().join("mixed");
-    std::fs::create_dir_all(&mixed).unwrap();
-    image::GrayImage::new(28, 28)
-        .save(mixed.join("a.png"))
-        .unwrap();
-    image::GrayImage::new(32, 20)
-        .save(mixed.join("b.png"))
-        .unwrap();
+    let mixed = png_folder(dir.path(), "mixed", &[(28, 28), (32, 20)]);
     fails_with_one_line(
         &["train", "--images", s(&mixed), "--runs-dir", s(dir.path())],
         &["b.png", "share one size"],
     );
-    let broken = dir.path().join("broken");
-    std::fs::create_dir_all(&broken).unwrap();
-    image::GrayImage::new(28, 28)
-        .save(broken.join("a.png"))
-        .unwrap();
+    let broken = png_folder(dir.path(), "broken", &[(28, 28)]);
     std::fs::write(broken.join("b.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
     fails_with_one_line(
         &["train", "--images", s(&broken), "--runs-dir", s(dir.path())],

@@ -4,7 +4,7 @@
 mod common;
 
 use candle_core::Device;
-use common::{snapshot, tiny_args};
+use common::{export_run, resume_args, snapshot, tiny_args};
 use trainer::config::{TrainArgs, TrainConfig};
 use trainer::data::toy::ToyKind;
 use trainer::models::{Arch, ToyNet};
@@ -78,26 +78,14 @@ fn a_large_decayed_run_trains_resumes_and_exports() {
     assert_eq!(saved.adam.decay, LrDecay::Linear);
     assert!(first.run_dir.to_string_lossy().contains("toy"));
     // Resume without the options: the run's configuration supplies them.
-    let resume = TrainArgs {
-        resume: Some(first.run_dir.clone()),
-        steps: Some(5),
-        no_export: true,
-        quiet: true,
-        device: trainer::config::DeviceChoice::Cpu,
-        ..Default::default()
-    };
+    let resume = resume_args(&first.run_dir, 5);
     let second = trainer::train::run(&resume).unwrap();
     assert_eq!(second.steps, 5);
     let loaded = trainer::checkpoint::read(&second.checkpoint).unwrap();
     assert_eq!(loaded.info.spec.toy_net, ToyNet::Large);
     // Export folds the four batch norms and checks the runtime against candle.
     let out = dir.path().join("toy-large.safetensors");
-    let opts = trainer::export::ExportArgs {
-        run: Some(first.run_dir.clone()),
-        out: Some(out.clone()),
-        ..Default::default()
-    };
-    trainer::export::run(&opts).unwrap();
+    export_run(&first.run_dir, &out);
     let bytes = std::fs::read(&out).unwrap();
     let model = runtime::Generator::load(&bytes).unwrap();
     assert_eq!(model.layers().count(), 9, "4 x (dense, relu) + dense");

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{snapshot, tiny_args, tiny_trainer};
+use common::{resume_args, snapshot, tiny_args, tiny_trainer};
 use trainer::models::Arch;
 
 #[test]
@@ -90,14 +90,7 @@ fn resume_continues_the_step_count_and_the_run() {
     part.name = Some("split".into());
     let first = trainer::train::run(&part).unwrap();
     assert_eq!(first.steps, 4);
-    let resume = trainer::config::TrainArgs {
-        resume: Some(first.run_dir.clone()),
-        steps: Some(6),
-        no_export: true,
-        quiet: true,
-        device: trainer::config::DeviceChoice::Cpu,
-        ..Default::default()
-    };
+    let resume = resume_args(&first.run_dir, 6);
     let second = trainer::train::run(&resume).unwrap();
     assert_eq!(second.steps, 6);
     let metrics = std::fs::read_to_string(first.run_dir.join("metrics.jsonl")).unwrap();
@@ -204,8 +197,9 @@ fn bad_data_gives_clear_errors() {
     );
 
     // A gzip file cut short.
-    let full = std::fs::read(trainer::paths::default_data_dir().join("train-labels-idx1-ubyte.gz"))
-        .unwrap();
+    let full =
+        std::fs::read(trainer::run_dir::default_data_dir().join("train-labels-idx1-ubyte.gz"))
+            .unwrap();
     std::fs::write(
         data.join("train-labels-idx1-ubyte.gz"),
         &full[..full.len() / 2],

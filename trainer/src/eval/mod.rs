@@ -101,7 +101,7 @@ pub fn run_classifier(args: &ClassifierArgs) -> Result<()> {
     let data = args
         .data
         .clone()
-        .unwrap_or_else(crate::paths::default_data_dir);
+        .unwrap_or_else(crate::run_dir::default_data_dir);
     if out.exists() && !args.force {
         return Err(Error::WouldOverwrite { path: out });
     }
@@ -133,27 +133,7 @@ pub fn run_classifier(args: &ClassifierArgs) -> Result<()> {
     let secs = start.elapsed().as_secs_f64();
     let verdicts = trained.model.classify(&heldout.pixels)?;
     let accuracy = classifier::accuracy(&verdicts, &heldout.labels)?;
-    let per_class = per_class_accuracy(&verdicts.predicted, &heldout.labels);
-    println!(
-        "held-out accuracy {:.2}% on {} held-out digits ({} errors); trained in {secs:.1} s",
-        100.0 * accuracy,
-        heldout.len(),
-        verdicts
-            .predicted
-            .iter()
-            .zip(&heldout.labels)
-            .filter(|(p, &l)| **p != usize::from(l))
-            .count()
-    );
-    let per: Vec<String> = per_class
-        .iter()
-        .enumerate()
-        .map(|(c, a)| match a {
-            Some(a) => format!("{c}: {:.1}%", 100.0 * a),
-            None => format!("{c}: -"),
-        })
-        .collect();
-    println!("per digit: {}", per.join(", "));
+    print_accuracy(&verdicts.predicted, &heldout.labels, accuracy, secs);
     let provenance = [
         (
             "dataset",
@@ -274,13 +254,36 @@ pub fn evaluate(args: &EvalArgs) -> Result<String> {
     }
 }
 
+/// The held-out accuracy of a freshly trained classifier, overall and per digit.
+fn print_accuracy(predicted: &[usize], labels: &[u8], accuracy: f64, secs: f64) {
+    let per_class = per_class_accuracy(predicted, labels);
+    println!(
+        "held-out accuracy {:.2}% on {} held-out digits ({} errors); trained in {secs:.1} s",
+        100.0 * accuracy,
+        labels.len(),
+        predicted
+            .iter()
+            .zip(labels)
+            .filter(|(p, &l)| **p != usize::from(l))
+            .count()
+    );
+    let per: Vec<String> = per_class
+        .iter()
+        .enumerate()
+        .map(|(c, a)| match a {
+            Some(a) => format!("{c}: {:.1}%", 100.0 * a),
+            None => format!("{c}: -"),
+        })
+        .collect();
+    println!("per digit: {}", per.join(", "));
+}
+
 /// The generator of a run directory: its newest valid checkpoint, exported in memory in f16
 /// exactly as `trainer export` would (so the runtime draws what the board would draw).
 fn run_source(dir: &Path) -> Result<Source> {
     let cfg = crate::config::TrainConfig::load(dir)?;
     let loaded = crate::checkpoint::newest_valid(dir)?;
-    let gan = crate::models::Gan::new(&loaded.info.spec, &Device::Cpu, 0)?;
-    crate::checkpoint::restore(&loaded, &gan, None)?;
+    let gan = crate::checkpoint::load_gan(&loaded)?;
     let provenance = [("dataset".to_string(), cfg.data.name())];
     let bytes = crate::export::build_bytes(&gan, &provenance, crate::export::ExportDtype::F16)?;
     let path = loaded.info.path.clone();
@@ -293,7 +296,7 @@ fn run_source(dir: &Path) -> Result<Source> {
 
 /// `models/digits-classifier.safetensors` in the workspace.
 pub fn default_classifier() -> PathBuf {
-    crate::paths::default_models_dir().join(CLASSIFIER_FILE)
+    crate::run_dir::default_models_dir().join(CLASSIFIER_FILE)
 }
 
 fn digits_report(args: &EvalArgs, sets: Vec<(String, ImageSet)>) -> Result<String> {
@@ -311,7 +314,7 @@ fn digits_report(args: &EvalArgs, sets: Vec<(String, ImageSet)>) -> Result<Strin
         &args
             .data
             .clone()
-            .unwrap_or_else(crate::paths::default_data_dir),
+            .unwrap_or_else(crate::run_dir::default_data_dir),
     )?;
     let (train, heldout) = all.split(args.holdout)?;
     let reference = RealReference::new(&model, &all.labels, &heldout)?;

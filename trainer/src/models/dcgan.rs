@@ -18,8 +18,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::layers::{Act, BatchNorm, Conv2d, ConvTranspose2d, Embedding, Linear};
 use super::params::ParamStore;
-use super::{pack_channels, DiscriminatorNet, ExportLayer, GeneratorNet, ModelSpec};
+use super::{pack_channels, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec};
 use crate::error::Result;
+use runtime::format::LayerSpec;
 
 /// The DCGAN paper's initialisation (Radford et al. 2016), which these small convolutional nets
 /// need to train in a few thousand steps: weights N(0, 0.02), biases 0, batch-norm scales
@@ -95,7 +96,7 @@ impl GeneratorNet for Generator {
             .fc
             .forward(&x)?
             .reshape(((), G_CHANNELS[0], self.h4, self.w4))?;
-        // Each activation is fused into the op before it on the CPU (`crate::fused::act::Act`).
+        // Each activation is fused into the op before it on the CPU (`crate::ops::act::Act`).
         let x = self.bn0.forward_act_t(&x, train, Act::RELU)?;
         let x = self
             .bn1
@@ -103,22 +104,25 @@ impl GeneratorNet for Generator {
         self.up2.forward_act(&x, Act::Tanh)
     }
 
-    fn export(&self) -> Result<Vec<ExportLayer>> {
+    fn export(&self) -> Result<Vec<ExportedLayer>> {
         let mut layers = Vec::new();
         if let Some(e) = &self.embed {
             layers.push(e.export()?);
         }
         layers.push(self.fc.export(Some((&self.bn0, self.h4 * self.w4)))?);
-        layers.push(ExportLayer::Reshape {
-            c: G_CHANNELS[0],
-            h: self.h4,
-            w: self.w4,
-        });
-        layers.push(ExportLayer::Relu);
+        layers.push(
+            LayerSpec::Reshape {
+                c: G_CHANNELS[0],
+                h: self.h4,
+                w: self.w4,
+            }
+            .into(),
+        );
+        layers.push(LayerSpec::Relu.into());
         layers.push(self.up1.export(Some(&self.bn1))?);
-        layers.push(ExportLayer::Relu);
+        layers.push(LayerSpec::Relu.into());
         layers.push(self.up2.export(None)?);
-        layers.push(ExportLayer::Tanh);
+        layers.push(LayerSpec::Tanh.into());
         Ok(layers)
     }
 }

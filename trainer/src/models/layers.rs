@@ -4,10 +4,11 @@ use candle_core::{Tensor, Var, D};
 use rand_chacha::ChaCha8Rng;
 
 use super::params::ParamStore;
-use super::ExportLayer;
+use super::ExportedLayer;
 use crate::error::Result;
-use crate::fused;
-pub use crate::fused::act::Act;
+use crate::ops;
+pub use crate::ops::act::Act;
+use runtime::format::LayerSpec;
 
 /// PyTorch's default bound for weights and biases: 1 / sqrt(fan_in).
 fn bound(fan_in: usize) -> f32 {
@@ -54,22 +55,22 @@ impl Linear {
         }
     }
 
-    /// One fused op on the CPU (`crate::fused::linear`), candle's matmul and add elsewhere.
+    /// One fused op on the CPU (`crate::ops::linear`), candle's matmul and add elsewhere.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.forward_act(x, Act::Identity)
     }
 
     /// `act(forward(x))`, the activation fused into the same op on the CPU.
     pub fn forward_act(&self, x: &Tensor, act: Act) -> Result<Tensor> {
-        if fused::norm::applies(x) {
-            fused::linear::dense(x, &self.weight, &self.bias, act)
+        if ops::norm::applies(x) {
+            ops::linear::dense(x, &self.weight, &self.bias, act)
         } else {
             act.unfused(&x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
         }
     }
 
     /// The dense layer for the model file, with an optional batch norm folded in.
-    pub fn export(&self, bn: Option<(&BatchNorm, usize)>) -> Result<ExportLayer> {
+    pub fn export(&self, bn: Option<(&BatchNorm, usize)>) -> Result<ExportedLayer> {
         let (out, inp) = self.weight.dims2()?;
         let w = self.weight.flatten_all()?.to_vec1::<f32>()?;
         let b = self.bias.to_vec1::<f32>()?;
@@ -77,11 +78,13 @@ impl Linear {
             Some((bn, per_channel)) => bn.fold(w, b, out, 1, per_channel)?,
             None => (w, b),
         };
-        Ok(ExportLayer::Dense {
-            in_features: inp,
-            out_features: out,
-            weight: w,
-            bias: b,
+        Ok(ExportedLayer {
+            spec: LayerSpec::Dense {
+                in_features: inp,
+                out_features: out,
+            },
+            weight: Some(w),
+            bias: Some(b),
         })
     }
 }
@@ -123,10 +126,10 @@ impl BatchNorm {
 
     /// `act(forward_t(x))`, the activation fused into the batch norm's op in training on the CPU.
     pub fn forward_act_t(&self, x: &Tensor, train: bool, act: Act) -> Result<Tensor> {
-        if train && fused::norm::applies(x) {
-            // One op forward and one backward on the CPU (`crate::fused::norm`).
+        if train && ops::norm::applies(x) {
+            // One op forward and one backward on the CPU (`crate::ops::norm`).
             let (y, stats) =
-                fused::norm::batch_norm_train(x, &self.gamma, &self.beta, self.eps, act)?;
+                ops::norm::batch_norm_train(x, &self.gamma, &self.beta, self.eps, act)?;
             self.track(
                 &stats.get(0)?,
                 &stats.get(1)?,
@@ -267,7 +270,7 @@ impl Conv2d {
         }
     }
 
-    /// On the CPU one fused op with the bias (`crate::fused::conv`), whose backward is far
+    /// On the CPU one fused op with the bias (`crate::ops::conv`), whose backward is far
     /// cheaper than candle's; elsewhere candle's `conv2d`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.forward_act(x, Act::Identity)
@@ -275,7 +278,7 @@ impl Conv2d {
 
     /// `act(forward(x))`, the activation fused into the same op on the CPU.
     pub fn forward_act(&self, x: &Tensor, act: Act) -> Result<Tensor> {
-        fused::conv::conv2d(x, &self.weight, &self.bias, self.stride, self.padding, act)
+        ops::conv::conv2d(x, &self.weight, &self.bias, self.stride, self.padding, act)
     }
 }
 
@@ -312,7 +315,7 @@ impl ConvTranspose2d {
         })
     }
 
-    /// On the CPU (without output padding) one fused op with the bias (`crate::fused::conv`);
+    /// On the CPU (without output padding) one fused op with the bias (`crate::ops::conv`);
     /// otherwise candle's `conv_transpose2d` and a broadcast addition.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.forward_act(x, Act::Identity)
@@ -321,7 +324,7 @@ impl ConvTranspose2d {
     /// `act(forward(x))`, the activation fused into the same op on the CPU.
     pub fn forward_act(&self, x: &Tensor, act: Act) -> Result<Tensor> {
         if self.output_padding == 0 {
-            return fused::conv::conv_transpose2d(
+            return ops::conv::conv_transpose2d(
                 x,
                 &self.weight,
                 &self.bias,
@@ -341,7 +344,7 @@ impl ConvTranspose2d {
         act.unfused(&y.broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?)
     }
 
-    pub fn export(&self, bn: Option<&BatchNorm>) -> Result<ExportLayer> {
+    pub fn export(&self, bn: Option<&BatchNorm>) -> Result<ExportedLayer> {
         let (cin, cout, k, _) = self.weight.dims4()?;
         let w = self.weight.flatten_all()?.to_vec1::<f32>()?;
         let b = self.bias.to_vec1::<f32>()?;
@@ -349,15 +352,17 @@ impl ConvTranspose2d {
             Some(bn) => bn.fold(w, b, cout, cin, 1)?,
             None => (w, b),
         };
-        Ok(ExportLayer::ConvTranspose2d {
-            in_channels: cin,
-            out_channels: cout,
-            kernel: k,
-            stride: self.stride,
-            padding: self.padding,
-            output_padding: self.output_padding,
-            weight: w,
-            bias: b,
+        Ok(ExportedLayer {
+            spec: LayerSpec::ConvTranspose2d {
+                in_channels: cin,
+                out_channels: cout,
+                kernel: k,
+                stride: self.stride,
+                padding: self.padding,
+                output_padding: self.output_padding,
+            },
+            weight: Some(w),
+            bias: Some(b),
         })
     }
 }
@@ -409,20 +414,20 @@ impl Embedding {
         Ok(self.weight.index_select(labels, 0)?)
     }
 
-    pub fn export(&self) -> Result<ExportLayer> {
+    pub fn export(&self) -> Result<ExportedLayer> {
         let (classes, dim) = self.weight.dims2()?;
-        Ok(ExportLayer::EmbedConcat {
-            classes,
-            dim,
-            weight: self.weight.flatten_all()?.to_vec1::<f32>()?,
+        Ok(ExportedLayer {
+            spec: LayerSpec::EmbedConcat { classes, dim },
+            weight: Some(self.weight.flatten_all()?.to_vec1::<f32>()?),
+            bias: None,
         })
     }
 }
 
-/// LeakyReLU: one fused pass on the CPU (`crate::fused::act`), `max(x, slope x)` elsewhere
+/// LeakyReLU: one fused pass on the CPU (`crate::ops::act`), `max(x, slope x)` elsewhere
 /// (candle's own version takes three ops and a temporary of zeros).
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
-    fused::act::leaky_relu(x, slope)
+    ops::act::leaky_relu(x, slope)
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::layers::{Act, BatchNorm, Embedding, Linear};
 use super::params::ParamStore;
-use super::{pack_rows, DiscriminatorNet, ExportLayer, GeneratorNet, ModelSpec};
+use super::{dense_input, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec};
 use crate::error::Result;
+use runtime::format::LayerSpec;
 
 const SLOPE: f64 = 0.2;
 const BN_EPS: f64 = 0.8;
@@ -59,7 +60,7 @@ impl GeneratorNet for Generator {
             (Some(e), Some(l)) => Tensor::cat(&[z, &e.forward(l)?], 1)?,
             _ => z.clone(),
         };
-        // Each activation is fused into the op before it on the CPU (`crate::fused::act::Act`).
+        // Each activation is fused into the op before it on the CPU (`crate::ops::act::Act`).
         let leaky = Act::Leaky(SLOPE as f32);
         x = self.first.forward_act(&x, leaky)?;
         for (lin, bn) in &self.blocks {
@@ -72,23 +73,29 @@ impl GeneratorNet for Generator {
             .reshape(((), c, h, w))?)
     }
 
-    fn export(&self) -> Result<Vec<ExportLayer>> {
+    fn export(&self) -> Result<Vec<ExportedLayer>> {
         let mut layers = Vec::new();
         if let Some(e) = &self.embed {
             layers.push(e.export()?);
         }
         layers.push(self.first.export(None)?);
-        layers.push(ExportLayer::LeakyRelu {
-            slope: SLOPE as f32,
-        });
+        layers.push(
+            LayerSpec::LeakyRelu {
+                slope: SLOPE as f32,
+            }
+            .into(),
+        );
         for (lin, bn) in &self.blocks {
             layers.push(lin.export(Some((bn, 1)))?);
-            layers.push(ExportLayer::LeakyRelu {
-                slope: SLOPE as f32,
-            });
+            layers.push(
+                LayerSpec::LeakyRelu {
+                    slope: SLOPE as f32,
+                }
+                .into(),
+            );
         }
         layers.push(self.out.export(None)?);
-        layers.push(ExportLayer::Tanh);
+        layers.push(LayerSpec::Tanh.into());
         Ok(layers)
     }
 }
@@ -104,13 +111,7 @@ pub struct Discriminator {
 impl Discriminator {
     pub fn new(spec: &ModelSpec, p: &mut ParamStore, rng: &mut ChaCha8Rng) -> Result<Self> {
         let embed = Embedding::label(spec, p, rng)?;
-        let mut fan_in = spec.pack
-            * (spec.output_len()
-                + if spec.conditional() {
-                    spec.embed_dim
-                } else {
-                    0
-                });
+        let mut fan_in = spec.dense_input_len();
         let mut layers = Vec::new();
         for (i, &h) in D_HIDDEN.iter().enumerate() {
             layers.push(Linear::new(p, &format!("fc{i}"), fan_in, h, rng)?);
@@ -128,11 +129,7 @@ impl Discriminator {
 
 impl DiscriminatorNet for Discriminator {
     fn forward(&self, x: &Tensor, labels: Option<&Tensor>) -> Result<Tensor> {
-        let mut x = x.flatten_from(1)?;
-        if let (Some(e), Some(l)) = (&self.embed, labels) {
-            x = Tensor::cat(&[&x, &e.forward(l)?], 1)?;
-        }
-        let mut x = pack_rows(&x, self.pack)?;
+        let mut x = dense_input(x, self.embed.as_ref(), labels, self.pack)?;
         for lin in &self.layers {
             x = lin.forward_act(&x, Act::Leaky(SLOPE as f32))?;
         }

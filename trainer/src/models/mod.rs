@@ -13,6 +13,7 @@ pub mod toy;
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use runtime::format::LayerSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -104,6 +105,18 @@ impl ModelSpec {
         self.channels * self.height * self.width
     }
 
+    /// Features per row of a dense discriminator: `pack` samples, each flattened with its class
+    /// embedding when conditional.
+    pub fn dense_input_len(&self) -> usize {
+        self.pack
+            * (self.output_len()
+                + if self.conditional() {
+                    self.embed_dim
+                } else {
+                    0
+                })
+    }
+
     /// True when the generator takes a class label.
     pub fn conditional(&self) -> bool {
         self.num_classes > 0
@@ -141,40 +154,24 @@ impl ModelSpec {
     }
 }
 
-/// One layer of the exported generator, in the model format's layout, batch norm folded.
+/// One layer of the exported generator: the runtime's own [`LayerSpec`] and its f32 tensors in
+/// the model format's layout, batch norm folded.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ExportLayer {
-    Dense {
-        in_features: usize,
-        out_features: usize,
-        weight: Vec<f32>,
-        bias: Vec<f32>,
-    },
-    ConvTranspose2d {
-        in_channels: usize,
-        out_channels: usize,
-        kernel: usize,
-        stride: usize,
-        padding: usize,
-        output_padding: usize,
-        weight: Vec<f32>,
-        bias: Vec<f32>,
-    },
-    Reshape {
-        c: usize,
-        h: usize,
-        w: usize,
-    },
-    Relu,
-    LeakyRelu {
-        slope: f32,
-    },
-    Tanh,
-    EmbedConcat {
-        classes: usize,
-        dim: usize,
-        weight: Vec<f32>,
-    },
+pub struct ExportedLayer {
+    pub spec: LayerSpec,
+    pub weight: Option<Vec<f32>>,
+    pub bias: Option<Vec<f32>>,
+}
+
+impl From<LayerSpec> for ExportedLayer {
+    /// A layer without tensors (a reshape, an activation).
+    fn from(spec: LayerSpec) -> Self {
+        ExportedLayer {
+            spec,
+            weight: None,
+            bias: None,
+        }
+    }
 }
 
 /// A generator network.
@@ -182,7 +179,7 @@ pub trait GeneratorNet {
     /// `z` is `[B, latent]`, `labels` `[B]` u32 when conditional; returns `[B, C, H, W]`.
     fn forward_t(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Result<Tensor>;
     /// The layers of the model file, batch norms folded with their running statistics.
-    fn export(&self) -> Result<Vec<ExportLayer>>;
+    fn export(&self) -> Result<Vec<ExportedLayer>>;
 }
 
 /// Groups consecutive rows of `x` (`[B, F]`) into packs: `[B / pack, pack * F]`, sample `i` of a
@@ -192,6 +189,21 @@ pub fn pack_rows(x: &Tensor, pack: usize) -> Result<Tensor> {
     let (b, f) = x.dims2()?;
     check_packable(b, pack)?;
     Ok(x.reshape((b / pack, pack * f))?)
+}
+
+/// A dense discriminator's input: each sample of `x` flattened, its label's embedding appended
+/// when conditional, then grouped into packs ([`pack_rows`]).
+pub fn dense_input(
+    x: &Tensor,
+    embed: Option<&layers::Embedding>,
+    labels: Option<&Tensor>,
+    pack: usize,
+) -> Result<Tensor> {
+    let mut x = x.flatten_from(1)?;
+    if let (Some(e), Some(l)) = (embed, labels) {
+        x = Tensor::cat(&[&x, &e.forward(l)?], 1)?;
+    }
+    pack_rows(&x, pack)
 }
 
 /// Stacks the channels of consecutive images: `[B, C, H, W]` becomes `[B / pack, pack * C, H, W]`.

@@ -14,8 +14,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::layers::{leaky_relu, BatchNorm, Embedding, Linear};
 use super::params::ParamStore;
-use super::{pack_rows, DiscriminatorNet, ExportLayer, GeneratorNet, ModelSpec, ToyNet};
+use super::{dense_input, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec, ToyNet};
 use crate::error::Result;
+use runtime::format::LayerSpec;
 
 const SLOPE: f64 = 0.2;
 /// PyTorch's default; the benchmark's code uses the framework default too.
@@ -86,14 +87,14 @@ impl GeneratorNet for Generator {
         Ok(self.out.forward(&x)?.reshape(((), c, h, w))?)
     }
 
-    fn export(&self) -> Result<Vec<ExportLayer>> {
+    fn export(&self) -> Result<Vec<ExportedLayer>> {
         let mut layers = Vec::new();
         if let Some(e) = &self.embed {
             layers.push(e.export()?);
         }
         for (lin, bn) in &self.layers {
             layers.push(lin.export(bn.as_ref().map(|bn| (bn, 1)))?);
-            layers.push(ExportLayer::Relu);
+            layers.push(LayerSpec::Relu.into());
         }
         layers.push(self.out.export(None)?);
         Ok(layers)
@@ -113,13 +114,7 @@ pub struct Discriminator {
 impl Discriminator {
     pub fn new(spec: &ModelSpec, p: &mut ParamStore, rng: &mut ChaCha8Rng) -> Result<Self> {
         let embed = Embedding::label(spec, p, rng)?;
-        let mut width = spec.pack
-            * (spec.output_len()
-                + if spec.conditional() {
-                    spec.embed_dim
-                } else {
-                    0
-                });
+        let mut width = spec.dense_input_len();
         let (_, (hidden, count)) = sizes(spec.toy_net);
         let pieces = match spec.toy_net {
             ToyNet::Small => 1,
@@ -149,11 +144,7 @@ impl Discriminator {
 
 impl DiscriminatorNet for Discriminator {
     fn forward(&self, x: &Tensor, labels: Option<&Tensor>) -> Result<Tensor> {
-        let mut x = x.flatten_from(1)?;
-        if let (Some(e), Some(l)) = (&self.embed, labels) {
-            x = Tensor::cat(&[&x, &e.forward(l)?], 1)?;
-        }
-        let mut x = pack_rows(&x, self.pack)?;
+        let mut x = dense_input(x, self.embed.as_ref(), labels, self.pack)?;
         for lin in &self.layers {
             let y = lin.forward(&x)?;
             x = if self.pieces > 1 {

@@ -1,4 +1,4 @@
-//! Shared helpers: tiny, fast configurations on a prefix of the bundled digits.
+//! Shared helpers: the binary, and tiny, fast configurations on a prefix of the bundled digits.
 
 #![allow(dead_code)]
 
@@ -9,6 +9,19 @@ use trainer::config::{TrainArgs, TrainConfig};
 use trainer::models::params::ParamStore;
 use trainer::models::Arch;
 use trainer::train::Trainer;
+
+/// Runs the trainer binary: (exit code, stdout, stderr).
+pub fn trainer(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
 
 /// Options for a few-step run on 64 digits, batch 16.
 pub fn tiny_args(arch: Arch, conditional: bool, runs: &Path) -> TrainArgs {
@@ -32,6 +45,28 @@ pub fn tiny_args(arch: Arch, conditional: bool, runs: &Path) -> TrainArgs {
         device: trainer::config::DeviceChoice::Cpu,
         ..TrainArgs::default()
     }
+}
+
+/// Options that resume the run in `run` up to `steps`, quietly on the CPU, without export.
+pub fn resume_args(run: &Path, steps: u64) -> TrainArgs {
+    TrainArgs {
+        resume: Some(run.to_path_buf()),
+        steps: Some(steps),
+        no_export: true,
+        quiet: true,
+        device: trainer::config::DeviceChoice::Cpu,
+        ..Default::default()
+    }
+}
+
+/// `trainer export --run <run> --out <out>`.
+pub fn export_run(run: &Path, out: &Path) {
+    let opts = trainer::export::ExportArgs {
+        run: Some(run.to_path_buf()),
+        out: Some(out.to_path_buf()),
+        ..Default::default()
+    };
+    trainer::export::run(&opts).unwrap();
 }
 
 /// A ready trainer for a tiny configuration.

@@ -3,11 +3,11 @@
 //! (real + fake) / 2. Everything random is drawn from the run's seed and the step number, so a
 //! resumed run sees the batches and latents it would have seen without the interruption.
 
-use std::io::Write;
+mod run;
+
+pub use run::{run, train_loop, RunSummary};
+
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
-use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use rand::seq::SliceRandom;
@@ -17,14 +17,14 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
 use crate::checkpoint;
-use crate::config::{DeviceChoice, TrainArgs, TrainConfig};
+use crate::config::{DeviceChoice, TrainConfig};
 use crate::data::{self, DataSource, Dataset};
 use crate::error::{Error, Result};
+use crate::export::{ExportOptions, ExportReport};
 use crate::grid;
 use crate::losses;
 use crate::models::{Gan, ModelSpec};
 use crate::optim::Adam;
-use crate::paths;
 
 /// Latents in the fixed sample grid of an unconditional model (8 x 8).
 const GRID_COUNT: usize = 64;
@@ -32,15 +32,6 @@ const GRID_COUNT: usize = 64;
 const GRID_ROWS: usize = 8;
 /// Points drawn for a toy model's scatter plot.
 const SCATTER_POINTS: usize = 2_500;
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-static HANDLER: OnceLock<bool> = OnceLock::new();
-
-/// Makes Ctrl-C set a flag the loop checks between steps, so it can write a checkpoint first.
-fn install_interrupt_handler() -> bool {
-    *HANDLER
-        .get_or_init(|| ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).is_ok())
-}
 
 /// Picks the compute device.
 pub fn select_device(choice: DeviceChoice) -> Result<Device> {
@@ -311,6 +302,16 @@ impl Trainer {
         matches!(self.cfg.data, DataSource::Toy { .. })
     }
 
+    /// Writes a checkpoint of both networks and optimisers at the current step into `run`.
+    pub fn save_checkpoint(&self, run: &Path) -> Result<PathBuf> {
+        checkpoint::save(run, &self.gan, &self.opt_g, &self.opt_d, self.step)
+    }
+
+    /// Exports the generator at the current step (the end of `trainer train`).
+    pub fn export(&self, opts: &ExportOptions) -> Result<ExportReport> {
+        crate::export::export_run(&self.gan, Some(&self.cfg), self.step, opts)
+    }
+
     /// Writes the fixed grid (evaluation-mode batch norm, as the board will draw) to `path`.
     pub fn save_samples(&self, path: &Path) -> Result<()> {
         let (z, labels, cols) = self.grid_inputs()?;
@@ -329,209 +330,4 @@ impl Trainer {
         let bytes: Vec<u8> = values.iter().map(|&v| grid::tanh_to_u8(v)).collect();
         grid::save_grid(path, &bytes, count, s.channels, s.height, s.width, cols)
     }
-}
-
-/// A line of `metrics.jsonl`: averages over the steps since the previous line.
-#[derive(Serialize)]
-struct MetricsLine {
-    step: u64,
-    epoch: u64,
-    d_loss: f32,
-    g_loss: f32,
-    d_real: f32,
-    d_fake: f32,
-    images_per_s: f64,
-    elapsed_s: f64,
-}
-
-/// What a finished run leaves.
-#[derive(Debug, Clone)]
-pub struct RunSummary {
-    pub run_dir: PathBuf,
-    pub checkpoint: PathBuf,
-    pub steps: u64,
-    pub seconds: f64,
-    pub images_per_s: f64,
-}
-
-/// `trainer train`: builds or resumes a run, trains it, and (unless `--no-export`) exports it.
-pub fn run(args: &TrainArgs) -> Result<RunSummary> {
-    let device = select_device(args.device)?;
-    let (mut t, run_dir) = match &args.resume {
-        Some(dir) => resume(dir, args, &device)?,
-        None => {
-            let cfg = TrainConfig::from_args(args)?;
-            let runs = args
-                .runs_dir
-                .clone()
-                .unwrap_or_else(paths::default_runs_dir);
-            let run_dir = runs.join(&cfg.name);
-            if run_dir.join("config.json").exists() {
-                return Err(Error::InvalidArgument(format!(
-                    "run {} already exists; use --resume {} or another --name",
-                    run_dir.display(),
-                    run_dir.display()
-                )));
-            }
-            let t = Trainer::new(cfg, &device)?;
-            std::fs::create_dir_all(run_dir.join("samples")).map_err(|e| Error::io(&run_dir, e))?;
-            t.cfg.save(&run_dir)?;
-            (t, run_dir)
-        }
-    };
-    let summary = train_loop(&mut t, &run_dir, args.quiet)?;
-    if !args.no_export {
-        let out = crate::export::default_out_path(&t.cfg.name);
-        let opts = crate::export::ExportOptions {
-            out: Some(out),
-            ..Default::default()
-        };
-        crate::export::export_trainer(&t, &opts)?;
-    }
-    Ok(summary)
-}
-
-/// Rebuilds a run from its directory and its newest valid checkpoint.
-fn resume(dir: &Path, args: &TrainArgs, device: &Device) -> Result<(Trainer, PathBuf)> {
-    let mut cfg = TrainConfig::load(dir)?;
-    if let Some(s) = args.steps {
-        cfg.steps = s;
-        cfg.epochs = None;
-    } else if let Some(e) = args.epochs {
-        cfg.epochs = Some(e);
-    }
-    let loaded = checkpoint::newest_valid(dir)?;
-    let mut t = Trainer::new(cfg, device)?;
-    checkpoint::restore(&loaded, &t.gan, Some((&mut t.opt_g, &mut t.opt_d)))?;
-    t.step = loaded.info.step;
-    eprintln!(
-        "resuming {} at step {} from {}",
-        dir.display(),
-        t.step,
-        loaded.info.path.display()
-    );
-    t.cfg.save(dir)?;
-    Ok((t, dir.to_path_buf()))
-}
-
-/// Trains until `cfg.steps`, writing metrics, grids and checkpoints into `run_dir`.
-pub fn train_loop(t: &mut Trainer, run_dir: &Path, quiet: bool) -> Result<RunSummary> {
-    install_interrupt_handler();
-    INTERRUPTED.store(false, Ordering::SeqCst);
-    let total = t.cfg.steps;
-    let start_step = t.step;
-    let metrics_path = run_dir.join("metrics.jsonl");
-    let mut metrics = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&metrics_path)
-        .map_err(|e| Error::io(&metrics_path, e))?;
-    let samples_dir = run_dir.join("samples");
-    std::fs::create_dir_all(&samples_dir).map_err(|e| Error::io(&samples_dir, e))?;
-    let bar = if quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(total)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta}  {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_position(start_step);
-    bar.reset_eta();
-    let mut last_ck: Option<PathBuf> = checkpoint::list(&run_dir.join("checkpoints"))?.pop();
-    let started = Instant::now();
-    let mut window = Instant::now();
-    let mut acc = StepStats::default();
-    let mut acc_n = 0u32;
-    while t.step < total {
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            bar.finish_and_clear();
-            let ck = checkpoint::save(run_dir, &t.gan, &t.opt_g, &t.opt_d, t.step)?;
-            return Err(Error::Interrupted { checkpoint: ck });
-        }
-        let s = t.train_step()?;
-        for (what, v) in [
-            ("the generator loss", s.g_loss),
-            ("the discriminator loss", s.d_loss),
-        ] {
-            if !v.is_finite() {
-                bar.finish_and_clear();
-                return Err(Error::NonFinite {
-                    step: t.step,
-                    what: what.into(),
-                    last_checkpoint: last_ck,
-                });
-            }
-        }
-        acc.d_loss += s.d_loss;
-        acc.g_loss += s.g_loss;
-        acc.d_real += s.d_real;
-        acc.d_fake += s.d_fake;
-        acc_n += 1;
-        bar.set_position(t.step);
-        if t.step.is_multiple_of(t.cfg.log_every) || t.step == total {
-            let n = acc_n as f32;
-            let secs = window.elapsed().as_secs_f64();
-            let line = MetricsLine {
-                step: t.step,
-                epoch: t.epoch_of(t.step - 1),
-                d_loss: acc.d_loss / n,
-                g_loss: acc.g_loss / n,
-                d_real: acc.d_real / n,
-                d_fake: acc.d_fake / n,
-                images_per_s: (acc_n as usize * t.cfg.batch_size) as f64 / secs.max(1e-9),
-                elapsed_s: started.elapsed().as_secs_f64(),
-            };
-            let json = serde_json::to_string(&line).map_err(|e| Error::Json {
-                path: metrics_path.clone(),
-                reason: e.to_string(),
-            })?;
-            writeln!(metrics, "{json}").map_err(|e| Error::io(&metrics_path, e))?;
-            bar.set_message(format!(
-                "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2}",
-                line.d_loss, line.g_loss, line.d_real, line.d_fake
-            ));
-            acc = StepStats::default();
-            acc_n = 0;
-            window = Instant::now();
-        }
-        if t.cfg.sample_every > 0 && t.step.is_multiple_of(t.cfg.sample_every) {
-            t.save_samples(&samples_dir.join(format!("step-{:08}.png", t.step)))?;
-        }
-        if t.cfg.checkpoint_every > 0
-            && t.step.is_multiple_of(t.cfg.checkpoint_every)
-            && t.step < total
-        {
-            last_ck = Some(checkpoint::save(
-                run_dir, &t.gan, &t.opt_g, &t.opt_d, t.step,
-            )?);
-        }
-    }
-    bar.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
-    let ck = checkpoint::save(run_dir, &t.gan, &t.opt_g, &t.opt_d, t.step)?;
-    t.save_samples(&run_dir.join("samples.png"))?;
-    let done = t.step - start_step;
-    let images_per_s = (done as usize * t.cfg.batch_size) as f64 / seconds.max(1e-9);
-    eprintln!(
-        "trained {} to step {} in {:.0} s ({:.0} images/s on {}); samples {}; checkpoint {}",
-        t.cfg.name,
-        t.step,
-        seconds,
-        images_per_s,
-        device_name(&t.device),
-        run_dir.join("samples.png").display(),
-        ck.display()
-    );
-    Ok(RunSummary {
-        run_dir: run_dir.into(),
-        checkpoint: ck,
-        steps: t.step,
-        seconds,
-        images_per_s,
-    })
 }

@@ -14,6 +14,9 @@ pub mod conv;
 pub mod linear;
 pub mod norm;
 
+#[cfg(test)]
+mod testing;
+
 use candle_core::{CpuStorage, Layout};
 
 /// The contiguous f32 slice a layout describes, or an error naming the op.

@@ -342,20 +342,8 @@ pub fn batch_norm_train(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::testing::max_diff;
     use candle_core::{Device, Var, D};
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     /// The unfused candle formula the batch norm replaces.
     fn plain_bn(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Tensor {

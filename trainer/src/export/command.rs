@@ -1,0 +1,75 @@
+//! The `trainer export` command: its options, and finding the run or checkpoint to export.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::check::CHECK_LATENTS;
+use super::file::{export_run, ExportOptions};
+use super::ExportDtype;
+use crate::checkpoint;
+use crate::config::TrainConfig;
+use crate::error::Result;
+use crate::run_dir;
+
+/// `trainer export` options.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ExportArgs {
+    /// Run directory to export from [default: the newest run in runs/].
+    #[arg(long, value_name = "DIR", conflicts_with = "checkpoint")]
+    pub run: Option<PathBuf>,
+    /// A specific checkpoint file instead of a run's newest one.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Output file [default: models/<run name>.safetensors].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Weight storage type.
+    #[arg(long, value_enum, default_value_t = ExportDtype::F16)]
+    pub dtype: ExportDtype,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Where to look for the newest run [default: runs/ in the workspace].
+    #[arg(long, value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+}
+
+/// `trainer export`.
+pub fn run(a: &ExportArgs) -> Result<()> {
+    let (loaded, cfg) = match &a.checkpoint {
+        Some(file) => {
+            let cfg = run_dir::of_checkpoint(file).and_then(|d| TrainConfig::load(&d).ok());
+            (checkpoint::read(file)?, cfg)
+        }
+        None => {
+            let dir = match &a.run {
+                Some(d) => d.clone(),
+                None => {
+                    run_dir::newest(&a.runs_dir.clone().unwrap_or_else(run_dir::default_runs_dir))?
+                }
+            };
+            let cfg = TrainConfig::load(&dir)?;
+            (checkpoint::newest_valid(&dir)?, Some(cfg))
+        }
+    };
+    let gan = checkpoint::load_gan(&loaded)?;
+    let name = cfg.as_ref().map_or_else(
+        || {
+            loaded
+                .info
+                .path
+                .file_stem()
+                .map_or("model".into(), |s| s.to_string_lossy().into_owned())
+        },
+        |c| c.name.clone(),
+    );
+    let opts = ExportOptions {
+        out: Some(a.out.clone().unwrap_or_else(|| run_dir::model_file(&name))),
+        dtype: a.dtype,
+        force: a.force,
+        no_samples: false,
+        check_latents: CHECK_LATENTS,
+    };
+    export_run(&gan, cfg.as_ref(), loaded.info.step, &opts).map(|_| ())
+}

@@ -1,0 +1,191 @@
+//! The model file: the generator's layers and provenance written through the runtime's own
+//! writer, and written to disk only once [`super::compare`] has accepted it.
+
+use std::path::PathBuf;
+
+use runtime::format::DType;
+use runtime::{Generator, Shape};
+
+use super::check::{compare, Tolerance, CHECK_LATENTS};
+use super::{model_error, ExportDtype};
+use crate::config::TrainConfig;
+use crate::error::{Error, Result};
+use crate::models::Gan;
+
+/// Options shared by `export` and the export at the end of `train`.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    pub out: Option<PathBuf>,
+    pub dtype: ExportDtype,
+    pub force: bool,
+    /// Skip the PNG of samples written next to the model.
+    pub no_samples: bool,
+    /// Latents compared with candle (0: [`CHECK_LATENTS`]).
+    pub check_latents: usize,
+}
+
+/// What an export measured and wrote.
+#[derive(Debug, Clone)]
+pub struct ExportReport {
+    pub path: PathBuf,
+    pub bytes: usize,
+    pub params: usize,
+    pub macs: u64,
+    pub scratch_bytes: usize,
+    pub max_abs_error: f32,
+    pub psnr_db: f64,
+    pub checked_latents: usize,
+}
+
+/// The provenance keys the format documents.
+fn provenance(cfg: Option<&TrainConfig>, gan: &Gan, step: u64) -> Vec<(String, String)> {
+    let mut p = vec![
+        ("arch".to_string(), gan.spec.arch.name().to_string()),
+        ("steps".into(), step.to_string()),
+        (
+            "trainer".into(),
+            format!("microgan trainer {}", env!("CARGO_PKG_VERSION")),
+        ),
+        ("batchnorm".into(), "folded".into()),
+    ];
+    if let Some(c) = cfg {
+        p.push(("dataset".into(), c.data.name()));
+        p.push(("loss".into(), c.loss.name().into()));
+        p.push(("seed".into(), c.seed.to_string()));
+        p.push(("batch_size".into(), c.batch_size.to_string()));
+        p.push(("run".into(), c.name.clone()));
+        if let Some(n) = c.limit {
+            p.push(("limit".into(), n.to_string()));
+        }
+        let epochs = match c.data.clone() {
+            crate::data::DataSource::Toy { .. } => None,
+            _ => crate::data::load(&c.data).ok().map(|d| {
+                let len = c.limit.map_or(d.len(), |l| l.min(d.len()));
+                step as f64 / c.steps_per_epoch(len) as f64
+            }),
+        };
+        if let Some(e) = epochs {
+            p.push(("epochs".into(), format!("{e:.2}")));
+        }
+    }
+    p
+}
+
+/// Builds the file bytes (already loaded once by the runtime's writer).
+pub fn build_bytes(gan: &Gan, prov: &[(String, String)], dtype: ExportDtype) -> Result<Vec<u8>> {
+    let s = &gan.spec;
+    let mut b = runtime::write::ModelBuilder::new(
+        s.latent_dim,
+        s.num_classes,
+        Shape {
+            c: s.channels,
+            h: s.height,
+            w: s.width,
+        },
+    );
+    b.dtype(match dtype {
+        ExportDtype::F16 => DType::F16,
+        ExportDtype::F32 => DType::F32,
+    });
+    for layer in gan.g.export()? {
+        b.layer(layer.spec, layer.weight, layer.bias);
+    }
+    for (k, v) in prov {
+        b.provenance(k, v);
+    }
+    b.build().map_err(|e| model_error("(export)", e))
+}
+
+/// Builds, checks and writes the file; writes nothing unless the runtime matches candle.
+pub fn export_gan(
+    gan: &Gan,
+    prov: &[(String, String)],
+    opts: &ExportOptions,
+) -> Result<ExportReport> {
+    let out = opts
+        .out
+        .clone()
+        .ok_or_else(|| Error::InvalidArgument("no output file given".into()))?;
+    if out.exists() && !opts.force {
+        return Err(Error::WouldOverwrite { path: out });
+    }
+    let bytes = build_bytes(gan, prov, opts.dtype).map_err(|e| match e {
+        Error::Model { reason, .. } => Error::Model {
+            path: out.clone(),
+            reason,
+        },
+        e => e,
+    })?;
+    let count = if opts.check_latents == 0 {
+        CHECK_LATENTS
+    } else {
+        opts.check_latents
+    };
+    let (max_abs_error, psnr_db) = compare(gan, &bytes, count)?;
+    let tol = Tolerance::for_dtype(opts.dtype);
+    if !(max_abs_error <= tol.max_abs_error && psnr_db >= tol.min_psnr_db) {
+        return Err(Error::ExportMismatch {
+            max_abs_error,
+            psnr_db,
+            limit: format!(
+                "max abs error <= {} and PSNR >= {} dB",
+                tol.max_abs_error, tol.min_psnr_db
+            ),
+        });
+    }
+    if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    crate::checkpoint::write_atomic(&out, &bytes)?;
+    let gen = Generator::load(&bytes).map_err(|e| model_error(&out, e))?;
+    let report = ExportReport {
+        path: out.clone(),
+        bytes: bytes.len(),
+        params: gen.param_count(),
+        macs: gen.macs(),
+        scratch_bytes: gen.scratch_len() * 4,
+        max_abs_error,
+        psnr_db,
+        checked_latents: count,
+    };
+    // The picture the board would draw, made by the runtime from the file just written.
+    if !opts.no_samples {
+        let png = out.with_extension("png");
+        crate::sample::write_samples(&gen, &png, crate::sample::SampleFormat::Png, 0, None, None)?;
+    }
+    Ok(report)
+}
+
+/// Exports `gan` (trained to `step` under `cfg`, when known) and prints what was written: the
+/// end of `trainer train` and `trainer export`.
+pub fn export_run(
+    gan: &Gan,
+    cfg: Option<&TrainConfig>,
+    step: u64,
+    opts: &ExportOptions,
+) -> Result<ExportReport> {
+    let report = export_gan(gan, &provenance(cfg, gan, step), opts)?;
+    print_report(&report, opts.dtype);
+    Ok(report)
+}
+
+fn print_report(r: &ExportReport, dtype: ExportDtype) {
+    let tol = Tolerance::for_dtype(dtype);
+    println!(
+        "wrote {} ({} bytes, {:?})",
+        r.path.display(),
+        r.bytes,
+        dtype
+    );
+    println!("  parameters         {}", r.params);
+    println!("  MACs per image     {}", r.macs);
+    println!("  scratch buffer     {} bytes", r.scratch_bytes);
+    println!(
+        "  runtime vs candle  max abs error {:.2e} (limit {}), PSNR {:.1} dB (limit {}) on {} latents",
+        r.max_abs_error, tol.max_abs_error, r.psnr_db, tol.min_psnr_db, r.checked_latents
+    );
+    println!(
+        "  samples            {}",
+        r.path.with_extension("png").display()
+    );
+}
