@@ -5,22 +5,11 @@
 
 mod common;
 
-use common::{conv_embed, dcgan_plain, mlp_onehot, Spec};
+use common::{conv_embed, convt, dcgan_plain, mlp_onehot, Spec};
 use proptest::prelude::*;
 use runtime::format::{DType, LayerSpec};
 use runtime::rng::LatentRng;
 use runtime::{Error, Generator, Shape};
-
-fn convt(i: usize, o: usize) -> LayerSpec {
-    LayerSpec::ConvTranspose2d {
-        in_channels: i,
-        out_channels: o,
-        kernel: 4,
-        stride: 2,
-        padding: 1,
-        output_padding: 0,
-    }
-}
 
 /// Dense to `c0` x 4 x 4, transposed convolutions to `c1` then `c2`
 /// channels (16 x 16), a stride-1 convolution to 3: blocks of 16 channels

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{assert_close, conv_embed, dcgan_plain, mlp_onehot, Spec};
+use common::{assert_close, conv_embed, convt, dcgan_plain, mlp_onehot, Spec};
 use runtime::format::{DType, OutputActivation};
 use runtime::rng::LatentRng;
 use runtime::Generator;
@@ -92,23 +92,9 @@ fn mac_count_of_the_small_dcgan() {
             },
             L::Reshape { c: 64, h: 7, w: 7 },
             L::Relu,
-            L::ConvTranspose2d {
-                in_channels: 64,
-                out_channels: 32,
-                kernel: 4,
-                stride: 2,
-                padding: 1,
-                output_padding: 0,
-            },
+            convt(64, 32),
             L::Relu,
-            L::ConvTranspose2d {
-                in_channels: 32,
-                out_channels: 1,
-                kernel: 4,
-                stride: 2,
-                padding: 1,
-                output_padding: 0,
-            },
+            convt(32, 1),
             L::Tanh,
         ],
         4,

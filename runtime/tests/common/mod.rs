@@ -332,6 +332,19 @@ pub fn conv_embed() -> Spec {
     )
 }
 
+/// A transposed convolution from `i` to `o` channels that doubles the
+/// image (kernel 4, stride 2, padding 1), as DCGANs use.
+pub fn convt(i: usize, o: usize) -> LayerSpec {
+    LayerSpec::ConvTranspose2d {
+        in_channels: i,
+        out_channels: o,
+        kernel: 4,
+        stride: 2,
+        padding: 1,
+        output_padding: 0,
+    }
+}
+
 /// An unconditional DCGAN-like generator ending without an activation.
 pub fn dcgan_plain() -> Spec {
     Spec::new(
@@ -344,23 +357,9 @@ pub fn dcgan_plain() -> Spec {
                 out_features: 4 * 3 * 3,
             },
             LayerSpec::Reshape { c: 4, h: 3, w: 3 },
-            LayerSpec::ConvTranspose2d {
-                in_channels: 4,
-                out_channels: 3,
-                kernel: 4,
-                stride: 2,
-                padding: 1,
-                output_padding: 0,
-            },
+            convt(4, 3),
             LayerSpec::Tanh,
-            LayerSpec::ConvTranspose2d {
-                in_channels: 3,
-                out_channels: 1,
-                kernel: 4,
-                stride: 2,
-                padding: 1,
-                output_padding: 0,
-            },
+            convt(3, 1),
         ],
         3,
     )
