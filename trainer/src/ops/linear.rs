@@ -9,6 +9,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
 use super::act::Act;
+use super::custom::Slices;
 use super::norm::ChannelSum;
 use crate::error::Result;
 
@@ -44,7 +45,7 @@ impl CustomOp3 for Dense {
         let CpuStorage::F32(mut y) = y else {
             candle_core::bail!("dense: expects f32 tensors")
         };
-        let b = super::f32_slice(s3, l3, self.name())?;
+        let b = super::custom::f32_slice(s3, l3, self.name())?;
         let act = self.0;
         for row in y.chunks_exact_mut(n) {
             row.iter_mut().zip(b).for_each(|(v, &b)| *v += b);
@@ -76,7 +77,7 @@ impl CustomOp3 for Dense {
             None
         };
         let db = if b.track_op() {
-            Some(grad.apply_op1_no_bwd(&ChannelSum)?)
+            Some(grad.apply_op1_no_bwd(&Slices(ChannelSum))?)
         } else {
             None
         };

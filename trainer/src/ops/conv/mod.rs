@@ -14,12 +14,13 @@
 pub mod patches;
 mod tiles;
 
-use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+use candle_core::{Shape, Tensor};
 
 pub use self::patches::Geometry;
 use self::tiles::{add_channel_sums, Side, Tiles};
 use super::act::Act;
-use super::f32_slice;
+use super::contiguous;
+use super::custom::{Grads3, In, Out, SliceOp3, Slices};
 use crate::error::Result;
 
 /// Which way a [`ConvOp`] runs over its [`Geometry`].
@@ -73,27 +74,7 @@ struct ConvGrad {
     need_dw: bool,
 }
 
-/// Batch size and the three inputs of a convolution op.
-type Three<'a> = (usize, &'a [f32], &'a [f32], &'a [f32]);
-
-/// The batch size and the three f32 slices of a 3-input op: `x`, a weight, and a bias or an
-/// output gradient (the callers check their sizes against the geometry).
-fn three<'a>(
-    op: &str,
-    (s1, l1): (&'a CpuStorage, &Layout),
-    (s2, l2): (&'a CpuStorage, &Layout),
-    (s3, l3): (&'a CpuStorage, &Layout),
-) -> candle_core::Result<Three<'a>> {
-    let (b, _, _, _) = l1.shape().dims4()?;
-    Ok((
-        b,
-        f32_slice(s1, l1, op)?,
-        f32_slice(s2, l2, op)?,
-        f32_slice(s3, l3, op)?,
-    ))
-}
-
-impl CustomOp3 for ConvOp {
+impl SliceOp3 for ConvOp {
     fn name(&self) -> &'static str {
         match self.direction {
             Direction::Forward => "conv2d",
@@ -101,22 +82,15 @@ impl CustomOp3 for ConvOp {
         }
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn forward(&self, x_in: In, w_in: In, bias: In) -> Out {
         let (g, dir) = (self.geometry, self.direction);
         g.check()?;
-        let (b, x, w, bias) = three(self.name(), (s1, l1), (s2, l2), (s3, l3))?;
+        let (b, c_in, _, _) = x_in.shape.dims4()?;
+        let (x, w, bias) = (x_in.v, w_in.v, bias.v);
         // The positions side's channels: the output's (the bias) or the input's.
         let cp = match dir {
             Direction::Forward => bias.len(),
-            Direction::Transposed => l1.shape().dims4()?.1,
+            Direction::Transposed => c_in,
         };
         let (input, output) = (dir.input(), dir.output());
         if x.len() != b * input.len(&g, cp)
@@ -126,8 +100,8 @@ impl CustomOp3 for ConvOp {
             candle_core::bail!(
                 "{}: input {:?}, weight {:?} do not match {g:?}",
                 self.name(),
-                l1.shape(),
-                l2.shape()
+                x_in.shape,
+                w_in.shape
             )
         }
         let mut t = Tiles::new(&g, cp);
@@ -145,17 +119,17 @@ impl CustomOp3 for ConvOp {
             Direction::Forward => Shape::from((b, cp, oh, ow)),
             Direction::Transposed => Shape::from((b, g.channels, g.height, g.width)),
         };
-        Ok((CpuStorage::F32(y), shape))
+        Ok((y, shape))
     }
 
-    fn bwd(
+    fn backward(
         &self,
         x: &Tensor,
         w: &Tensor,
         bias: &Tensor,
         res: &Tensor,
         grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    ) -> Grads3 {
         let grad = self.act.backward(res, grad)?;
         let (need_dx, need_dw) = needs(x, w, bias);
         let op = ConvGrad {
@@ -164,7 +138,7 @@ impl CustomOp3 for ConvOp {
             need_dx,
             need_dw,
         };
-        let packed = x.apply_op3_no_bwd(w, &grad, &op)?;
+        let packed = x.apply_op3_no_bwd(w, &grad, &Slices(op))?;
         unpack(packed, x, w, bias, need_dx, need_dw)
     }
 }
@@ -183,7 +157,7 @@ fn unpack(
     bias: &Tensor,
     need_dx: bool,
     need_dw: bool,
-) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+) -> Grads3 {
     let nx = if need_dx { x.elem_count() } else { 0 };
     let nw = w.elem_count();
     let dx = if need_dx {
@@ -201,7 +175,7 @@ fn unpack(
     ))
 }
 
-impl CustomOp3 for ConvGrad {
+impl SliceOp3 for ConvGrad {
     fn name(&self) -> &'static str {
         match self.direction {
             Direction::Forward => "conv2d-grad",
@@ -212,17 +186,10 @@ impl CustomOp3 for ConvGrad {
     /// Per group of images: the output gradient's tile, then (for `dW`) the input's, whose
     /// product is the weight's gradient; `dx` is the output gradient carried back through the
     /// weight to the input's side, as the forward pass carries `x` to the output's.
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn forward(&self, x: In, w: In, dy: In) -> Out {
         let (g, dir) = (self.g, self.direction);
-        let (b, x, w, dy) = three(self.name(), (s1, l1), (s2, l2), (s3, l3))?;
+        let (b, _, _, _) = x.shape.dims4()?;
+        let (x, w, dy) = (x.v, w.v, dy.v);
         let cp = w.len() / g.cols();
         let (input, output) = (dir.input(), dir.output());
         if x.len() != b * input.len(&g, cp)
@@ -258,7 +225,7 @@ impl CustomOp3 for ConvGrad {
             add_channel_sums(dy, channels, plane, db);
         }
         let len = out.len();
-        Ok((CpuStorage::F32(out), Shape::from(len)))
+        Ok((out, Shape::from(len)))
     }
 }
 
@@ -278,15 +245,7 @@ fn apply(
         act,
         direction,
     };
-    Ok(contiguous(x)?.apply_op3(&weight, &bias, op)?)
-}
-
-fn contiguous(x: &Tensor) -> candle_core::Result<Tensor> {
-    if x.is_contiguous() {
-        Ok(x.clone())
-    } else {
-        x.contiguous()
-    }
+    Ok(contiguous(x)?.apply_op3(&weight, &bias, Slices(op))?)
 }
 
 /// `conv2d(x, weight) + bias`, stride and padding as given, weight `[O, C, K, K]`, bias `[O]`:
