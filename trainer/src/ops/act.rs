@@ -171,6 +171,7 @@ pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::testing::grads;
     use candle_core::{Device, Var};
 
     /// Values and gradients match the unfused `max(x, a x)` on random inputs.
@@ -183,13 +184,8 @@ mod tests {
         let plain = x.maximum(&(x.as_tensor() * 0.2).unwrap()).unwrap();
         let d = (&ours - &plain).unwrap().abs().unwrap().max_all().unwrap();
         assert_eq!(d.to_scalar::<f32>().unwrap(), 0.0);
-        let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-        let gp = (&plain * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let go = grads(&ours, &r);
+        let gp = grads(&plain, &r);
         let (a, b) = (go.get(&x).unwrap(), gp.get(&x).unwrap());
         let d = (a - b).unwrap().abs().unwrap().max_all().unwrap();
         assert!(d.to_scalar::<f32>().unwrap() < 1e-6);

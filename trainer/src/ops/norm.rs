@@ -300,7 +300,7 @@ pub fn batch_norm_train(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testing::max_diff;
+    use crate::ops::testing::{grads, max_diff};
     use candle_core::{Device, Var, D};
 
     /// The unfused candle formula the batch norm replaces.
@@ -358,13 +358,8 @@ mod tests {
                 let theirs = act.unfused(&plain_bn(&xs, &gamma, &beta, eps)).unwrap();
                 assert!(max_diff(&ours, &theirs) < 1e-4);
                 assert_eq!(stats.dims(), &[2, c]);
-                let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-                let gt = (&theirs * &r)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap();
+                let go = grads(&ours, &r);
+                let gt = grads(&theirs, &r);
                 for v in [&x, &gamma, &beta] {
                     let d = max_diff(go.get(v).unwrap(), gt.get(v).unwrap());
                     assert!(d < 1e-3, "batch norm grad {:?}: {d}", v.dims());
@@ -378,13 +373,8 @@ mod tests {
                 .broadcast_add(&beta.reshape(bshape.as_slice()).unwrap())
                 .unwrap();
             assert_eq!(max_diff(&ours, &theirs), 0.0);
-            let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-            let gt = (&theirs * &r)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let go = grads(&ours, &r);
+            let gt = grads(&theirs, &r);
             for v in [&x, &beta] {
                 let d = max_diff(go.get(v).unwrap(), gt.get(v).unwrap());
                 assert!(d < 1e-4, "bias grad {:?}: {d}", v.dims());

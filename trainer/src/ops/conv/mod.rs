@@ -46,6 +46,14 @@ impl Direction {
         }
     }
 
+    /// The names of the op ([`ConvOp`]) and of its backward pass ([`ConvGrad`]).
+    fn names(self) -> [&'static str; 2] {
+        match self {
+            Direction::Forward => ["conv2d", "conv2d-grad"],
+            Direction::Transposed => ["conv-transpose2d", "conv-transpose2d-grad"],
+        }
+    }
+
     /// The side the output lies on.
     fn output(self) -> Side {
         match self {
@@ -76,10 +84,7 @@ struct ConvGrad {
 
 impl SliceOp3 for ConvOp {
     fn name(&self) -> &'static str {
-        match self.direction {
-            Direction::Forward => "conv2d",
-            Direction::Transposed => "conv-transpose2d",
-        }
+        self.direction.names()[0]
     }
 
     fn forward(&self, x_in: In, w_in: In, bias: In) -> Out {
@@ -177,10 +182,7 @@ fn unpack(
 
 impl SliceOp3 for ConvGrad {
     fn name(&self) -> &'static str {
-        match self.direction {
-            Direction::Forward => "conv2d-grad",
-            Direction::Transposed => "conv-transpose2d-grad",
-        }
+        self.direction.names()[1]
     }
 
     /// Per group of images: the output gradient's tile, then (for `dW`) the input's, whose
@@ -318,13 +320,13 @@ pub fn conv_transpose2d(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testing::{flat, max_diff};
+    use crate::ops::testing::{flat, grads, max_diff};
     use candle_core::{Device, Var};
 
     /// With its parameters detached, a layer's output `frozen` (weighted by `r`) gives `x` the
     /// gradient `dx`, bit for bit, and computes none for `params`.
     fn assert_frozen(frozen: &Tensor, r: &Tensor, x: &Var, params: [&Var; 2], dx: &[f32]) {
-        let g = (frozen * r).unwrap().sum_all().unwrap().backward().unwrap();
+        let g = grads(frozen, r);
         assert!(params.iter().all(|p| g.get(p).is_none()));
         assert_eq!(flat(g.get(x).unwrap()), dx);
     }
@@ -364,14 +366,9 @@ mod tests {
             assert_eq!(ours.dims(), theirs.dims());
             assert!(max_diff(&ours, &theirs) < 1e-4);
             let r = Tensor::randn(0f32, 1.0, ours.shape(), &dev).unwrap();
-            let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let go = grads(&ours, &r);
             let dx_ref = go.get(&x).unwrap().clone();
-            let gt = (&theirs * &r)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let gt = grads(&theirs, &r);
             for v in [&x, &wc, &bias] {
                 let (a, b) = (go.get(v).unwrap(), gt.get(v).unwrap());
                 assert!(max_diff(a, b) < 1e-3, "conv2d grad {:?}", v.dims());
@@ -379,7 +376,7 @@ mod tests {
             // On data (untracked input) the weight and bias gradients stay the same.
             let data = x.as_tensor().detach();
             let ours = conv2d(&data, &wc, &bias, s, p, act).unwrap();
-            let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let go = grads(&ours, &r);
             assert!(go.get(&x).is_none());
             assert!(max_diff(go.get(&wc).unwrap(), gt.get(&wc).unwrap()) < 1e-3);
             // Constant parameters (a frozen layer).
@@ -402,13 +399,8 @@ mod tests {
             assert_eq!(ours.dims(), theirs.dims());
             assert!(max_diff(&ours, &theirs) < 1e-4);
             let r = Tensor::randn(0f32, 1.0, ours.shape(), &dev).unwrap();
-            let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-            let gt = (&theirs * &r)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let go = grads(&ours, &r);
+            let gt = grads(&theirs, &r);
             for v in [&x, &wt, &bt] {
                 let (a, b) = (go.get(v).unwrap(), gt.get(v).unwrap());
                 assert!(
