@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 mod common;
 
-use common::trainer;
+use common::{toy_train_args, trainer};
 
 use runtime::format::LayerSpec;
 use runtime::write::ModelBuilder;
@@ -400,21 +400,17 @@ fn bad_inputs_end_with_a_clear_error() {
 fn run_directories_are_evaluated_from_their_newest_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let runs = dir.path().to_str().unwrap();
-    let (code, _, err) = trainer(&[
-        "train",
-        "--arch",
-        "toy",
-        "--toy",
-        "ring8",
-        "--steps",
+    let (code, _, err) = trainer(&toy_train_args(
         "20",
-        "--no-export",
-        "--quiet",
-        "--runs-dir",
-        runs,
-        "--name",
-        "tiny",
-    ]);
+        &[
+            "--no-export",
+            "--quiet",
+            "--runs-dir",
+            runs,
+            "--name",
+            "tiny",
+        ],
+    ));
     assert_eq!(code, 0, "{err}");
     let run = dir.path().join("tiny").display().to_string();
     let j = trainer_json(&["eval", "--run", &run, "--toy-samples", "200", "--json"]);

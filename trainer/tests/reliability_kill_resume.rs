@@ -6,21 +6,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::toy_train_args;
+
 /// Steps between checkpoints in these runs.
 const EVERY: u64 = 20;
 
-/// A toy run (2-D points, a small MLP): about a hundred steps a second, so checkpoints come fast.
+/// A toy run ([`toy_train_args`]): checkpoints come fast.
 fn train_args(runs: &Path, steps: u64) -> Vec<String> {
-    [
-        "train",
-        "--arch",
-        "toy",
-        "--toy",
-        "ring8",
-        "--steps",
-        &steps.to_string(),
+    let (steps, every) = (steps.to_string(), EVERY.to_string());
+    let more = [
         "--checkpoint-every",
-        &EVERY.to_string(),
+        &every,
         "--log-every",
         "1",
         "--sample-every",
@@ -31,10 +29,11 @@ fn train_args(runs: &Path, steps: u64) -> Vec<String> {
         "killed",
         "--no-export",
         "--quiet",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    ];
+    toy_train_args(&steps, &more)
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 fn spawn(args: &[String]) -> Child {
