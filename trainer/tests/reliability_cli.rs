@@ -256,30 +256,12 @@ fn out_of_range_sample_options_are_refused() {
     std::fs::write(&model, small_model()).unwrap();
     let out = dir.path().join("o.png");
     // An unconditional model given a class, and option values that are not numbers.
-    fails_with_one_line(
-        &[
-            "sample",
-            "--model",
-            s(&model),
-            "--out",
-            s(&out),
-            "--class",
-            "3",
-        ],
-        &["class"],
-    );
-    fails_with_one_line(
-        &[
-            "sample",
-            "--model",
-            s(&model),
-            "--out",
-            s(&out),
-            "--count",
-            "many",
-        ],
-        &["many"],
-    );
+    let sample = |more: &[&str], needles: &[&str]| {
+        let args = [&["sample", "--model", s(&model), "--out", s(&out)], more].concat();
+        fails_with_one_line(&args, needles);
+    };
+    sample(&["--class", "3"], &["class"]);
+    sample(&["--count", "many"], &["many"]);
     fails_with_one_line(
         &["train", "--data", s(dir.path()), "--image-size", "-3"],
         &["-3"],
