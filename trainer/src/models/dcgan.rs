@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::layers::{Act, BatchNorm, Conv2d, ConvTranspose2d, Embedding, Linear};
 use super::params::ParamStore;
-use super::{pack_channels, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec};
+use super::{pack_channels, with_label, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec};
 use crate::error::Result;
 use runtime::format::LayerSpec;
 
@@ -88,10 +88,7 @@ impl Generator {
 
 impl GeneratorNet for Generator {
     fn forward_t(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Result<Tensor> {
-        let x = match (&self.embed, labels) {
-            (Some(e), Some(l)) => Tensor::cat(&[z, &e.forward(l)?], 1)?,
-            _ => z.clone(),
-        };
+        let x = with_label(z, self.embed.as_ref(), labels)?;
         let x = self
             .fc
             .forward(&x)?

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::layers::{Act, BatchNorm, Embedding, Linear};
 use super::params::ParamStore;
-use super::{DenseD, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec};
+use super::{with_label, DenseD, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec};
 use crate::error::Result;
 use runtime::format::LayerSpec;
 
@@ -56,10 +56,7 @@ impl Generator {
 
 impl GeneratorNet for Generator {
     fn forward_t(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Result<Tensor> {
-        let mut x = match (&self.embed, labels) {
-            (Some(e), Some(l)) => Tensor::cat(&[z, &e.forward(l)?], 1)?,
-            _ => z.clone(),
-        };
+        let mut x = with_label(z, self.embed.as_ref(), labels)?;
         // Each activation is fused into the op before it on the CPU (`crate::ops::act::Act`).
         let leaky = Act::Leaky(SLOPE as f32);
         x = self.first.forward_act(&x, leaky)?;

@@ -199,11 +199,21 @@ pub fn dense_input(
     labels: Option<&Tensor>,
     pack: usize,
 ) -> Result<Tensor> {
-    let mut x = x.flatten_from(1)?;
-    if let (Some(e), Some(l)) = (embed, labels) {
-        x = Tensor::cat(&[&x, &e.forward(l)?], 1)?;
-    }
+    let x = with_label(&x.flatten_from(1)?, embed, labels)?;
     pack_rows(&x, pack)
+}
+
+/// `x` `[B, F]` with each row's label embedding appended when conditional (an embedding and
+/// labels), else `x` itself.
+pub fn with_label(
+    x: &Tensor,
+    embed: Option<&layers::Embedding>,
+    labels: Option<&Tensor>,
+) -> Result<Tensor> {
+    Ok(match (embed, labels) {
+        (Some(e), Some(l)) => Tensor::cat(&[x, &e.forward(l)?], 1)?,
+        _ => x.clone(),
+    })
 }
 
 /// What the dense discriminators (MLP, toy) share: the class embedding, the hidden layers `fc0`,

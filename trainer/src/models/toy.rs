@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::layers::{leaky_relu, BatchNorm, Embedding, Linear};
 use super::params::ParamStore;
-use super::{DenseD, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec, ToyNet};
+use super::{with_label, DenseD, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec, ToyNet};
 use crate::error::Result;
 use runtime::format::LayerSpec;
 
@@ -72,10 +72,7 @@ impl Generator {
 
 impl GeneratorNet for Generator {
     fn forward_t(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Result<Tensor> {
-        let mut x = match (&self.embed, labels) {
-            (Some(e), Some(l)) => Tensor::cat(&[z, &e.forward(l)?], 1)?,
-            _ => z.clone(),
-        };
+        let mut x = with_label(z, self.embed.as_ref(), labels)?;
         for (lin, bn) in &self.layers {
             x = lin.forward(&x)?;
             if let Some(bn) = bn {
