@@ -36,9 +36,15 @@ fn train_args(runs: &Path, steps: u64) -> Vec<String> {
         .collect()
 }
 
+/// The trainer binary with `args`.
+fn trainer_with(args: &[String]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trainer"));
+    command.args(args);
+    command
+}
+
 fn spawn(args: &[String]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(args)
+    trainer_with(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -162,10 +168,7 @@ fn sigkill_then_resume_loses_at_most_one_interval() {
     let lines_before = logged_steps(&run).len();
     let mut args = train_args(runs, end);
     args.extend(["--resume".into(), run.to_str().unwrap().into()]);
-    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(&args)
-        .output()
-        .unwrap();
+    let out = trainer_with(&args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "resume failed: {stderr}");
     assert!(
@@ -184,10 +187,7 @@ fn resume_with_only_damaged_checkpoints_fails_with_one_error_line() {
     let dir = tempfile::tempdir().unwrap();
     let runs = dir.path();
     let run = runs.join("killed");
-    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(train_args(runs, 2 * EVERY))
-        .output()
-        .unwrap();
+    let out = trainer_with(&train_args(runs, 2 * EVERY)).output().unwrap();
     assert!(out.status.success());
     for f in checkpoints(&run) {
         let mut bytes = std::fs::read(&f).unwrap();
@@ -197,10 +197,7 @@ fn resume_with_only_damaged_checkpoints_fails_with_one_error_line() {
     }
     let mut args = train_args(runs, 3 * EVERY);
     args.extend(["--resume".into(), run.to_str().unwrap().into()]);
-    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(&args)
-        .output()
-        .unwrap();
+    let out = trainer_with(&args).output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
@@ -214,8 +211,7 @@ fn sigint_writes_a_checkpoint_of_the_last_step() {
     let dir = tempfile::tempdir().unwrap();
     let runs = dir.path();
     let run = runs.join("killed");
-    let child = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(train_args(runs, 1_000_000))
+    let child = trainer_with(&train_args(runs, 1_000_000))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
