@@ -224,6 +224,29 @@ pub struct StepProfile {
     pub readback: f64,
 }
 
+/// Milliseconds since `s`.
+fn ms(s: Instant) -> f64 {
+    s.elapsed().as_secs_f64() * 1e3
+}
+
+/// The gradients of `loss`, then one step of `opt` (the gradients freed inside the timing, as in
+/// a training step), timed into `backward` and `adam`.
+fn timed_update(
+    loss: &candle_core::Tensor,
+    opt: &mut crate::optim::Adam,
+    backward: &mut f64,
+    adam: &mut f64,
+) -> Result<()> {
+    let s = Instant::now();
+    let grads = loss.backward()?;
+    *backward += ms(s);
+    let s = Instant::now();
+    opt.step(&grads)?;
+    drop(grads);
+    *adam += ms(s);
+    Ok(())
+}
+
 /// Times each phase of `steps` training steps, the phases exactly as `Trainer::train_step` runs
 /// them (every phase ends with the values it produced, which on the CPU means computed).
 pub fn profile(arch: Arch, batch: usize, a: &BenchArgs) -> Result<StepProfile> {
@@ -244,7 +267,6 @@ pub fn profile(arch: Arch, batch: usize, a: &BenchArgs) -> Result<StepProfile> {
         t.train_step()?;
     }
     let mut p = StepProfile::default();
-    let ms = |s: Instant| s.elapsed().as_secs_f64() * 1e3;
     for _ in 0..steps {
         let s = Instant::now();
         let batch_data = t.batch(t.step)?;
@@ -254,13 +276,7 @@ pub fn profile(arch: Arch, batch: usize, a: &BenchArgs) -> Result<StepProfile> {
         let logits = t.gan.d.forward(&fake, None)?;
         let g_loss = losses::generator_loss(t.cfg.loss, &logits)?;
         p.g_forward += ms(s);
-        let s = Instant::now();
-        let grads = g_loss.backward()?;
-        p.g_backward += ms(s);
-        let s = Instant::now();
-        t.opt_g.step(&grads)?;
-        drop(grads);
-        p.g_adam += ms(s);
+        timed_update(&g_loss, &mut t.opt_g, &mut p.g_backward, &mut p.g_adam)?;
         let s = Instant::now();
         let b = batch;
         let both = Tensor::cat(&[&batch_data.real, &fake.detach()], 0)?;
@@ -268,13 +284,7 @@ pub fn profile(arch: Arch, batch: usize, a: &BenchArgs) -> Result<StepProfile> {
         let (rl, fl) = (logits.narrow(0, 0, b)?, logits.narrow(0, b, b)?);
         let d_loss = losses::discriminator_loss(&rl, &fl)?;
         p.d_forward += ms(s);
-        let s = Instant::now();
-        let grads = d_loss.backward()?;
-        p.d_backward += ms(s);
-        let s = Instant::now();
-        t.opt_d.step(&grads)?;
-        drop(grads);
-        p.d_adam += ms(s);
+        timed_update(&d_loss, &mut t.opt_d, &mut p.d_backward, &mut p.d_adam)?;
         let s = Instant::now();
         let d_real = candle_nn::ops::sigmoid(&rl.detach())?.mean_all()?;
         let d_fake = candle_nn::ops::sigmoid(&fl.detach())?.mean_all()?;

@@ -81,6 +81,16 @@ impl Error {
     }
 }
 
+impl Error {
+    /// `Ok` when the two sizes of `what` are equal, else [`Error::DimensionMismatch`].
+    pub fn check_equal(what: &'static str, left: usize, right: usize) -> Result<()> {
+        if left != right {
+            return Err(Error::DimensionMismatch { what, left, right });
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use candle_core::{backprop::GradStore, Tensor, Var};
 
 use crate::ops::adam::{AdamMoments, AdamParam};
+use crate::ops::{contiguous, Slices};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -120,23 +121,19 @@ impl Adam {
         self.t += 1;
         let c = self.cfg;
         let (step_size, sqrt_bc2) = self.corrections();
-        let moments = AdamMoments {
+        let moments = Slices(AdamMoments {
             beta1: c.beta1 as f32,
             beta2: c.beta2 as f32,
-        };
-        let update = AdamParam {
+        });
+        let update = Slices(AdamParam {
             step_size: step_size as f32,
             sqrt_bc2: sqrt_bc2 as f32,
             eps: c.eps as f32,
-        };
+        });
         for ((_, p), mv) in self.params.iter().zip(&self.mv) {
             let Some(g) = grads.get(p) else { continue };
             // Gradients of transposed weights can come back strided; the kernels read slices.
-            let g = if g.is_contiguous() {
-                g.clone()
-            } else {
-                g.contiguous()?
-            };
+            let g = contiguous(g)?;
             mv.inplace_op2(&g, &moments)?;
             p.inplace_op2(mv, &update)?;
         }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 mod common;
 
-use common::trainer;
+use common::{toy_train_args, trainer};
 
 use runtime::format::LayerSpec;
 use runtime::write::ModelBuilder;
@@ -58,6 +58,12 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     p.display().to_string()
 }
 
+/// [`point_generator`] written to `dir/{name}.safetensors`; its path.
+fn point_file(dir: &Path, name: &str, at: [f32; 2], spread: f32, dataset: Option<&str>) -> String {
+    let bytes = point_generator(at, spread, dataset);
+    write(dir, &format!("{name}.safetensors"), &bytes)
+}
+
 /// A 2-D "generator" that puts every sample at `at` plus `spread * z`.
 fn point_generator(at: [f32; 2], spread: f32, dataset: Option<&str>) -> Vec<u8> {
     let mut b = ModelBuilder::new(2, 0, Shape { c: 2, h: 1, w: 1 });
@@ -104,17 +110,9 @@ fn digit_generator(classes: usize) -> Vec<u8> {
 fn toy_protocol_scores_known_generators_exactly() {
     let dir = tempfile::tempdir().unwrap();
     // Collapsed onto the grid mode (2, -2): one mode, every sample high quality, KL = ln 25.
-    let collapsed = write(
-        dir.path(),
-        "collapsed.safetensors",
-        &point_generator([2.0, -2.0], 0.0, Some("grid25")),
-    );
+    let collapsed = point_file(dir.path(), "collapsed", [2.0, -2.0], 0.0, Some("grid25"));
     // Spread far beyond 3 std (0.15) around the centre mode: few high-quality samples.
-    let wide = write(
-        dir.path(),
-        "wide.safetensors",
-        &point_generator([0.0, 0.0], 1.0, Some("grid25")),
-    );
+    let wide = point_file(dir.path(), "wide", [0.0, 0.0], 1.0, Some("grid25"));
     let j = trainer_json(&[
         "eval",
         "--model",
@@ -156,11 +154,7 @@ fn toy_protocol_scores_known_generators_exactly() {
 #[test]
 fn toy_distribution_comes_from_provenance_or_flag() {
     let dir = tempfile::tempdir().unwrap();
-    let anon = write(
-        dir.path(),
-        "anon.safetensors",
-        &point_generator([1.0, 0.0], 0.001, None),
-    );
+    let anon = point_file(dir.path(), "anon", [1.0, 0.0], 0.001, None);
     assert_error(&["eval", "--model", &anon, "--toy-samples", "100"], "--toy");
     let j = trainer_json(&[
         "eval",
@@ -175,16 +169,8 @@ fn toy_distribution_comes_from_provenance_or_flag() {
     assert_eq!(j["distribution"], "ring8");
     assert_eq!(j["results"][0]["modes_captured"], 1);
     assert_eq!(j["results"][0]["high_quality"], 1.0);
-    let ring = write(
-        dir.path(),
-        "ring.safetensors",
-        &point_generator([1.0, 0.0], 0.0, Some("ring8")),
-    );
-    let grid = write(
-        dir.path(),
-        "grid.safetensors",
-        &point_generator([0.0, 0.0], 0.0, Some("grid25")),
-    );
+    let ring = point_file(dir.path(), "ring", [1.0, 0.0], 0.0, Some("ring8"));
+    let grid = point_file(dir.path(), "grid", [0.0, 0.0], 0.0, Some("grid25"));
     assert_error(
         &["eval", "--model", &ring, &grid, "--toy-samples", "100"],
         "separately",
@@ -400,21 +386,17 @@ fn bad_inputs_end_with_a_clear_error() {
 fn run_directories_are_evaluated_from_their_newest_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let runs = dir.path().to_str().unwrap();
-    let (code, _, err) = trainer(&[
-        "train",
-        "--arch",
-        "toy",
-        "--toy",
-        "ring8",
-        "--steps",
+    let (code, _, err) = trainer(&toy_train_args(
         "20",
-        "--no-export",
-        "--quiet",
-        "--runs-dir",
-        runs,
-        "--name",
-        "tiny",
-    ]);
+        &[
+            "--no-export",
+            "--quiet",
+            "--runs-dir",
+            runs,
+            "--name",
+            "tiny",
+        ],
+    ));
     assert_eq!(code, 0, "{err}");
     let run = dir.path().join("tiny").display().to_string();
     let j = trainer_json(&["eval", "--run", &run, "--toy-samples", "200", "--json"]);

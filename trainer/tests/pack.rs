@@ -84,27 +84,20 @@ fn a_pack_sees_its_members_in_order() {
     let mut t = packed_trainer(Arch::Mlp, false, 2);
     let x = t.batch(0).unwrap().real;
     let base = t.gan.d.forward(&x, None).unwrap().to_vec1::<f32>().unwrap();
-    let idx = |v: Vec<u32>| Tensor::new(v, &Device::Cpu).unwrap();
+    // The scores of the batch in the order `order`.
+    let scores = |order: Vec<u32>| {
+        let order = Tensor::new(order, &Device::Cpu).unwrap();
+        let x = x.index_select(&order, 0).unwrap();
+        t.gan.d.forward(&x, None).unwrap().to_vec1::<f32>().unwrap()
+    };
     let mut within: Vec<u32> = (0..16).collect();
     within.swap(0, 1);
-    let s = t
-        .gan
-        .d
-        .forward(&x.index_select(&idx(within), 0).unwrap(), None)
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let s = scores(within);
     assert!((s[0] - base[0]).abs() > 1e-6 && s[1..] == base[1..]);
     let mut across: Vec<u32> = (0..16).collect();
     across.swap(0, 2);
     across.swap(1, 3);
-    let s = t
-        .gan
-        .d
-        .forward(&x.index_select(&idx(across), 0).unwrap(), None)
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let s = scores(across);
     assert_eq!((s[0], s[1]), (base[1], base[0]));
 }
 

@@ -6,6 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
+use common::toy_train_args;
+
 use runtime::format::{tensor_name, DType, LayerSpec, TensorRole};
 use runtime::write::ModelBuilder;
 use runtime::Shape;
@@ -31,6 +35,12 @@ fn fails_with_one_line(args: &[&str], needles: &[&str]) {
     for n in needles {
         assert!(lines[0].contains(n), "{args:?}: {:?} lacks {n:?}", lines[0]);
     }
+}
+
+/// `trainer train` with `input` given by `flag` (`--data`, `--images`) fails as
+/// [`fails_with_one_line`] checks.
+fn refuses_input(flag: &str, input: &Path, runs: &Path, needles: &[&str]) {
+    fails_with_one_line(&["train", flag, s(input), "--runs-dir", s(runs)], needles);
 }
 
 fn s(p: &Path) -> &str {
@@ -79,10 +89,7 @@ fn a_model_file_given_as_data_is_refused() {
     )
     .unwrap_or_else(|_| small_model());
     let data = data_dir(dir.path(), "model-as-data", &model);
-    fails_with_one_line(
-        &["train", "--data", s(&data), "--runs-dir", s(dir.path())],
-        &["train-images-idx3-ubyte"],
-    );
+    refuses_input("--data", &data, dir.path(), &["train-images-idx3-ubyte"]);
 }
 
 #[test]
@@ -106,10 +113,7 @@ fn damaged_idx_files_are_refused() {
     );
     let empty = data_dir(dir.path(), "empty", &[]);
     for d in [cut, truncated, bad_magic, empty] {
-        fails_with_one_line(
-            &["train", "--data", s(&d), "--runs-dir", s(dir.path())],
-            &["train-images-idx3-ubyte"],
-        );
+        refuses_input("--data", &d, dir.path(), &["train-images-idx3-ubyte"]);
     }
 }
 
@@ -129,16 +133,10 @@ fn png_folder(dir: &Path, name: &str, sizes: &[(u32, u32)]) -> PathBuf {
 fn mixed_and_damaged_images_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mixed = png_folder(dir.path(), "mixed", &[(28, 28), (32, 20)]);
-    fails_with_one_line(
-        &["train", "--images", s(&mixed), "--runs-dir", s(dir.path())],
-        &["b.png", "share one size"],
-    );
+    refuses_input("--images", &mixed, dir.path(), &["b.png", "share one size"]);
     let broken = png_folder(dir.path(), "broken", &[(28, 28)]);
     std::fs::write(broken.join("b.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
-    fails_with_one_line(
-        &["train", "--images", s(&broken), "--runs-dir", s(dir.path())],
-        &["b.png"],
-    );
+    refuses_input("--images", &broken, dir.path(), &["b.png"]);
 }
 
 #[test]
@@ -149,19 +147,10 @@ fn unwritable_and_full_outputs_are_reported() {
     std::fs::write(&file, b"x").unwrap();
     let under_file = file.join("x");
     fails_with_one_line(
-        &[
-            "train",
-            "--arch",
-            "toy",
-            "--toy",
-            "ring8",
-            "--steps",
+        &toy_train_args(
             "2",
-            "--runs-dir",
-            s(&under_file),
-            "--no-export",
-            "--quiet",
-        ],
+            &["--runs-dir", s(&under_file), "--no-export", "--quiet"],
+        ),
         &["a-file"],
     );
     let model = dir.path().join("m.safetensors");
@@ -189,21 +178,17 @@ fn unwritable_and_full_outputs_are_reported() {
     // Export of a real (two-step) run to an unwritable place.
     let runs = dir.path().join("runs");
     let ok = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args([
-            "train",
-            "--arch",
-            "toy",
-            "--toy",
-            "ring8",
-            "--steps",
+        .args(toy_train_args(
             "2",
-            "--runs-dir",
-            s(&runs),
-            "--name",
-            "r",
-            "--no-export",
-            "--quiet",
-        ])
+            &[
+                "--runs-dir",
+                s(&runs),
+                "--name",
+                "r",
+                "--no-export",
+                "--quiet",
+            ],
+        ))
         .output()
         .unwrap();
     assert!(
@@ -271,30 +256,12 @@ fn out_of_range_sample_options_are_refused() {
     std::fs::write(&model, small_model()).unwrap();
     let out = dir.path().join("o.png");
     // An unconditional model given a class, and option values that are not numbers.
-    fails_with_one_line(
-        &[
-            "sample",
-            "--model",
-            s(&model),
-            "--out",
-            s(&out),
-            "--class",
-            "3",
-        ],
-        &["class"],
-    );
-    fails_with_one_line(
-        &[
-            "sample",
-            "--model",
-            s(&model),
-            "--out",
-            s(&out),
-            "--count",
-            "many",
-        ],
-        &["many"],
-    );
+    let sample = |more: &[&str], needles: &[&str]| {
+        let args = [&["sample", "--model", s(&model), "--out", s(&out)], more].concat();
+        fails_with_one_line(&args, needles);
+    };
+    sample(&["--class", "3"], &["class"]);
+    sample(&["--count", "many"], &["many"]);
     fails_with_one_line(
         &["train", "--data", s(dir.path()), "--image-size", "-3"],
         &["-3"],

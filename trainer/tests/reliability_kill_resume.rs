@@ -6,21 +6,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::toy_train_args;
+
 /// Steps between checkpoints in these runs.
 const EVERY: u64 = 20;
 
-/// A toy run (2-D points, a small MLP): about a hundred steps a second, so checkpoints come fast.
+/// A toy run ([`toy_train_args`]): checkpoints come fast.
 fn train_args(runs: &Path, steps: u64) -> Vec<String> {
-    [
-        "train",
-        "--arch",
-        "toy",
-        "--toy",
-        "ring8",
-        "--steps",
-        &steps.to_string(),
+    let (steps, every) = (steps.to_string(), EVERY.to_string());
+    let more = [
         "--checkpoint-every",
-        &EVERY.to_string(),
+        &every,
         "--log-every",
         "1",
         "--sample-every",
@@ -31,15 +29,22 @@ fn train_args(runs: &Path, steps: u64) -> Vec<String> {
         "killed",
         "--no-export",
         "--quiet",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    ];
+    toy_train_args(&steps, &more)
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// The trainer binary with `args`.
+fn trainer_with(args: &[String]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trainer"));
+    command.args(args);
+    command
 }
 
 fn spawn(args: &[String]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(args)
+    trainer_with(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -163,10 +168,7 @@ fn sigkill_then_resume_loses_at_most_one_interval() {
     let lines_before = logged_steps(&run).len();
     let mut args = train_args(runs, end);
     args.extend(["--resume".into(), run.to_str().unwrap().into()]);
-    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(&args)
-        .output()
-        .unwrap();
+    let out = trainer_with(&args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "resume failed: {stderr}");
     assert!(
@@ -185,10 +187,7 @@ fn resume_with_only_damaged_checkpoints_fails_with_one_error_line() {
     let dir = tempfile::tempdir().unwrap();
     let runs = dir.path();
     let run = runs.join("killed");
-    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(train_args(runs, 2 * EVERY))
-        .output()
-        .unwrap();
+    let out = trainer_with(&train_args(runs, 2 * EVERY)).output().unwrap();
     assert!(out.status.success());
     for f in checkpoints(&run) {
         let mut bytes = std::fs::read(&f).unwrap();
@@ -198,10 +197,7 @@ fn resume_with_only_damaged_checkpoints_fails_with_one_error_line() {
     }
     let mut args = train_args(runs, 3 * EVERY);
     args.extend(["--resume".into(), run.to_str().unwrap().into()]);
-    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(&args)
-        .output()
-        .unwrap();
+    let out = trainer_with(&args).output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
@@ -215,8 +211,7 @@ fn sigint_writes_a_checkpoint_of_the_last_step() {
     let dir = tempfile::tempdir().unwrap();
     let runs = dir.path();
     let run = runs.join("killed");
-    let child = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(train_args(runs, 1_000_000))
+    let child = trainer_with(&train_args(runs, 1_000_000))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

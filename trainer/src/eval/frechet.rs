@@ -82,13 +82,7 @@ fn trace_sqrt_psd(m: &DMatrix<f64>) -> f64 {
 
 /// Frechet distance between the Gaussians summarising `a` and `b` (same dimension).
 pub fn frechet_distance(a: &FeatureStats, b: &FeatureStats) -> Result<f64, Error> {
-    if a.dim() != b.dim() {
-        return Err(Error::DimensionMismatch {
-            what: "feature dimensions",
-            left: a.dim(),
-            right: b.dim(),
-        });
-    }
+    Error::check_equal("feature dimensions", a.dim(), b.dim())?;
     let diff = &a.mean - &b.mean;
     let root_a = sqrt_psd(&a.cov);
     let cross = trace_sqrt_psd(&(&root_a * &b.cov * &root_a));

@@ -41,13 +41,7 @@ pub fn normalize(counts: &[usize]) -> Vec<f64> {
 /// `KL(p || q) = sum p_i ln(p_i / q_i)` in nats, with `0 ln 0 = 0`. Infinite divergence (mass in
 /// `p` where `q` has none) is an error, not a number: no reader can use an infinity.
 pub fn kl_divergence(p: &[f64], q: &[f64]) -> Result<f64, Error> {
-    if p.len() != q.len() {
-        return Err(Error::DimensionMismatch {
-            what: "distributions",
-            left: p.len(),
-            right: q.len(),
-        });
-    }
+    Error::check_equal("distributions", p.len(), q.len())?;
     let mut kl = 0.0;
     for (i, (&pi, &qi)) in p.iter().zip(q).enumerate() {
         if pi <= 0.0 {
@@ -102,13 +96,7 @@ pub fn mean_confidence(probs: &[f32], classes: usize) -> Result<f64, Error> {
 
 /// Fraction of samples whose predicted class is the class asked for.
 pub fn conditional_accuracy(predicted: &[usize], asked: &[usize]) -> Result<f64, Error> {
-    if predicted.len() != asked.len() {
-        return Err(Error::DimensionMismatch {
-            what: "labels",
-            left: predicted.len(),
-            right: asked.len(),
-        });
-    }
+    Error::check_equal("labels", predicted.len(), asked.len())?;
     if predicted.is_empty() {
         return Err(Error::TooFewSamples {
             what: "labels",

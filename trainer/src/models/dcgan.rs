@@ -16,9 +16,9 @@
 use candle_core::Tensor;
 use rand_chacha::ChaCha8Rng;
 
-use super::layers::{Act, BatchNorm, Conv2d, ConvTranspose2d, Embedding, Linear};
+use super::layers::{Act, BatchNorm, Conv2d, ConvSize, ConvTranspose2d, Embedding, Linear};
 use super::params::ParamStore;
-use super::{pack_channels, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec};
+use super::{pack_channels, with_label, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec};
 use crate::error::Result;
 use runtime::format::LayerSpec;
 
@@ -48,6 +48,18 @@ const D_CHANNELS: [usize; 2] = [16, 32];
 const BN_EPS: f64 = 1e-5;
 const SLOPE: f64 = 0.2;
 
+/// The DCGAN's convolutions: kernel 4, stride 2, padding 1, which halve the image (or, transposed,
+/// double it).
+fn by_two(cin: usize, cout: usize) -> ConvSize {
+    ConvSize {
+        cin,
+        cout,
+        k: 4,
+        stride: 2,
+        padding: 1,
+    }
+}
+
 /// The convolutional generator.
 pub struct Generator {
     embed: Option<Embedding>,
@@ -75,9 +87,9 @@ impl Generator {
             embed,
             fc: Linear::new(p, "fc", in0, c0 * h4 * w4, rng)?,
             bn0: BatchNorm::new(p, "bn0", c0, BN_EPS)?,
-            up1: ConvTranspose2d::new(p, "up1", c0, c1, 4, 2, 1, rng)?,
+            up1: ConvTranspose2d::new(p, "up1", by_two(c0, c1), rng)?,
             bn1: BatchNorm::new(p, "bn1", c1, BN_EPS)?,
-            up2: ConvTranspose2d::new(p, "up2", c1, spec.channels, 4, 2, 1, rng)?,
+            up2: ConvTranspose2d::new(p, "up2", by_two(c1, spec.channels), rng)?,
             h4,
             w4,
         };
@@ -88,10 +100,7 @@ impl Generator {
 
 impl GeneratorNet for Generator {
     fn forward_t(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Result<Tensor> {
-        let x = match (&self.embed, labels) {
-            (Some(e), Some(l)) => Tensor::cat(&[z, &e.forward(l)?], 1)?,
-            _ => z.clone(),
-        };
+        let x = with_label(z, self.embed.as_ref(), labels)?;
         let x = self
             .fc
             .forward(&x)?
@@ -153,18 +162,11 @@ impl Discriminator {
         } else {
             None
         };
+        // One-hot class planes beside each sample's channels, `pack` samples deep.
+        let cin = spec.pack * (spec.channels + spec.num_classes);
         let d = Discriminator {
-            conv1: Conv2d::new(
-                p,
-                "conv1",
-                spec.pack * (spec.channels + spec.num_classes),
-                c1,
-                4,
-                2,
-                1,
-                rng,
-            )?,
-            conv2: Conv2d::new(p, "conv2", c1, c2, 4, 2, 1, rng)?,
+            conv1: Conv2d::new(p, "conv1", by_two(cin, c1), rng)?,
+            conv2: Conv2d::new(p, "conv2", by_two(c1, c2), rng)?,
             out: Linear::new(p, "out", features, 1, rng)?,
             project,
             classes: spec.num_classes,

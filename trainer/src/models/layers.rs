@@ -15,6 +15,21 @@ fn bound(fan_in: usize) -> f32 {
     1.0 / (fan_in as f32).sqrt()
 }
 
+/// The variables `{name}.weight` of shape `weight` and `{name}.bias` of `bias` values, drawn in
+/// that order within PyTorch's default bound for `fan_in`.
+fn weight_and_bias(
+    store: &mut ParamStore,
+    name: &str,
+    weight: &[usize],
+    bias: usize,
+    fan_in: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<(Var, Var)> {
+    let b = bound(fan_in);
+    let w = store.uniform(&format!("{name}.weight"), weight, b, rng)?;
+    Ok((w, store.uniform(&format!("{name}.bias"), &[bias], b, rng)?))
+}
+
 /// `y = x W^T + b`, weight `[out, in]`.
 ///
 /// The parameters are the tensors of the store's variables (same storage, so optimiser updates
@@ -33,16 +48,10 @@ impl Linear {
         out: usize,
         rng: &mut ChaCha8Rng,
     ) -> Result<Self> {
-        let b = bound(fan_in);
+        let (weight, bias) = weight_and_bias(store, name, &[out, fan_in], out, fan_in, rng)?;
         Ok(Linear {
-            weight: store
-                .uniform(&format!("{name}.weight"), &[out, fan_in], b, rng)?
-                .as_tensor()
-                .clone(),
-            bias: store
-                .uniform(&format!("{name}.bias"), &[out], b, rng)?
-                .as_tensor()
-                .clone(),
+            weight: weight.as_tensor().clone(),
+            bias: bias.as_tensor().clone(),
         })
     }
 
@@ -225,6 +234,17 @@ impl BatchNorm {
     }
 }
 
+/// A square convolution's sizes, as PyTorch's `Conv2d` and `ConvTranspose2d` take them:
+/// channels in and out, kernel size, stride, padding.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvSize {
+    pub cin: usize,
+    pub cout: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
 /// A square 2-D convolution, weight `[out, in, k, k]`; parameters as in [`Linear`].
 #[derive(Debug, Clone)]
 pub struct Conv2d {
@@ -235,29 +255,20 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: &mut ParamStore,
         name: &str,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        padding: usize,
+        size: ConvSize,
         rng: &mut ChaCha8Rng,
     ) -> Result<Self> {
-        let b = bound(cin * k * k);
+        let ConvSize { cin, cout, k, .. } = size;
+        let shape = [cout, cin, k, k];
+        let (weight, bias) = weight_and_bias(store, name, &shape, cout, cin * k * k, rng)?;
         Ok(Conv2d {
-            weight: store
-                .uniform(&format!("{name}.weight"), &[cout, cin, k, k], b, rng)?
-                .as_tensor()
-                .clone(),
-            bias: store
-                .uniform(&format!("{name}.bias"), &[cout], b, rng)?
-                .as_tensor()
-                .clone(),
-            stride,
-            padding,
+            weight: weight.as_tensor().clone(),
+            bias: bias.as_tensor().clone(),
+            stride: size.stride,
+            padding: size.padding,
         })
     }
 
@@ -293,24 +304,21 @@ pub struct ConvTranspose2d {
 }
 
 impl ConvTranspose2d {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: &mut ParamStore,
         name: &str,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        padding: usize,
+        size: ConvSize,
         rng: &mut ChaCha8Rng,
     ) -> Result<Self> {
+        let ConvSize { cin, cout, k, .. } = size;
         // PyTorch takes fan_in from the weight's second axis, the output channels.
-        let b = bound(cout * k * k);
+        let shape = [cin, cout, k, k];
+        let (weight, bias) = weight_and_bias(store, name, &shape, cout, cout * k * k, rng)?;
         Ok(ConvTranspose2d {
-            weight: store.uniform(&format!("{name}.weight"), &[cin, cout, k, k], b, rng)?,
-            bias: store.uniform(&format!("{name}.bias"), &[cout], b, rng)?,
-            stride,
-            padding,
+            weight,
+            bias,
+            stride: size.stride,
+            padding: size.padding,
             output_padding: 0,
         })
     }

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::layers::{Act, BatchNorm, Embedding, Linear};
 use super::params::ParamStore;
-use super::{dense_input, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec};
+use super::{with_label, DenseD, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec};
 use crate::error::Result;
 use runtime::format::LayerSpec;
 
@@ -56,10 +56,7 @@ impl Generator {
 
 impl GeneratorNet for Generator {
     fn forward_t(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Result<Tensor> {
-        let mut x = match (&self.embed, labels) {
-            (Some(e), Some(l)) => Tensor::cat(&[z, &e.forward(l)?], 1)?,
-            _ => z.clone(),
-        };
+        let mut x = with_label(z, self.embed.as_ref(), labels)?;
         // Each activation is fused into the op before it on the CPU (`crate::ops::act::Act`).
         let leaky = Act::Leaky(SLOPE as f32);
         x = self.first.forward_act(&x, leaky)?;
@@ -101,47 +98,23 @@ impl GeneratorNet for Generator {
 }
 
 /// The MLP discriminator; conditional, it sees the class embedding beside the pixels.
-pub struct Discriminator {
-    embed: Option<Embedding>,
-    layers: Vec<Linear>,
-    out: Linear,
-    pack: usize,
-}
+pub struct Discriminator(DenseD);
 
 impl Discriminator {
     pub fn new(spec: &ModelSpec, p: &mut ParamStore, rng: &mut ChaCha8Rng) -> Result<Self> {
-        let embed = Embedding::label(spec, p, rng)?;
-        let mut fan_in = spec.dense_input_len();
-        let mut layers = Vec::new();
-        for (i, &h) in D_HIDDEN.iter().enumerate() {
-            layers.push(Linear::new(p, &format!("fc{i}"), fan_in, h, rng)?);
-            fan_in = h;
-        }
-        let out = Linear::new(p, "out", fan_in, 1, rng)?;
-        Ok(Discriminator {
-            embed,
-            layers,
-            out,
-            pack: spec.pack,
-        })
+        let widths = D_HIDDEN.map(|h| (h, h));
+        Ok(Discriminator(DenseD::new(spec, p, rng, widths)?))
     }
 }
 
 impl DiscriminatorNet for Discriminator {
     fn forward(&self, x: &Tensor, labels: Option<&Tensor>) -> Result<Tensor> {
-        let mut x = dense_input(x, self.embed.as_ref(), labels, self.pack)?;
-        for lin in &self.layers {
-            x = lin.forward_act(&x, Act::Leaky(SLOPE as f32))?;
-        }
-        Ok(self.out.forward(&x)?.squeeze(1)?)
+        let leaky = Act::Leaky(SLOPE as f32);
+        self.0
+            .forward(x, labels, |lin, x| lin.forward_act(x, leaky))
     }
 
     fn frozen(&self) -> Box<dyn DiscriminatorNet> {
-        Box::new(Discriminator {
-            embed: self.embed.as_ref().map(Embedding::frozen),
-            layers: self.layers.iter().map(Linear::frozen).collect(),
-            out: self.out.frozen(),
-            pack: self.pack,
-        })
+        Box::new(Discriminator(self.0.frozen()))
     }
 }

@@ -199,11 +199,87 @@ pub fn dense_input(
     labels: Option<&Tensor>,
     pack: usize,
 ) -> Result<Tensor> {
-    let mut x = x.flatten_from(1)?;
-    if let (Some(e), Some(l)) = (embed, labels) {
-        x = Tensor::cat(&[&x, &e.forward(l)?], 1)?;
-    }
+    let x = with_label(&x.flatten_from(1)?, embed, labels)?;
     pack_rows(&x, pack)
+}
+
+/// `x` `[B, F]` with each row's label embedding appended when conditional (an embedding and
+/// labels), else `x` itself.
+pub fn with_label(
+    x: &Tensor,
+    embed: Option<&layers::Embedding>,
+    labels: Option<&Tensor>,
+) -> Result<Tensor> {
+    Ok(match (embed, labels) {
+        (Some(e), Some(l)) => Tensor::cat(&[x, &e.forward(l)?], 1)?,
+        _ => x.clone(),
+    })
+}
+
+/// What the dense discriminators (MLP, toy) share: the class embedding, the hidden layers `fc0`,
+/// `fc1`, ... and the output logit `out`, over [`dense_input`]. Each model adds its hidden
+/// layers' activation.
+pub struct DenseD {
+    embed: Option<layers::Embedding>,
+    layers: Vec<layers::Linear>,
+    out: layers::Linear,
+    pack: usize,
+}
+
+impl DenseD {
+    /// Hidden layer `i` has `widths[i].0` outputs, of which its activation passes `widths[i].1`
+    /// on (fewer after maxout). Parameters are drawn in order: embedding, hidden layers, output.
+    pub fn new(
+        spec: &ModelSpec,
+        p: &mut params::ParamStore,
+        rng: &mut rand_chacha::ChaCha8Rng,
+        widths: impl IntoIterator<Item = (usize, usize)>,
+    ) -> Result<Self> {
+        let embed = layers::Embedding::label(spec, p, rng)?;
+        let mut fan_in = spec.dense_input_len();
+        let mut hidden = Vec::new();
+        for (i, (outputs, passed)) in widths.into_iter().enumerate() {
+            hidden.push(layers::Linear::new(
+                p,
+                &format!("fc{i}"),
+                fan_in,
+                outputs,
+                rng,
+            )?);
+            fan_in = passed;
+        }
+        let out = layers::Linear::new(p, "out", fan_in, 1, rng)?;
+        Ok(DenseD {
+            embed,
+            layers: hidden,
+            out,
+            pack: spec.pack,
+        })
+    }
+
+    /// One logit per pack; `hidden` runs a hidden layer and its activation.
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        labels: Option<&Tensor>,
+        hidden: impl Fn(&layers::Linear, &Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let mut x = dense_input(x, self.embed.as_ref(), labels, self.pack)?;
+        for lin in &self.layers {
+            x = hidden(lin, &x)?;
+        }
+        Ok(self.out.forward(&x)?.squeeze(1)?)
+    }
+
+    /// The same layers with constant parameters.
+    pub fn frozen(&self) -> Self {
+        DenseD {
+            embed: self.embed.as_ref().map(layers::Embedding::frozen),
+            layers: self.layers.iter().map(layers::Linear::frozen).collect(),
+            out: self.out.frozen(),
+            pack: self.pack,
+        }
+    }
 }
 
 /// Stacks the channels of consecutive images: `[B, C, H, W]` becomes `[B / pack, pack * C, H, W]`.

@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::layers::{leaky_relu, BatchNorm, Embedding, Linear};
 use super::params::ParamStore;
-use super::{dense_input, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec, ToyNet};
+use super::{with_label, DenseD, DiscriminatorNet, ExportedLayer, GeneratorNet, ModelSpec, ToyNet};
 use crate::error::Result;
 use runtime::format::LayerSpec;
 
@@ -72,10 +72,7 @@ impl Generator {
 
 impl GeneratorNet for Generator {
     fn forward_t(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Result<Tensor> {
-        let mut x = match (&self.embed, labels) {
-            (Some(e), Some(l)) => Tensor::cat(&[z, &e.forward(l)?], 1)?,
-            _ => z.clone(),
-        };
+        let mut x = with_label(z, self.embed.as_ref(), labels)?;
         for (lin, bn) in &self.layers {
             x = lin.forward(&x)?;
             if let Some(bn) = bn {
@@ -103,68 +100,45 @@ impl GeneratorNet for Generator {
 
 /// The toy discriminator.
 pub struct Discriminator {
-    embed: Option<Embedding>,
-    layers: Vec<Linear>,
+    body: DenseD,
     /// 1 (LeakyReLU layers) or the number of maxout pieces per unit.
     pieces: usize,
-    out: Linear,
-    pack: usize,
 }
 
 impl Discriminator {
     pub fn new(spec: &ModelSpec, p: &mut ParamStore, rng: &mut ChaCha8Rng) -> Result<Self> {
-        let embed = Embedding::label(spec, p, rng)?;
-        let mut width = spec.dense_input_len();
         let (_, (hidden, count)) = sizes(spec.toy_net);
         let pieces = match spec.toy_net {
             ToyNet::Small => 1,
             ToyNet::Large => MAXOUT_PIECES,
         };
-        let mut layers = Vec::with_capacity(count);
-        for i in 0..count {
-            layers.push(Linear::new(
-                p,
-                &format!("fc{i}"),
-                width,
-                hidden * pieces,
-                rng,
-            )?);
-            width = hidden;
-        }
-        let out = Linear::new(p, "out", width, 1, rng)?;
+        let widths = (0..count).map(|_| (hidden * pieces, hidden));
         Ok(Discriminator {
-            embed,
-            layers,
+            body: DenseD::new(spec, p, rng, widths)?,
             pieces,
-            out,
-            pack: spec.pack,
         })
     }
 }
 
 impl DiscriminatorNet for Discriminator {
     fn forward(&self, x: &Tensor, labels: Option<&Tensor>) -> Result<Tensor> {
-        let mut x = dense_input(x, self.embed.as_ref(), labels, self.pack)?;
-        for lin in &self.layers {
-            let y = lin.forward(&x)?;
-            x = if self.pieces > 1 {
+        let pieces = self.pieces;
+        self.body.forward(x, labels, |lin, x| {
+            let y = lin.forward(x)?;
+            if pieces > 1 {
                 // Maxout: each unit is the largest of its `pieces` consecutive outputs.
                 let (b, f) = y.dims2()?;
-                y.reshape((b, f / self.pieces, self.pieces))?.max(2)?
+                Ok(y.reshape((b, f / pieces, pieces))?.max(2)?)
             } else {
-                leaky_relu(&y, SLOPE)?
-            };
-        }
-        Ok(self.out.forward(&x)?.squeeze(1)?)
+                leaky_relu(&y, SLOPE)
+            }
+        })
     }
 
     fn frozen(&self) -> Box<dyn DiscriminatorNet> {
         Box::new(Discriminator {
-            embed: self.embed.as_ref().map(Embedding::frozen),
-            layers: self.layers.iter().map(Linear::frozen).collect(),
+            body: self.body.frozen(),
             pieces: self.pieces,
-            out: self.out.frozen(),
-            pack: self.pack,
         })
     }
 }
@@ -174,6 +148,11 @@ mod tests {
     use super::*;
     use crate::models::{Arch, Gan};
     use candle_core::{DType, Device};
+
+    /// The number of trainable values in a store.
+    fn trainable_len(store: &ParamStore) -> usize {
+        store.trainable().iter().map(|(_, v)| v.elem_count()).sum()
+    }
 
     fn spec(net: ToyNet, pack: usize) -> ModelSpec {
         ModelSpec {
@@ -193,20 +172,10 @@ mod tests {
     fn large_has_the_published_sizes() {
         let gan = Gan::new(&spec(ToyNet::Large, 1), &Device::Cpu, 0).unwrap();
         // G: 2*400+400 + 3*(400*400+400) + 400*2+2, plus 4 batch norms of 400 (scale, shift).
-        let g: usize = gan
-            .g_params
-            .trainable()
-            .iter()
-            .map(|(_, v)| v.elem_count())
-            .sum();
+        let g = trainable_len(&gan.g_params);
         assert_eq!(g, 1200 + 3 * 160_400 + 802 + 4 * 800);
         // D: 2 -> 1000, 200 -> 1000 twice (maxout 5 x 200), 200 -> 1.
-        let d: usize = gan
-            .d_params
-            .trainable()
-            .iter()
-            .map(|(_, v)| v.elem_count())
-            .sum();
+        let d = trainable_len(&gan.d_params);
         assert_eq!(d, 3 * 1000 + 2 * 201_000 + 201);
     }
 

@@ -5,9 +5,9 @@
 //! its own (one pass each way), for the models that do not fuse it.
 //! CPU only: [`Act::unfused`] and [`leaky_relu`] use candle's ops on other devices.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use candle_core::Tensor;
 
-use super::f32_slice;
+use super::custom::{In, Out, SliceOp1, SliceOp2, Slices};
 use crate::error::Result;
 
 /// `x > 0 ? x : slope x` (PyTorch's definition).
@@ -22,61 +22,57 @@ struct LeakyReluGrad {
     slope: f32,
 }
 
-impl CustomOp1 for LeakyRelu {
+impl SliceOp1 for LeakyRelu {
     fn name(&self) -> &'static str {
         "leaky-relu"
     }
 
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s, l, self.name())?;
+    fn forward(&self, x: In) -> Out {
         let a = self.slope;
-        let y: Vec<f32> = x.iter().map(|&v| if v > 0.0 { v } else { a * v }).collect();
-        Ok((CpuStorage::F32(y), l.shape().clone()))
+        let y: Vec<f32> =
+            x.v.iter()
+                .map(|&v| if v > 0.0 { v } else { a * v })
+                .collect();
+        Ok((y, x.shape.clone()))
     }
 
-    fn bwd(
+    fn backward(
         &self,
         arg: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
         let grad = grad.contiguous()?;
-        Ok(Some(arg.apply_op2_no_bwd(
-            &grad,
-            &LeakyReluGrad { slope: self.slope },
-        )?))
+        let op = Slices(LeakyReluGrad { slope: self.slope });
+        Ok(Some(arg.apply_op2_no_bwd(&grad, &op)?))
     }
 }
 
-impl CustomOp2 for LeakyReluGrad {
+impl SliceOp2 for LeakyReluGrad {
     fn name(&self) -> &'static str {
         "leaky-relu-grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s1, l1, self.name())?;
-        let dy = f32_slice(s2, l2, self.name())?;
-        if x.len() != dy.len() {
-            candle_core::bail!(
-                "leaky-relu-grad: {} inputs, {} gradients",
-                x.len(),
-                dy.len()
-            )
-        }
+    fn forward(&self, x: In, dy: In) -> Out {
         let a = self.slope;
-        let dx: Vec<f32> = x
-            .iter()
-            .zip(dy)
-            .map(|(&x, &d)| if x > 0.0 { d } else { a * d })
-            .collect();
-        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+        pointwise_grad(self.name(), "inputs", x, dy, |x, d| {
+            if x > 0.0 {
+                d
+            } else {
+                a * d
+            }
+        })
     }
+}
+
+/// `dx = f(x_i, dy_i)` element by element (`x`: the input or the output of the op whose
+/// gradient this is, as `what` says), checking that there is one gradient a value.
+fn pointwise_grad(op: &str, what: &str, x: In, dy: In, f: impl Fn(f32, f32) -> f32) -> Out {
+    if x.v.len() != dy.v.len() {
+        candle_core::bail!("{op}: {} {what}, {} gradients", x.v.len(), dy.v.len())
+    }
+    let dx: Vec<f32> = x.v.iter().zip(dy.v).map(|(&x, &d)| f(x, d)).collect();
+    Ok((dx, x.shape.clone()))
 }
 
 /// An activation fused into the op before it (dense, batch norm, convolutions): applied to
@@ -140,7 +136,8 @@ impl Act {
         if self == Act::Identity {
             return Ok(dy);
         }
-        y.contiguous()?.apply_op2_no_bwd(&dy, &ActGrad(self))
+        y.contiguous()?
+            .apply_op2_no_bwd(&dy, &Slices(ActGrad(self)))
     }
 }
 
@@ -148,26 +145,14 @@ impl Act {
 #[derive(Debug, Clone, Copy)]
 pub struct ActGrad(pub Act);
 
-impl CustomOp2 for ActGrad {
+impl SliceOp2 for ActGrad {
     fn name(&self) -> &'static str {
         "act-grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let y = f32_slice(s1, l1, self.name())?;
-        let dy = f32_slice(s2, l2, self.name())?;
-        if y.len() != dy.len() {
-            candle_core::bail!("act-grad: {} outputs, {} gradients", y.len(), dy.len())
-        }
+    fn forward(&self, y: In, dy: In) -> Out {
         let a = self.0;
-        let dx: Vec<f32> = y.iter().zip(dy).map(|(&y, &d)| a.grad(y, d)).collect();
-        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+        pointwise_grad(self.name(), "outputs", y, dy, |y, d| a.grad(y, d))
     }
 }
 
@@ -177,19 +162,16 @@ pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
     if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
         return Ok(x.maximum(&(x * slope)?)?);
     }
-    let x = if x.is_contiguous() {
-        x.clone()
-    } else {
-        x.contiguous()?
-    };
-    Ok(x.apply_op1(LeakyRelu {
+    let op = Slices(LeakyRelu {
         slope: slope as f32,
-    })?)
+    });
+    Ok(super::contiguous(x)?.apply_op1(op)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::testing::grads;
     use candle_core::{Device, Var};
 
     /// Values and gradients match the unfused `max(x, a x)` on random inputs.
@@ -202,13 +184,8 @@ mod tests {
         let plain = x.maximum(&(x.as_tensor() * 0.2).unwrap()).unwrap();
         let d = (&ours - &plain).unwrap().abs().unwrap().max_all().unwrap();
         assert_eq!(d.to_scalar::<f32>().unwrap(), 0.0);
-        let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-        let gp = (&plain * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let go = grads(&ours, &r);
+        let gp = grads(&plain, &r);
         let (a, b) = (go.get(&x).unwrap(), gp.get(&x).unwrap());
         let d = (a - b).unwrap().abs().unwrap().max_all().unwrap();
         assert!(d.to_scalar::<f32>().unwrap() < 1e-6);

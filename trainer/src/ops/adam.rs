@@ -3,9 +3,7 @@
 //! so one op can write them), the second the parameter. candle's in-place ops can write one tensor
 //! each, hence two passes rather than one.
 
-use candle_core::{CpuStorage, InplaceOp2, Layout};
-
-use super::{f32_slice, f32_slice_mut};
+use super::custom::SliceInplace2;
 
 /// `m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2` on the moments tensor `[m | v]`.
 pub struct AdamMoments {
@@ -13,20 +11,12 @@ pub struct AdamMoments {
     pub beta2: f32,
 }
 
-impl InplaceOp2 for AdamMoments {
+impl SliceInplace2 for AdamMoments {
     fn name(&self) -> &'static str {
         "adam-moments"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<()> {
-        let g = f32_slice(s2, l2, self.name())?;
-        let mv = f32_slice_mut(s1, l1, self.name())?;
+    fn update(&self, mv: &mut [f32], g: &[f32]) -> candle_core::Result<()> {
         if mv.len() != 2 * g.len() {
             candle_core::bail!(
                 "adam-moments: {} moments for {} gradients",
@@ -57,20 +47,12 @@ pub struct AdamParam {
     pub eps: f32,
 }
 
-impl InplaceOp2 for AdamParam {
+impl SliceInplace2 for AdamParam {
     fn name(&self) -> &'static str {
         "adam-param"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<()> {
-        let mv = f32_slice(s2, l2, self.name())?;
-        let p = f32_slice_mut(s1, l1, self.name())?;
+    fn update(&self, p: &mut [f32], mv: &[f32]) -> candle_core::Result<()> {
         if mv.len() != 2 * p.len() {
             candle_core::bail!("adam-param: {} moments for {} weights", mv.len(), p.len())
         }

@@ -9,6 +9,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
 use super::act::Act;
+use super::custom::Slices;
 use super::norm::ChannelSum;
 use crate::error::Result;
 
@@ -44,7 +45,7 @@ impl CustomOp3 for Dense {
         let CpuStorage::F32(mut y) = y else {
             candle_core::bail!("dense: expects f32 tensors")
         };
-        let b = super::f32_slice(s3, l3, self.name())?;
+        let b = super::custom::f32_slice(s3, l3, self.name())?;
         let act = self.0;
         for row in y.chunks_exact_mut(n) {
             row.iter_mut().zip(b).for_each(|(v, &b)| *v += b);
@@ -76,7 +77,7 @@ impl CustomOp3 for Dense {
             None
         };
         let db = if b.track_op() {
-            Some(grad.apply_op1_no_bwd(&ChannelSum)?)
+            Some(grad.apply_op1_no_bwd(&Slices(ChannelSum))?)
         } else {
             None
         };
@@ -92,6 +93,7 @@ pub fn dense(x: &Tensor, weight: &Tensor, bias: &Tensor, act: Act) -> Result<Ten
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::testing::grads;
     use candle_core::{Device, Var};
 
     /// Values and all three gradients match `act(x.matmul(w.t()) + b)` on random inputs, for
@@ -121,13 +123,8 @@ mod tests {
             let d = (&ours - &theirs).unwrap().abs().unwrap().max_all().unwrap();
             assert!(d.to_scalar::<f32>().unwrap() < 1e-5);
             let r = Tensor::randn(0f32, 1.0, (7, 3), &dev).unwrap();
-            let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-            let gt = (&theirs * &r)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let go = grads(&ours, &r);
+            let gt = grads(&theirs, &r);
             for v in [&x, &xt, &w, &b] {
                 match (go.get(v), gt.get(v)) {
                     (Some(a), Some(c)) => {
@@ -146,12 +143,7 @@ mod tests {
                 &b.as_tensor().detach(),
                 act,
             );
-            let gf = (&frozen.unwrap() * &r)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let gf = grads(&frozen.unwrap(), &r);
             assert!(gf.get(&w).is_none() && gf.get(&b).is_none());
             for v in [&x, &xt] {
                 let bits = |g: Option<&Tensor>| {

@@ -11,23 +11,24 @@
 pub mod act;
 pub mod adam;
 pub mod conv;
+mod custom;
 pub mod linear;
 pub mod norm;
 
 #[cfg(test)]
 mod testing;
 
-use candle_core::{CpuStorage, Layout};
+use candle_core::Tensor;
 
-/// The contiguous f32 slice a layout describes, or an error naming the op.
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> candle_core::Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        candle_core::bail!("{op}: expects f32 tensors")
-    };
-    let Some((start, end)) = l.contiguous_offsets() else {
-        candle_core::bail!("{op}: expects contiguous tensors")
-    };
-    Ok(&v[start..end])
+pub(crate) use custom::Slices;
+
+/// `t` itself if contiguous, else a contiguous copy: the ops read their inputs as slices.
+pub(crate) fn contiguous(t: &Tensor) -> candle_core::Result<Tensor> {
+    if t.is_contiguous() {
+        Ok(t.clone())
+    } else {
+        t.contiguous()
+    }
 }
 
 /// `sum f(x_i)` over a slice in 16 independent partial sums (then added together), so the
@@ -62,21 +63,6 @@ fn lane_sum_dot(a: &[f32], b: &[f32], f: impl Fn(f32) -> f32) -> (f32, f32) {
         td += x * f(y);
     }
     (s.iter().sum::<f32>() + ts, d.iter().sum::<f32>() + td)
-}
-
-/// The mutable version of [`f32_slice`].
-fn f32_slice_mut<'a>(
-    s: &'a mut CpuStorage,
-    l: &Layout,
-    op: &str,
-) -> candle_core::Result<&'a mut [f32]> {
-    let CpuStorage::F32(v) = s else {
-        candle_core::bail!("{op}: expects f32 tensors")
-    };
-    let Some((start, end)) = l.contiguous_offsets() else {
-        candle_core::bail!("{op}: expects contiguous tensors")
-    };
-    Ok(&mut v[start..end])
 }
 
 /// Keeps freed memory in the process instead of returning it to the kernel at once.

@@ -4,10 +4,11 @@
 //! candle's reductions over a non-last axis were a quarter of the MLP step.
 //! CPU only: the callers in `models::layers` use the plain candle formulas on other devices.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Tensor};
+use candle_core::{Shape, Tensor};
 
 use super::act::Act;
-use super::f32_slice;
+use super::contiguous;
+use super::custom::{Grads2, Grads3, In, Out, SliceOp1, SliceOp2, SliceOp3, Slices};
 use crate::error::Result;
 
 /// `(outer, channels, inner)` of a `[B, C, ...]` shape.
@@ -23,16 +24,15 @@ fn split(shape: &Shape, op: &str) -> candle_core::Result<(usize, usize, usize)> 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ChannelSum;
 
-impl CustomOp1 for ChannelSum {
+impl SliceOp1 for ChannelSum {
     fn name(&self) -> &'static str {
         "channel-sum"
     }
 
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (_, c, inner) = split(l.shape(), self.name())?;
-        let x = f32_slice(s, l, self.name())?;
+    fn forward(&self, x: In) -> Out {
+        let (_, c, inner) = split(x.shape, self.name())?;
         let mut out = vec![0f32; c];
-        for block in x.chunks_exact(c * inner) {
+        for block in x.v.chunks_exact(c * inner) {
             if inner == 1 {
                 out.iter_mut().zip(block).for_each(|(o, &v)| *o += v);
             } else {
@@ -41,7 +41,7 @@ impl CustomOp1 for ChannelSum {
                 }
             }
         }
-        Ok((CpuStorage::F32(out), Shape::from(c)))
+        Ok((out, Shape::from(c)))
     }
 }
 
@@ -49,25 +49,18 @@ impl CustomOp1 for ChannelSum {
 #[derive(Debug, Clone, Copy)]
 pub struct AddBias;
 
-impl CustomOp2 for AddBias {
+impl SliceOp2 for AddBias {
     fn name(&self) -> &'static str {
         "add-bias"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (_, c, inner) = split(l1.shape(), self.name())?;
-        let x = f32_slice(s1, l1, self.name())?;
-        let b = f32_slice(s2, l2, self.name())?;
+    fn forward(&self, x: In, b: In) -> Out {
+        let (_, c, inner) = split(x.shape, self.name())?;
+        let b = b.v;
         if b.len() != c {
             candle_core::bail!("add-bias: {} biases for {c} channels", b.len())
         }
-        let mut y = x.to_vec();
+        let mut y = x.v.to_vec();
         for block in y.chunks_exact_mut(c * inner) {
             if inner == 1 {
                 block.iter_mut().zip(b).for_each(|(v, &b)| *v += b);
@@ -77,18 +70,12 @@ impl CustomOp2 for AddBias {
                 }
             }
         }
-        Ok((CpuStorage::F32(y), l1.shape().clone()))
+        Ok((y, x.shape.clone()))
     }
 
-    fn bwd(
-        &self,
-        _x: &Tensor,
-        _b: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+    fn backward(&self, _x: &Tensor, _b: &Tensor, _res: &Tensor, grad: &Tensor) -> Grads2 {
         let g = grad.contiguous()?;
-        let db = g.apply_op1_no_bwd(&ChannelSum)?;
+        let db = g.apply_op1_no_bwd(&Slices(ChannelSum))?;
         Ok((Some(g), Some(db)))
     }
 }
@@ -132,16 +119,16 @@ fn stats(x: &[f32], c: usize, inner: usize) -> (Vec<f32>, Vec<f32>) {
 #[derive(Debug, Clone, Copy)]
 pub struct BatchStats;
 
-impl CustomOp1 for BatchStats {
+impl SliceOp1 for BatchStats {
     fn name(&self) -> &'static str {
         "batch-stats"
     }
 
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (_, c, inner) = split(l.shape(), self.name())?;
-        let (mut mean, var) = stats(f32_slice(s, l, self.name())?, c, inner);
+    fn forward(&self, x: In) -> Out {
+        let (_, c, inner) = split(x.shape, self.name())?;
+        let (mut mean, var) = stats(x.v, c, inner);
         mean.extend(var);
-        Ok((CpuStorage::F32(mean), Shape::from((2, c))))
+        Ok((mean, Shape::from((2, c))))
     }
 }
 
@@ -153,24 +140,14 @@ pub struct BatchNormTrain {
     pub act: Act,
 }
 
-impl CustomOp3 for BatchNormTrain {
+impl SliceOp3 for BatchNormTrain {
     fn name(&self) -> &'static str {
         "batch-norm"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (_, c, inner) = split(l1.shape(), self.name())?;
-        let x = f32_slice(s1, l1, self.name())?;
-        let gamma = f32_slice(s2, l2, self.name())?;
-        let beta = f32_slice(s3, l3, self.name())?;
+    fn forward(&self, x_in: In, gamma: In, beta: In) -> Out {
+        let (_, c, inner) = split(x_in.shape, self.name())?;
+        let (x, gamma, beta) = (x_in.v, gamma.v, beta.v);
         if gamma.len() != c || beta.len() != c {
             candle_core::bail!(
                 "batch-norm: parameters for {} channels, data has {c}",
@@ -193,19 +170,20 @@ impl CustomOp3 for BatchNormTrain {
                 act.apply_all(yp);
             }
         }
-        Ok((CpuStorage::F32(y), l1.shape().clone()))
+        Ok((y, x_in.shape.clone()))
     }
 
-    fn bwd(
+    fn backward(
         &self,
         x: &Tensor,
         gamma: &Tensor,
-        _beta: &Tensor,
+        _: &Tensor,
         res: &Tensor,
         grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    ) -> Grads3 {
         let grad = self.act.backward(res, grad)?;
-        let packed = x.apply_op3_no_bwd(gamma, &grad, &BatchNormGrad { eps: self.eps })?;
+        let op = Slices(BatchNormGrad { eps: self.eps });
+        let packed = x.apply_op3_no_bwd(gamma, &grad, &op)?;
         let (n, c) = (x.elem_count(), gamma.elem_count());
         Ok((
             Some(packed.narrow(0, 0, n)?.reshape(x.shape())?),
@@ -223,24 +201,14 @@ struct BatchNormGrad {
     eps: f32,
 }
 
-impl CustomOp3 for BatchNormGrad {
+impl SliceOp3 for BatchNormGrad {
     fn name(&self) -> &'static str {
         "batch-norm-grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (_, c, inner) = split(l1.shape(), self.name())?;
-        let x = f32_slice(s1, l1, self.name())?;
-        let gamma = f32_slice(s2, l2, self.name())?;
-        let dy = f32_slice(s3, l3, self.name())?;
+    fn forward(&self, x: In, gamma: In, dy: In) -> Out {
+        let (_, c, inner) = split(x.shape, self.name())?;
+        let (x, gamma, dy) = (x.v, gamma.v, dy.v);
         if dy.len() != x.len() || gamma.len() != c {
             candle_core::bail!("batch-norm-grad: shapes do not match")
         }
@@ -295,16 +263,9 @@ impl CustomOp3 for BatchNormGrad {
         }
         rest[..c].copy_from_slice(&dgamma);
         rest[c..].copy_from_slice(&dbeta);
-        Ok((CpuStorage::F32(out), Shape::from(x.len() + 2 * c)))
+        let len = out.len();
+        Ok((out, Shape::from(len)))
     }
-}
-
-fn contiguous(t: &Tensor) -> Result<Tensor> {
-    Ok(if t.is_contiguous() {
-        t.clone()
-    } else {
-        t.contiguous()?
-    })
 }
 
 /// True where the fused ops apply: f32 on the CPU.
@@ -314,7 +275,7 @@ pub fn applies(x: &Tensor) -> bool {
 
 /// `x + bias` along axis 1 (the fused op; callers check [`applies`]).
 pub fn add_bias(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    Ok(contiguous(x)?.apply_op2(bias, AddBias)?)
+    Ok(contiguous(x)?.apply_op2(bias, Slices(AddBias))?)
 }
 
 /// Training-mode batch norm and the batch's `[2, C]` (mean, biased variance) for the running
@@ -327,22 +288,19 @@ pub fn batch_norm_train(
     act: Act,
 ) -> Result<(Tensor, Tensor)> {
     let x = contiguous(x)?;
-    let stats = x.apply_op1_no_bwd(&BatchStats)?;
-    let y = x.apply_op3(
-        gamma,
-        beta,
-        BatchNormTrain {
-            eps: eps as f32,
-            act,
-        },
-    )?;
+    let stats = x.apply_op1_no_bwd(&Slices(BatchStats))?;
+    let op = Slices(BatchNormTrain {
+        eps: eps as f32,
+        act,
+    });
+    let y = x.apply_op3(gamma, beta, op)?;
     Ok((y, stats))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testing::max_diff;
+    use crate::ops::testing::{grads, max_diff};
     use candle_core::{Device, Var, D};
 
     /// The unfused candle formula the batch norm replaces.
@@ -400,13 +358,8 @@ mod tests {
                 let theirs = act.unfused(&plain_bn(&xs, &gamma, &beta, eps)).unwrap();
                 assert!(max_diff(&ours, &theirs) < 1e-4);
                 assert_eq!(stats.dims(), &[2, c]);
-                let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-                let gt = (&theirs * &r)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap();
+                let go = grads(&ours, &r);
+                let gt = grads(&theirs, &r);
                 for v in [&x, &gamma, &beta] {
                     let d = max_diff(go.get(v).unwrap(), gt.get(v).unwrap());
                     assert!(d < 1e-3, "batch norm grad {:?}: {d}", v.dims());
@@ -420,13 +373,8 @@ mod tests {
                 .broadcast_add(&beta.reshape(bshape.as_slice()).unwrap())
                 .unwrap();
             assert_eq!(max_diff(&ours, &theirs), 0.0);
-            let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-            let gt = (&theirs * &r)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let go = grads(&ours, &r);
+            let gt = grads(&theirs, &r);
             for v in [&x, &beta] {
                 let d = max_diff(go.get(v).unwrap(), gt.get(v).unwrap());
                 assert!(d < 1e-4, "bias grad {:?}: {d}", v.dims());

@@ -23,6 +23,14 @@ pub fn trainer(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `trainer train` on the toy ring of 8 Gaussians (2-D points, a small MLP: a hundred steps a
+/// second) for `steps` steps, then the options in `more`.
+pub fn toy_train_args<'a>(steps: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["train", "--arch", "toy", "--toy", "ring8", "--steps", steps];
+    args.extend_from_slice(more);
+    args
+}
+
 /// Options for a few-step run on 64 digits, batch 16.
 pub fn tiny_args(arch: Arch, conditional: bool, runs: &Path) -> TrainArgs {
     TrainArgs {

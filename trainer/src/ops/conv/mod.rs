@@ -14,12 +14,13 @@
 pub mod patches;
 mod tiles;
 
-use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+use candle_core::{Shape, Tensor};
 
 pub use self::patches::Geometry;
 use self::tiles::{add_channel_sums, Side, Tiles};
 use super::act::Act;
-use super::f32_slice;
+use super::contiguous;
+use super::custom::{Grads3, In, Out, SliceOp3, Slices};
 use crate::error::Result;
 
 /// Which way a [`ConvOp`] runs over its [`Geometry`].
@@ -42,6 +43,14 @@ impl Direction {
         match self {
             Direction::Forward => Side::Image,
             Direction::Transposed => Side::Positions,
+        }
+    }
+
+    /// The names of the op ([`ConvOp`]) and of its backward pass ([`ConvGrad`]).
+    fn names(self) -> [&'static str; 2] {
+        match self {
+            Direction::Forward => ["conv2d", "conv2d-grad"],
+            Direction::Transposed => ["conv-transpose2d", "conv-transpose2d-grad"],
         }
     }
 
@@ -73,50 +82,20 @@ struct ConvGrad {
     need_dw: bool,
 }
 
-/// Batch size and the three inputs of a convolution op.
-type Three<'a> = (usize, &'a [f32], &'a [f32], &'a [f32]);
-
-/// The batch size and the three f32 slices of a 3-input op: `x`, a weight, and a bias or an
-/// output gradient (the callers check their sizes against the geometry).
-fn three<'a>(
-    op: &str,
-    (s1, l1): (&'a CpuStorage, &Layout),
-    (s2, l2): (&'a CpuStorage, &Layout),
-    (s3, l3): (&'a CpuStorage, &Layout),
-) -> candle_core::Result<Three<'a>> {
-    let (b, _, _, _) = l1.shape().dims4()?;
-    Ok((
-        b,
-        f32_slice(s1, l1, op)?,
-        f32_slice(s2, l2, op)?,
-        f32_slice(s3, l3, op)?,
-    ))
-}
-
-impl CustomOp3 for ConvOp {
+impl SliceOp3 for ConvOp {
     fn name(&self) -> &'static str {
-        match self.direction {
-            Direction::Forward => "conv2d",
-            Direction::Transposed => "conv-transpose2d",
-        }
+        self.direction.names()[0]
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn forward(&self, x_in: In, w_in: In, bias: In) -> Out {
         let (g, dir) = (self.geometry, self.direction);
         g.check()?;
-        let (b, x, w, bias) = three(self.name(), (s1, l1), (s2, l2), (s3, l3))?;
+        let (b, c_in, _, _) = x_in.shape.dims4()?;
+        let (x, w, bias) = (x_in.v, w_in.v, bias.v);
         // The positions side's channels: the output's (the bias) or the input's.
         let cp = match dir {
             Direction::Forward => bias.len(),
-            Direction::Transposed => l1.shape().dims4()?.1,
+            Direction::Transposed => c_in,
         };
         let (input, output) = (dir.input(), dir.output());
         if x.len() != b * input.len(&g, cp)
@@ -126,8 +105,8 @@ impl CustomOp3 for ConvOp {
             candle_core::bail!(
                 "{}: input {:?}, weight {:?} do not match {g:?}",
                 self.name(),
-                l1.shape(),
-                l2.shape()
+                x_in.shape,
+                w_in.shape
             )
         }
         let mut t = Tiles::new(&g, cp);
@@ -145,17 +124,17 @@ impl CustomOp3 for ConvOp {
             Direction::Forward => Shape::from((b, cp, oh, ow)),
             Direction::Transposed => Shape::from((b, g.channels, g.height, g.width)),
         };
-        Ok((CpuStorage::F32(y), shape))
+        Ok((y, shape))
     }
 
-    fn bwd(
+    fn backward(
         &self,
         x: &Tensor,
         w: &Tensor,
         bias: &Tensor,
         res: &Tensor,
         grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    ) -> Grads3 {
         let grad = self.act.backward(res, grad)?;
         let (need_dx, need_dw) = needs(x, w, bias);
         let op = ConvGrad {
@@ -164,7 +143,7 @@ impl CustomOp3 for ConvOp {
             need_dx,
             need_dw,
         };
-        let packed = x.apply_op3_no_bwd(w, &grad, &op)?;
+        let packed = x.apply_op3_no_bwd(w, &grad, &Slices(op))?;
         unpack(packed, x, w, bias, need_dx, need_dw)
     }
 }
@@ -183,7 +162,7 @@ fn unpack(
     bias: &Tensor,
     need_dx: bool,
     need_dw: bool,
-) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+) -> Grads3 {
     let nx = if need_dx { x.elem_count() } else { 0 };
     let nw = w.elem_count();
     let dx = if need_dx {
@@ -201,28 +180,18 @@ fn unpack(
     ))
 }
 
-impl CustomOp3 for ConvGrad {
+impl SliceOp3 for ConvGrad {
     fn name(&self) -> &'static str {
-        match self.direction {
-            Direction::Forward => "conv2d-grad",
-            Direction::Transposed => "conv-transpose2d-grad",
-        }
+        self.direction.names()[1]
     }
 
     /// Per group of images: the output gradient's tile, then (for `dW`) the input's, whose
     /// product is the weight's gradient; `dx` is the output gradient carried back through the
     /// weight to the input's side, as the forward pass carries `x` to the output's.
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn forward(&self, x: In, w: In, dy: In) -> Out {
         let (g, dir) = (self.g, self.direction);
-        let (b, x, w, dy) = three(self.name(), (s1, l1), (s2, l2), (s3, l3))?;
+        let (b, _, _, _) = x.shape.dims4()?;
+        let (x, w, dy) = (x.v, w.v, dy.v);
         let cp = w.len() / g.cols();
         let (input, output) = (dir.input(), dir.output());
         if x.len() != b * input.len(&g, cp)
@@ -258,7 +227,7 @@ impl CustomOp3 for ConvGrad {
             add_channel_sums(dy, channels, plane, db);
         }
         let len = out.len();
-        Ok((CpuStorage::F32(out), Shape::from(len)))
+        Ok((out, Shape::from(len)))
     }
 }
 
@@ -278,15 +247,7 @@ fn apply(
         act,
         direction,
     };
-    Ok(contiguous(x)?.apply_op3(&weight, &bias, op)?)
-}
-
-fn contiguous(x: &Tensor) -> candle_core::Result<Tensor> {
-    if x.is_contiguous() {
-        Ok(x.clone())
-    } else {
-        x.contiguous()
-    }
+    Ok(contiguous(x)?.apply_op3(&weight, &bias, Slices(op))?)
 }
 
 /// `conv2d(x, weight) + bias`, stride and padding as given, weight `[O, C, K, K]`, bias `[O]`:
@@ -359,13 +320,13 @@ pub fn conv_transpose2d(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testing::{flat, max_diff};
+    use crate::ops::testing::{flat, grads, max_diff};
     use candle_core::{Device, Var};
 
     /// With its parameters detached, a layer's output `frozen` (weighted by `r`) gives `x` the
     /// gradient `dx`, bit for bit, and computes none for `params`.
     fn assert_frozen(frozen: &Tensor, r: &Tensor, x: &Var, params: [&Var; 2], dx: &[f32]) {
-        let g = (frozen * r).unwrap().sum_all().unwrap().backward().unwrap();
+        let g = grads(frozen, r);
         assert!(params.iter().all(|p| g.get(p).is_none()));
         assert_eq!(flat(g.get(x).unwrap()), dx);
     }
@@ -405,14 +366,9 @@ mod tests {
             assert_eq!(ours.dims(), theirs.dims());
             assert!(max_diff(&ours, &theirs) < 1e-4);
             let r = Tensor::randn(0f32, 1.0, ours.shape(), &dev).unwrap();
-            let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let go = grads(&ours, &r);
             let dx_ref = go.get(&x).unwrap().clone();
-            let gt = (&theirs * &r)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let gt = grads(&theirs, &r);
             for v in [&x, &wc, &bias] {
                 let (a, b) = (go.get(v).unwrap(), gt.get(v).unwrap());
                 assert!(max_diff(a, b) < 1e-3, "conv2d grad {:?}", v.dims());
@@ -420,7 +376,7 @@ mod tests {
             // On data (untracked input) the weight and bias gradients stay the same.
             let data = x.as_tensor().detach();
             let ours = conv2d(&data, &wc, &bias, s, p, act).unwrap();
-            let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let go = grads(&ours, &r);
             assert!(go.get(&x).is_none());
             assert!(max_diff(go.get(&wc).unwrap(), gt.get(&wc).unwrap()) < 1e-3);
             // Constant parameters (a frozen layer).
@@ -443,13 +399,8 @@ mod tests {
             assert_eq!(ours.dims(), theirs.dims());
             assert!(max_diff(&ours, &theirs) < 1e-4);
             let r = Tensor::randn(0f32, 1.0, ours.shape(), &dev).unwrap();
-            let go = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-            let gt = (&theirs * &r)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let go = grads(&ours, &r);
+            let gt = grads(&theirs, &r);
             for v in [&x, &wt, &bt] {
                 let (a, b) = (go.get(v).unwrap(), gt.get(v).unwrap());
                 assert!(
