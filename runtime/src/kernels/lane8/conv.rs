@@ -5,7 +5,7 @@ use super::narrow::{convt_narrow, narrow_supported};
 use super::Lane8;
 use crate::format::DType;
 use crate::kernels::f16::weight;
-use crate::kernels::taps::{tap, tap_masks, KMAX};
+use crate::kernels::taps::{groups, tap, tap_masks, Group, KMAX};
 use crate::kernels::{ConvArgs, ConvGeom, Weights};
 
 /// Output pixels per register tile when vectors run across channels.
@@ -191,44 +191,32 @@ impl Block<'_> {
             n: 0,
             max_x: 0,
         };
-        for (oy0, &rm) in rmask.iter().enumerate() {
-            if rmask[..oy0].contains(&rm) {
-                continue;
-            }
-            for (ox0, &cm) in cmask.iter().enumerate() {
-                if cmask[..ox0].contains(&cm) {
-                    continue;
-                }
-                self.entries(oy0, ox0, rm, cm, &mut e);
-                if pixels {
-                    self.group_pixels::<V>(&e, rmask, cmask, rm, cm, b, y);
-                } else if self.width == 16 {
-                    self.group_channels::<V, 2>(&e, rmask, cmask, rm, cm, b, y);
-                } else {
-                    self.group_channels::<V, 1>(&e, rmask, cmask, rm, cm, b, y);
-                }
+        for grp in groups(rmask, cmask) {
+            self.entries(&grp, &mut e);
+            if pixels {
+                self.group_pixels::<V>(&e, &grp, b, y);
+            } else if self.width == 16 {
+                self.group_channels::<V, 2>(&e, &grp, b, y);
+            } else {
+                self.group_channels::<V, 1>(&e, &grp, b, y);
             }
         }
     }
 
     /// Lists the group's (input channel, tap) pairs into `e`.
-    fn entries(&self, oy0: usize, ox0: usize, rm: u64, cm: u64, e: &mut Entries) {
+    fn entries(&self, grp: &Group<'_>, e: &mut Entries) {
         let g = self.g;
         let k = g.kernel;
         let kk = k * k;
         let plane_in = g.in_h * g.in_w;
-        let first_tap = self.index(oy0, ox0, rm, cm) as isize;
+        let first_tap = self.index(grp.oy0, grp.ox0, grp) as isize;
         // The taps once: weight index within a channel, input offset.
         let mut taps = [(0usize, 0isize); KMAX * KMAX];
         let mut nt = 0;
-        for ky in (0..k).filter(|ky| rm >> ky & 1 == 1) {
-            let iy = tap(self.transpose, oy0, ky, g, g.in_h).unwrap_or(0);
-            for kx in (0..k).filter(|kx| cm >> kx & 1 == 1) {
-                let ix = tap(self.transpose, ox0, kx, g, g.in_w).unwrap_or(0);
-                if let Some(t) = taps.get_mut(nt) {
-                    *t = (ky * k + kx, (iy * g.in_w + ix) as isize - first_tap);
-                    nt += 1;
-                }
+        for (ky, kx, iy, ix) in grp.taps(self.transpose, g) {
+            if let Some(t) = taps.get_mut(nt) {
+                *t = (ky * k + kx, (iy * g.in_w + ix) as isize - first_tap);
+                nt += 1;
             }
         }
         let taps = &taps[..nt];
@@ -251,8 +239,9 @@ impl Block<'_> {
     /// Input offset (within a channel) of the first tap of pixel `(oy, ox)`,
     /// 0 when it has none.
     #[inline(always)]
-    fn index(&self, oy: usize, ox: usize, rm: u64, cm: u64) -> usize {
+    fn index(&self, oy: usize, ox: usize, grp: &Group<'_>) -> usize {
         let g = self.g;
+        let (rm, cm) = (grp.rm, grp.cm);
         if rm == 0 || cm == 0 {
             return 0;
         }
@@ -276,24 +265,20 @@ impl Block<'_> {
     }
 
     /// Channel vectors: the group's pixels in tiles of [`PIX`].
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     unsafe fn group_channels<V: Lane8, const VB: usize>(
         &self,
         e: &Entries,
-        rmask: &[u64],
-        cmask: &[u64],
-        rm: u64,
-        cm: u64,
+        grp: &Group<'_>,
         b: &Weights<'_>,
         y: &mut [f32],
     ) {
         let g = self.g;
         let mut pix = [(0usize, 0usize); PIX];
         let mut np = 0;
-        for (oy, _) in rmask.iter().enumerate().filter(|(_, &m)| m == rm) {
-            for (ox, _) in cmask.iter().enumerate().filter(|(_, &m)| m == cm) {
-                pix[np] = (self.index(oy, ox, rm, cm), oy * g.out_w + ox);
+        for oy in grp.rows() {
+            for ox in grp.cols() {
+                pix[np] = (self.index(oy, ox, grp), oy * g.out_w + ox);
                 np += 1;
                 if np == PIX {
                     self.tile_channels::<V, VB, PIX>(e, &pix, b, y);
@@ -383,25 +368,21 @@ impl Block<'_> {
 
     /// Pixel vectors: the group's rows cut into runs of up to 8 pixels
     /// that read consecutive inputs, [`PV`] runs per tile, once per channel.
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     unsafe fn group_pixels<V: Lane8>(
         &self,
         e: &Entries,
-        rmask: &[u64],
-        cmask: &[u64],
-        rm: u64,
-        cm: u64,
+        grp: &Group<'_>,
         b: &Weights<'_>,
         y: &mut [f32],
     ) {
         let g = self.g;
         let mut runs = [Run::default(); PV];
         let mut nr = 0;
-        for (oy, _) in rmask.iter().enumerate().filter(|(_, &m)| m == rm) {
+        for oy in grp.rows() {
             let mut cur: Option<(Run, usize)> = None;
-            for (ox, _) in cmask.iter().enumerate().filter(|(_, &m)| m == cm) {
-                let base = self.index(oy, ox, rm, cm);
+            for ox in grp.cols() {
+                let base = self.index(oy, ox, grp);
                 let at = oy * g.out_w + ox;
                 let extend = match cur {
                     Some((r, last)) if r.n < 8 => {
