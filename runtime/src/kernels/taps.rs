@@ -100,27 +100,27 @@ fn firsts(masks: &[u64]) -> impl Iterator<Item = (usize, u64)> + '_ {
     masks.iter().copied().enumerate().filter(first)
 }
 
+/// The indices whose mask is `m`, in order.
+#[inline(always)]
+fn matching(masks: &[u64], m: u64) -> impl Iterator<Item = usize> + '_ {
+    masks
+        .iter()
+        .enumerate()
+        .filter(move |(_, &mi)| mi == m)
+        .map(|(i, _)| i)
+}
+
 impl<'m> Group<'m> {
     /// The group's output rows, in order.
     #[inline(always)]
     pub(crate) fn rows(&self) -> impl Iterator<Item = usize> + 'm {
-        let rm = self.rm;
-        self.rmask
-            .iter()
-            .enumerate()
-            .filter(move |(_, &m)| m == rm)
-            .map(|(oy, _)| oy)
+        matching(self.rmask, self.rm)
     }
 
     /// The group's output columns, in order.
     #[inline(always)]
     pub(crate) fn cols(&self) -> impl Iterator<Item = usize> + 'm {
-        let cm = self.cm;
-        self.cmask
-            .iter()
-            .enumerate()
-            .filter(move |(_, &m)| m == cm)
-            .map(|(ox, _)| ox)
+        matching(self.cmask, self.cm)
     }
 
     /// The taps the group reads in summation order (kernel row, then

@@ -75,6 +75,7 @@ pub(crate) unsafe fn conv<V: Lane8>(c: ConvArgs<'_>, y: &mut [f32]) {
                 x,
                 wt: &wt,
                 bias,
+                b: &b,
                 width,
                 c0,
                 cn,
@@ -83,7 +84,7 @@ pub(crate) unsafe fn conv<V: Lane8>(c: ConvArgs<'_>, y: &mut [f32]) {
                 first: c0 == 0,
                 transpose,
             };
-            blk.run::<V>(rmask, cmask, pixels, &b, y);
+            blk.run::<V>(rmask, cmask, pixels, y);
             c0 += cn;
         }
         ob += width;
@@ -141,6 +142,8 @@ struct Block<'a> {
     wt: &'a [f32; WTF],
     /// The block's biases (0 in lanes past `nl`).
     bias: [f32; 16],
+    /// The layer's biases.
+    b: &'a Weights<'a>,
     width: usize,
     c0: usize,
     cn: usize,
@@ -177,14 +180,7 @@ struct Run {
 impl Block<'_> {
     /// Every group of pixels with the same row and column masks.
     #[inline(always)]
-    unsafe fn run<V: Lane8>(
-        &self,
-        rmask: &[u64],
-        cmask: &[u64],
-        pixels: bool,
-        b: &Weights<'_>,
-        y: &mut [f32],
-    ) {
+    unsafe fn run<V: Lane8>(&self, rmask: &[u64], cmask: &[u64], pixels: bool, y: &mut [f32]) {
         let mut e = Entries {
             w: [0; WTF / 8],
             x: [0; WTF / 8],
@@ -194,11 +190,11 @@ impl Block<'_> {
         for grp in groups(rmask, cmask) {
             self.entries(&grp, &mut e);
             if pixels {
-                self.group_pixels::<V>(&e, &grp, b, y);
+                self.group_pixels::<V>(&e, &grp, y);
             } else if self.width == 16 {
-                self.group_channels::<V, 2>(&e, &grp, b, y);
+                self.group_channels::<V, 2>(&e, &grp, y);
             } else {
-                self.group_channels::<V, 1>(&e, &grp, b, y);
+                self.group_channels::<V, 1>(&e, &grp, y);
             }
         }
     }
@@ -254,10 +250,10 @@ impl Block<'_> {
 
     /// The partial sum output `at` of channel `ob + l` starts from.
     #[inline(always)]
-    fn start(&self, b: &Weights<'_>, y: &[f32], l: usize, at: usize) -> f32 {
+    fn start(&self, y: &[f32], l: usize, at: usize) -> f32 {
         let ch = self.ob + l;
         if self.first {
-            weight(b, ch)
+            weight(self.b, ch)
         } else {
             let plane_out = self.g.out_h * self.g.out_w;
             y.get(ch * plane_out + at).copied().unwrap_or(0.0)
@@ -270,7 +266,6 @@ impl Block<'_> {
         &self,
         e: &Entries,
         grp: &Group<'_>,
-        b: &Weights<'_>,
         y: &mut [f32],
     ) {
         let g = self.g;
@@ -281,17 +276,17 @@ impl Block<'_> {
                 pix[np] = (self.index(oy, ox, grp), oy * g.out_w + ox);
                 np += 1;
                 if np == PIX {
-                    self.tile_channels::<V, VB, PIX>(e, &pix, b, y);
+                    self.tile_channels::<V, VB, PIX>(e, &pix, y);
                     np = 0;
                 }
             }
         }
         match np {
-            1 => self.tile_channels::<V, VB, 1>(e, &pix[..1], b, y),
-            2 => self.tile_channels::<V, VB, 2>(e, &pix[..2], b, y),
-            3 => self.tile_channels::<V, VB, 3>(e, &pix[..3], b, y),
-            4 => self.tile_channels::<V, VB, 4>(e, &pix[..4], b, y),
-            5 => self.tile_channels::<V, VB, 5>(e, &pix[..5], b, y),
+            1 => self.tile_channels::<V, VB, 1>(e, &pix[..1], y),
+            2 => self.tile_channels::<V, VB, 2>(e, &pix[..2], y),
+            3 => self.tile_channels::<V, VB, 3>(e, &pix[..3], y),
+            4 => self.tile_channels::<V, VB, 4>(e, &pix[..4], y),
+            5 => self.tile_channels::<V, VB, 5>(e, &pix[..5], y),
             _ => {}
         }
     }
@@ -303,7 +298,6 @@ impl Block<'_> {
         &self,
         e: &Entries,
         pix: &[(usize, usize)],
-        b: &Weights<'_>,
         y: &mut [f32],
     ) {
         let plane_out = self.g.out_h * self.g.out_w;
@@ -320,7 +314,7 @@ impl Block<'_> {
                 let mut init = [0.0f32; 8];
                 for (l, s) in init.iter_mut().enumerate() {
                     if v * 8 + l < self.nl {
-                        *s = self.start(b, y, v * 8 + l, p.1);
+                        *s = self.start(y, v * 8 + l, p.1);
                     }
                 }
                 // SAFETY: `init` holds 8 f32.
@@ -369,13 +363,7 @@ impl Block<'_> {
     /// Pixel vectors: the group's rows cut into runs of up to 8 pixels
     /// that read consecutive inputs, [`PV`] runs per tile, once per channel.
     #[inline(always)]
-    unsafe fn group_pixels<V: Lane8>(
-        &self,
-        e: &Entries,
-        grp: &Group<'_>,
-        b: &Weights<'_>,
-        y: &mut [f32],
-    ) {
+    unsafe fn group_pixels<V: Lane8>(&self, e: &Entries, grp: &Group<'_>, y: &mut [f32]) {
         let g = self.g;
         let mut runs = [Run::default(); PV];
         let mut nr = 0;
@@ -405,7 +393,7 @@ impl Block<'_> {
                     runs[nr] = r;
                     nr += 1;
                     if nr == PV {
-                        self.flush::<V>(e, &runs, b, y);
+                        self.flush::<V>(e, &runs, y);
                         nr = 0;
                     }
                 }
@@ -423,25 +411,25 @@ impl Block<'_> {
                 runs[nr] = r;
                 nr += 1;
                 if nr == PV {
-                    self.flush::<V>(e, &runs, b, y);
+                    self.flush::<V>(e, &runs, y);
                     nr = 0;
                 }
             }
         }
-        self.flush::<V>(e, &runs[..nr], b, y);
+        self.flush::<V>(e, &runs[..nr], y);
     }
 
     /// A tile of runs, once per channel of the block. (A method rather than
     /// a closure: everything here must inline into the function that
     /// enables the CPU features.)
     #[inline(always)]
-    unsafe fn flush<V: Lane8>(&self, e: &Entries, runs: &[Run], b: &Weights<'_>, y: &mut [f32]) {
+    unsafe fn flush<V: Lane8>(&self, e: &Entries, runs: &[Run], y: &mut [f32]) {
         for l in 0..self.nl {
             match runs.len() {
-                1 => self.tile_pixels::<V, 1>(e, runs, l, b, y),
-                2 => self.tile_pixels::<V, 2>(e, runs, l, b, y),
-                3 => self.tile_pixels::<V, 3>(e, runs, l, b, y),
-                4 => self.tile_pixels::<V, 4>(e, runs, l, b, y),
+                1 => self.tile_pixels::<V, 1>(e, runs, l, y),
+                2 => self.tile_pixels::<V, 2>(e, runs, l, y),
+                3 => self.tile_pixels::<V, 3>(e, runs, l, y),
+                4 => self.tile_pixels::<V, 4>(e, runs, l, y),
                 _ => {}
             }
         }
@@ -454,7 +442,6 @@ impl Block<'_> {
         e: &Entries,
         runs: &[Run],
         l: usize,
-        b: &Weights<'_>,
         y: &mut [f32],
     ) {
         let plane_out = self.g.out_h * self.g.out_w;
@@ -466,7 +453,7 @@ impl Block<'_> {
             reach = reach.max(r.base);
             let mut init = [0.0f32; 8];
             for (i, s) in init.iter_mut().enumerate().take(r.n) {
-                *s = self.start(b, y, l, r.out + i * r.step);
+                *s = self.start(y, l, r.out + i * r.step);
             }
             // SAFETY: `init` holds 8 f32.
             *a = V::load(init.as_ptr());
