@@ -143,12 +143,12 @@ pub(super) unsafe fn transpose16(r: &mut [__m512; 16]) {
 /// is outside the two paths above, the portable one where the vector
 /// kernels do not apply.
 pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    conv_prepared(w, b, g, x, y, false, &[])
+    conv_prepared(ConvArgs::new(w, b, g, x, false), y, &[])
 }
 
 /// `conv_transpose2d`; falls back like [`conv2d`].
 pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    conv_prepared(w, b, g, x, y, true, &[])
+    conv_prepared(ConvArgs::new(w, b, g, x, true), y, &[])
 }
 
 // ---- prepared weights ----
@@ -193,27 +193,18 @@ pub fn prepare_conv(w: Weights<'_>, g: &ConvGeom, transpose: bool, dst: &mut [f3
 }
 
 /// [`conv2d`](crate::kernels::conv2d) or
-/// [`conv_transpose2d`](crate::kernels::conv_transpose2d) (`transpose`)
+/// [`conv_transpose2d`](crate::kernels::conv_transpose2d) (`c.transpose`)
 /// with the weights that [`prepare_conv`] transposed into `pre`; the
 /// kernels without them where `pre` is shorter than [`prepared_len`] (so
 /// the result is the same either way).
-#[allow(clippy::too_many_arguments)]
-pub fn conv_prepared(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-    transpose: bool,
-    pre: &[f32],
-) {
-    let c = ConvArgs {
+pub(crate) fn conv_prepared(c: ConvArgs<'_>, y: &mut [f32], pre: &[f32]) {
+    let ConvArgs {
         w,
         b,
         g,
         x,
         transpose,
-    };
+    } = c;
     if !available() || !conv_512_supported(g, transpose) {
         return lane8::conv::<Avx>(c, y);
     }
