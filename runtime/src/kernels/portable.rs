@@ -176,6 +176,12 @@ pub(crate) fn valid(n: usize, stride: usize, offset: isize, len: usize) -> core:
     lo..(hi.max(lo as isize) as usize)
 }
 
+/// `r` cut to the tile `lo..lo + n`.
+#[inline(always)]
+fn clip(r: core::ops::Range<usize>, lo: usize, n: usize) -> core::ops::Range<usize> {
+    r.start.max(lo)..r.end.min(lo + n)
+}
+
 /// [`conv2d`] or [`conv_transpose2d`] (`transpose`): where a vector
 /// kernel leaves a geometry, it runs this.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
@@ -295,22 +301,20 @@ pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32],
                             // oy + p - ky = iy * s for every s-th ky.
                             for ky in ((py + p) % s..k).step_by(s) {
                                 let dy = ((py + p) as isize - ky as isize) / s as isize;
-                                let ur = valid(nu, 1, dy, g.in_h);
-                                let (ulo, uhi) = (ur.start.max(u0), ur.end.min(u0 + un));
-                                if ulo >= uhi {
+                                let us = clip(valid(nu, 1, dy, g.in_h), u0, un);
+                                if us.is_empty() {
                                     continue;
                                 }
                                 let wbase = ((c * g.out_c + o) * k + ky) * k;
                                 for kx in ((px + p) % s..k).step_by(s) {
                                     let dx = ((px + p) as isize - kx as isize) / s as isize;
-                                    let tr = valid(nt, 1, dx, g.in_w);
-                                    let (tlo, thi) = (tr.start.max(t0), tr.end.min(t0 + tn));
-                                    if tlo >= thi {
+                                    let ts = clip(valid(nt, 1, dx, g.in_w), t0, tn);
+                                    if ts.is_empty() {
                                         continue;
                                     }
                                     let wv = weight(&w, wbase + kx);
-                                    let len = thi - tlo;
-                                    for u in ulo..uhi {
+                                    let (tlo, len) = (ts.start, ts.len());
+                                    for u in us.clone() {
                                         let xi = (u as isize + dy) as usize * g.in_w
                                             + (tlo as isize + dx) as usize;
                                         let ai = (u - u0) * tn + (tlo - t0);
