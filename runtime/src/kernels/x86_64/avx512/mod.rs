@@ -251,23 +251,4 @@ mod tests {
             _mm512_storeu_ps(o.as_mut_ptr(), *v);
         }
     }
-
-    /// `vcvtph2ps` on `zmm` agrees with the reference conversion on every
-    /// finite f16.
-    #[test]
-    fn f16_conversion_is_exact_for_every_finite_value() {
-        if !available() {
-            return;
-        }
-        crate::kernels::f16::assert_converts_every_finite_f16(16, |bytes, got| {
-            // SAFETY: the features are present; both buffers hold 16 elements.
-            unsafe { convert(bytes.try_into().unwrap(), got.try_into().unwrap()) }
-        });
-    }
-
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
-    unsafe fn convert(bytes: &[u8; 32], out: &mut [f32; 16]) {
-        let w = Weights::new(bytes, DType::F16);
-        _mm512_storeu_ps(out.as_mut_ptr(), load_w(&w, 0, 16))
-    }
 }
