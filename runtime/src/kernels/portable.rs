@@ -176,10 +176,11 @@ pub(crate) fn valid(n: usize, stride: usize, offset: isize, len: usize) -> core:
     lo..(hi.max(lo as isize) as usize)
 }
 
-/// `r` cut to the tile `lo..lo + n`.
+/// `r` cut to the tile `lo..lo + n`, as (start, end); empty where
+/// `start >= end`.
 #[inline(always)]
-fn clip(r: core::ops::Range<usize>, lo: usize, n: usize) -> core::ops::Range<usize> {
-    r.start.max(lo)..r.end.min(lo + n)
+fn clip(r: core::ops::Range<usize>, lo: usize, n: usize) -> (usize, usize) {
+    (r.start.max(lo), r.end.min(lo + n))
 }
 
 /// [`conv2d`] or [`conv_transpose2d`] (`transpose`): where a vector
@@ -301,20 +302,20 @@ pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32],
                             // oy + p - ky = iy * s for every s-th ky.
                             for ky in ((py + p) % s..k).step_by(s) {
                                 let dy = ((py + p) as isize - ky as isize) / s as isize;
-                                let us = clip(valid(nu, 1, dy, g.in_h), u0, un);
-                                if us.is_empty() {
+                                let (ulo, uhi) = clip(valid(nu, 1, dy, g.in_h), u0, un);
+                                if ulo >= uhi {
                                     continue;
                                 }
                                 let wbase = ((c * g.out_c + o) * k + ky) * k;
                                 for kx in ((px + p) % s..k).step_by(s) {
                                     let dx = ((px + p) as isize - kx as isize) / s as isize;
-                                    let ts = clip(valid(nt, 1, dx, g.in_w), t0, tn);
-                                    if ts.is_empty() {
+                                    let (tlo, thi) = clip(valid(nt, 1, dx, g.in_w), t0, tn);
+                                    if tlo >= thi {
                                         continue;
                                     }
                                     let wv = weight(&w, wbase + kx);
-                                    let (tlo, len) = (ts.start, ts.len());
-                                    for u in us.clone() {
+                                    let len = thi - tlo;
+                                    for u in ulo..uhi {
                                         let xi = (u as isize + dy) as usize * g.in_w
                                             + (tlo as isize + dx) as usize;
                                         let ai = (u - u0) * tn + (tlo - t0);
