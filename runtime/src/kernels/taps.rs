@@ -80,24 +80,53 @@ pub(crate) struct Group<'m> {
 /// Every group of [`tap_masks`] (cut to `out_h` and `out_w`) once, by
 /// first row, then first column.
 #[inline(always)]
-pub(crate) fn groups<'m>(rmask: &'m [u64], cmask: &'m [u64]) -> impl Iterator<Item = Group<'m>> {
-    firsts(rmask).flat_map(move |(oy0, rm)| {
-        firsts(cmask).map(move |(ox0, cm)| Group {
-            rmask,
-            cmask,
-            rm,
-            cm,
-            oy0,
-            ox0,
-        })
-    })
+pub(crate) fn groups<'m>(rmask: &'m [u64], cmask: &'m [u64]) -> Groups<'m> {
+    Groups {
+        rmask,
+        cmask,
+        oy0: 0,
+        ox0: 0,
+    }
 }
 
-/// Each distinct mask with the index where it first appears.
-#[inline(always)]
-fn firsts(masks: &[u64]) -> impl Iterator<Item = (usize, u64)> + '_ {
-    let first = |(i, m): &(usize, u64)| !masks[..*i].contains(m);
-    masks.iter().copied().enumerate().filter(first)
+/// The iterator of [`groups`]: the next group's first row and column.
+pub(crate) struct Groups<'m> {
+    rmask: &'m [u64],
+    cmask: &'m [u64],
+    oy0: usize,
+    ox0: usize,
+}
+
+impl<'m> Iterator for Groups<'m> {
+    type Item = Group<'m>;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Group<'m>> {
+        let (rmask, cmask) = (self.rmask, self.cmask);
+        while self.oy0 < rmask.len() {
+            let rm = rmask[self.oy0];
+            if !rmask[..self.oy0].contains(&rm) {
+                while self.ox0 < cmask.len() {
+                    let (ox0, cm) = (self.ox0, cmask[self.ox0]);
+                    self.ox0 += 1;
+                    if !cmask[..ox0].contains(&cm) {
+                        let oy0 = self.oy0;
+                        return Some(Group {
+                            rmask,
+                            cmask,
+                            rm,
+                            cm,
+                            oy0,
+                            ox0,
+                        });
+                    }
+                }
+            }
+            self.oy0 += 1;
+            self.ox0 = 0;
+        }
+        None
+    }
 }
 
 /// The indices whose mask is `m`, in order.

@@ -205,7 +205,7 @@ impl Block<'_> {
         let k = g.kernel;
         let kk = k * k;
         let plane_in = g.in_h * g.in_w;
-        let first_tap = self.index(grp.oy0, grp.ox0, grp) as isize;
+        let first_tap = self.index(grp.oy0, grp.ox0, grp.rm, grp.cm) as isize;
         // The taps once: weight index within a channel, input offset.
         let mut taps = [(0usize, 0isize); KMAX * KMAX];
         let mut nt = 0;
@@ -235,9 +235,8 @@ impl Block<'_> {
     /// Input offset (within a channel) of the first tap of pixel `(oy, ox)`,
     /// 0 when it has none.
     #[inline(always)]
-    fn index(&self, oy: usize, ox: usize, grp: &Group<'_>) -> usize {
+    fn index(&self, oy: usize, ox: usize, rm: u64, cm: u64) -> usize {
         let g = self.g;
-        let (rm, cm) = (grp.rm, grp.cm);
         if rm == 0 || cm == 0 {
             return 0;
         }
@@ -269,11 +268,12 @@ impl Block<'_> {
         y: &mut [f32],
     ) {
         let g = self.g;
+        let (rm, cm) = (grp.rm, grp.cm);
         let mut pix = [(0usize, 0usize); PIX];
         let mut np = 0;
         for oy in grp.rows() {
             for ox in grp.cols() {
-                pix[np] = (self.index(oy, ox, grp), oy * g.out_w + ox);
+                pix[np] = (self.index(oy, ox, rm, cm), oy * g.out_w + ox);
                 np += 1;
                 if np == PIX {
                     self.tile_channels::<V, VB, PIX>(e, &pix, y);
@@ -365,12 +365,13 @@ impl Block<'_> {
     #[inline(always)]
     unsafe fn group_pixels<V: Lane8>(&self, e: &Entries, grp: &Group<'_>, y: &mut [f32]) {
         let g = self.g;
+        let (rm, cm) = (grp.rm, grp.cm);
         let mut runs = [Run::default(); PV];
         let mut nr = 0;
         for oy in grp.rows() {
             let mut cur: Option<(Run, usize)> = None;
             for ox in grp.cols() {
-                let base = self.index(oy, ox, grp);
+                let base = self.index(oy, ox, rm, cm);
                 let at = oy * g.out_w + ox;
                 let extend = match cur {
                     Some((r, last)) if r.n < 8 => {
