@@ -71,6 +71,23 @@ pub fn measure() -> Option<Limits> {
 mod x86 {
     use std::arch::asm;
 
+    /// The eight sums, zmm0-zmm7, set to zero (a VEX `vxorps` on the low
+    /// 128 bits clears the whole register).
+    macro_rules! zero_sums {
+        () => {
+            concat!(
+                "vxorps xmm0, xmm0, xmm0\n",
+                "vxorps xmm1, xmm1, xmm1\n",
+                "vxorps xmm2, xmm2, xmm2\n",
+                "vxorps xmm3, xmm3, xmm3\n",
+                "vxorps xmm4, xmm4, xmm4\n",
+                "vxorps xmm5, xmm5, xmm5\n",
+                "vxorps xmm6, xmm6, xmm6\n",
+                "vxorps xmm7, xmm7, xmm7",
+            )
+        };
+    }
+
     /// `iters` times eight `vmulps` + `vaddps` pairs into eight sums, all
     /// in registers (operands 1.0, so nothing turns subnormal).
     pub fn mul_add(iters: u64) {
@@ -80,10 +97,7 @@ mod x86 {
             asm!(
                 "vbroadcastss zmm16, [{one}]",
                 "vbroadcastss zmm17, [{one}]",
-                "vxorps xmm0, xmm0, xmm0", "vxorps xmm1, xmm1, xmm1",
-                "vxorps xmm2, xmm2, xmm2", "vxorps xmm3, xmm3, xmm3",
-                "vxorps xmm4, xmm4, xmm4", "vxorps xmm5, xmm5, xmm5",
-                "vxorps xmm6, xmm6, xmm6", "vxorps xmm7, xmm7, xmm7",
+                zero_sums!(),
                 "2:",
                 "vmulps zmm8, zmm16, zmm17", "vaddps zmm0, zmm0, zmm8",
                 "vmulps zmm9, zmm16, zmm17", "vaddps zmm1, zmm1, zmm9",
@@ -116,10 +130,7 @@ mod x86 {
         unsafe {
             asm!(
                 "vbroadcastss zmm17, [{one}]",
-                "vxorps xmm0, xmm0, xmm0", "vxorps xmm1, xmm1, xmm1",
-                "vxorps xmm2, xmm2, xmm2", "vxorps xmm3, xmm3, xmm3",
-                "vxorps xmm4, xmm4, xmm4", "vxorps xmm5, xmm5, xmm5",
-                "vxorps xmm6, xmm6, xmm6", "vxorps xmm7, xmm7, xmm7",
+                zero_sums!(),
                 "2:",
                 "vcvtph2ps zmm8, [{w}]", "vmulps zmm8, zmm8, zmm17", "vaddps zmm0, zmm0, zmm8",
                 "vcvtph2ps zmm9, [{w} + 32]", "vmulps zmm9, zmm9, zmm17", "vaddps zmm1, zmm1, zmm9",

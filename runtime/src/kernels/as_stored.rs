@@ -2,7 +2,7 @@
 //! whose AVX-512 kernels do): nothing to prepare, and the prepared entry
 //! points run the kernels on the weights as stored.
 
-use super::{conv2d, conv_transpose2d, dense, ConvGeom, Weights};
+use super::{conv2d, conv_transpose2d, dense, ConvArgs, ConvGeom, Weights};
 
 /// f32 values a convolution's weights take once transposed for the fastest
 /// kernel ([`prepare_conv`]): none here.
@@ -18,20 +18,12 @@ pub fn prepare_conv(_w: Weights<'_>, _g: &ConvGeom, _transpose: bool, _dst: &mut
 
 /// [`conv2d`] or [`conv_transpose2d`] (`transpose`); `pre` is always empty
 /// here.
-#[allow(clippy::too_many_arguments)]
-pub fn conv_prepared(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-    transpose: bool,
-    _pre: &[f32],
-) {
-    if transpose {
-        conv_transpose2d(w, b, g, x, y)
+#[inline]
+pub(crate) fn conv_prepared(c: ConvArgs<'_>, y: &mut [f32], _pre: &[f32]) {
+    if c.transpose {
+        conv_transpose2d(c.w, c.b, c.g, c.x, y)
     } else {
-        conv2d(w, b, g, x, y)
+        conv2d(c.w, c.b, c.g, c.x, y)
     }
 }
 

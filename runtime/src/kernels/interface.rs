@@ -142,7 +142,6 @@ pub fn conv_fits(w: &Weights<'_>, b: &Weights<'_>, g: &ConvGeom, x: &[f32], y: &
 /// What a convolution kernel of either kind reads: weights, bias,
 /// geometry, input, and which kind (the vector kernels run both with one
 /// body).
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[derive(Clone, Copy)]
 pub(crate) struct ConvArgs<'a> {
     pub(crate) w: Weights<'a>,
@@ -152,6 +151,24 @@ pub(crate) struct ConvArgs<'a> {
     /// `conv_transpose2d` (weights `[in, out, k, k]`) rather than `conv2d`
     /// (`[out, in, k, k]`).
     pub(crate) transpose: bool,
+}
+
+impl<'a> ConvArgs<'a> {
+    pub(crate) fn new(
+        w: Weights<'a>,
+        b: Weights<'a>,
+        g: &'a ConvGeom,
+        x: &'a [f32],
+        transpose: bool,
+    ) -> Self {
+        ConvArgs {
+            w,
+            b,
+            g,
+            x,
+            transpose,
+        }
+    }
 }
 
 /// A dense kernel: `(weight, bias, input, output)`.

@@ -75,19 +75,32 @@ pub mod x86_64;
 // Weights prepared once for the kernels that read them faster in another
 // order (the AVX-512 ones; [`conv_prepared`], [`dense_prepared`]): the same
 // bits as without.
-#[cfg(target_arch = "x86_64")]
-pub use x86_64::avx512::{
-    conv_prepared, dense_prepared, dense_prepared_len, prepare_conv, prepare_dense, prepared_len,
-};
-
 #[cfg(not(target_arch = "x86_64"))]
-pub use as_stored::{
-    conv_prepared, dense_prepared, dense_prepared_len, prepare_conv, prepare_dense, prepared_len,
-};
+use as_stored as prepared;
 pub use elementwise::{leaky_relu, relu, sigmoid, tanh, upsample_nearest};
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 use interface::ConvArgs;
 pub use interface::{conv_fits, dense_fits, ConvFn, ConvGeom, DenseFn, KernelSet, Weights, LANES};
+pub use prepared::{dense_prepared, dense_prepared_len, prepare_conv, prepare_dense, prepared_len};
+#[cfg(target_arch = "x86_64")]
+use x86_64::avx512 as prepared;
+
+/// [`conv2d`] or [`conv_transpose2d`] (`transpose`) with the weights that
+/// [`prepare_conv`] transposed into `pre`; the kernels without them where
+/// `pre` is shorter than [`prepared_len`] (so the result is the same either
+/// way).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn conv_prepared(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    g: &ConvGeom,
+    x: &[f32],
+    y: &mut [f32],
+    transpose: bool,
+    pre: &[f32],
+) {
+    prepared::conv_prepared(ConvArgs::new(w, b, g, x, transpose), y, pre)
+}
 
 /// The reference kernels.
 pub const PLAIN: KernelSet = KernelSet {

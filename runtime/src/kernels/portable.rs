@@ -176,6 +176,13 @@ pub(crate) fn valid(n: usize, stride: usize, offset: isize, len: usize) -> core:
     lo..(hi.max(lo as isize) as usize)
 }
 
+/// `r` cut to the tile `lo..lo + n`, as (start, end); empty where
+/// `start >= end`.
+#[inline(always)]
+fn clip(r: core::ops::Range<usize>, lo: usize, n: usize) -> (usize, usize) {
+    (r.start.max(lo), r.end.min(lo + n))
+}
+
 /// [`conv2d`] or [`conv_transpose2d`] (`transpose`): where a vector
 /// kernel leaves a geometry, it runs this.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
@@ -295,16 +302,14 @@ pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32],
                             // oy + p - ky = iy * s for every s-th ky.
                             for ky in ((py + p) % s..k).step_by(s) {
                                 let dy = ((py + p) as isize - ky as isize) / s as isize;
-                                let ur = valid(nu, 1, dy, g.in_h);
-                                let (ulo, uhi) = (ur.start.max(u0), ur.end.min(u0 + un));
+                                let (ulo, uhi) = clip(valid(nu, 1, dy, g.in_h), u0, un);
                                 if ulo >= uhi {
                                     continue;
                                 }
                                 let wbase = ((c * g.out_c + o) * k + ky) * k;
                                 for kx in ((px + p) % s..k).step_by(s) {
                                     let dx = ((px + p) as isize - kx as isize) / s as isize;
-                                    let tr = valid(nt, 1, dx, g.in_w);
-                                    let (tlo, thi) = (tr.start.max(t0), tr.end.min(t0 + tn));
+                                    let (tlo, thi) = clip(valid(nt, 1, dx, g.in_w), t0, tn);
                                     if tlo >= thi {
                                         continue;
                                     }

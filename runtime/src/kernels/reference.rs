@@ -32,55 +32,52 @@ pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
 
 /// PyTorch `Conv2d` (weight `[out_c, in_c, k, k]`), padding taps skipped.
 pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    if !super::conv_fits(&w, &b, g, x, y) {
-        return;
-    }
-    let k = g.kernel;
-    for o in 0..g.out_c {
-        for oy in 0..g.out_h {
-            for ox in 0..g.out_w {
-                let mut s = b.at(o);
-                for c in 0..g.in_c {
-                    for ky in 0..k {
-                        for kx in 0..k {
-                            let iy = (oy * g.stride + ky).checked_sub(g.padding);
-                            let ix = (ox * g.stride + kx).checked_sub(g.padding);
-                            if let (Some(iy), Some(ix)) = (iy, ix) {
-                                if iy < g.in_h && ix < g.in_w {
-                                    let wv = w.at(((o * g.in_c + c) * k + ky) * k + kx);
-                                    s += wv * x[(c * g.in_h + iy) * g.in_w + ix];
-                                }
-                            }
-                        }
-                    }
-                }
-                y[(o * g.out_h + oy) * g.out_w + ox] = s;
-            }
-        }
-    }
+    conv(w, b, g, x, y, false)
 }
 
 /// PyTorch `ConvTranspose2d` (weight `[in_c, out_c, k, k]`), as a gather.
 pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    conv(w, b, g, x, y, true)
+}
+
+/// The input index that output index `o` reads through kernel tap `kk`
+/// along a side of `n` inputs, if any: `o * stride + kk - padding` for a
+/// convolution, the `i` with `i * stride + kk - padding == o` for a
+/// transposed one.
+fn tap(transpose: bool, g: &ConvGeom, o: usize, kk: usize, n: usize) -> Option<usize> {
+    if transpose {
+        let t = (o + g.padding).checked_sub(kk)?;
+        (t % g.stride == 0 && t / g.stride < n).then_some(t / g.stride)
+    } else {
+        let i = (o * g.stride + kk).checked_sub(g.padding)?;
+        (i < n).then_some(i)
+    }
+}
+
+/// Both convolutions as a gather: every output is its bias plus, input
+/// channel by channel and tap by tap in kernel order, the taps that land
+/// inside the input.
+fn conv(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32], transpose: bool) {
     if !super::conv_fits(&w, &b, g, x, y) {
         return;
     }
     let k = g.kernel;
-    // The input index a tap reads, if any.
-    let tap = |o: usize, kk: usize, n: usize| -> Option<usize> {
-        let t = (o + g.padding).checked_sub(kk)?;
-        (t % g.stride == 0 && t / g.stride < n).then_some(t / g.stride)
-    };
     for o in 0..g.out_c {
         for oy in 0..g.out_h {
             for ox in 0..g.out_w {
                 let mut s = b.at(o);
                 for c in 0..g.in_c {
+                    let plane = if transpose {
+                        c * g.out_c + o
+                    } else {
+                        o * g.in_c + c
+                    };
                     for ky in 0..k {
                         for kx in 0..k {
-                            if let (Some(iy), Some(ix)) = (tap(oy, ky, g.in_h), tap(ox, kx, g.in_w))
-                            {
-                                let wv = w.at(((c * g.out_c + o) * k + ky) * k + kx);
+                            let iy = tap(transpose, g, oy, ky, g.in_h);
+                            let ix = tap(transpose, g, ox, kx, g.in_w);
+                            if let (Some(iy), Some(ix)) = (iy, ix) {
+                                let wv = w.at((plane * k + ky) * k + kx);
                                 s += wv * x[(c * g.in_h + iy) * g.in_w + ix];
                             }
                         }

@@ -146,31 +146,11 @@ pub(crate) fn conv<V: Lane8>(c: ConvArgs<'_>, y: &mut [f32]) {
 }
 
 fn forward<V: Lane8>(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    let transpose = false;
-    conv::<V>(
-        ConvArgs {
-            w,
-            b,
-            g,
-            x,
-            transpose,
-        },
-        y,
-    )
+    conv::<V>(ConvArgs::new(w, b, g, x, false), y)
 }
 
 fn transposed<V: Lane8>(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    let transpose = true;
-    conv::<V>(
-        ConvArgs {
-            w,
-            b,
-            g,
-            x,
-            transpose,
-        },
-        y,
-    )
+    conv::<V>(ConvArgs::new(w, b, g, x, true), y)
 }
 
 /// `V`'s kernels as a set named `name`.

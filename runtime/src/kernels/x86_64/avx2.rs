@@ -120,26 +120,3 @@ unsafe impl Lane8 for Avx {
         _mm256_storeu_ps(p, self.0)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `vcvtph2ps` agrees with the reference conversion on every finite
-    /// f16 (skipped on a CPU without F16C).
-    #[test]
-    fn f16_conversion_is_exact_for_every_finite_value() {
-        if !available() {
-            return;
-        }
-        crate::kernels::f16::assert_converts_every_finite_f16(8, |bytes, got| {
-            // SAFETY: the features are present; both buffers hold 8 elements.
-            unsafe { convert(bytes.try_into().unwrap(), got.try_into().unwrap()) }
-        });
-    }
-
-    #[target_feature(enable = "avx2,f16c")]
-    unsafe fn convert(bytes: &[u8; 16], out: &mut [f32; 8]) {
-        Avx::load_f16(bytes.as_ptr()).store(out.as_mut_ptr())
-    }
-}

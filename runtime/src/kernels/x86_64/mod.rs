@@ -39,3 +39,49 @@ pub(crate) fn fastest() -> KernelSet {
         PORTABLE
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use core::arch::x86_64::_mm512_storeu_ps;
+
+    use super::*;
+    use crate::format::DType;
+    use crate::kernels::f16::assert_converts_every_finite_f16;
+    use crate::kernels::lane8::Lane8;
+    use crate::kernels::Weights;
+
+    /// A vector f16 conversion: `2 * lanes` bytes in, `lanes` floats out.
+    type Convert = unsafe fn(&[u8], &mut [f32]);
+
+    /// `vcvtph2ps` on `ymm` (F16C) and on `zmm` (AVX-512) agrees with the
+    /// reference conversion on every finite f16 (each skipped on a CPU
+    /// without its features).
+    #[test]
+    fn f16_conversion_is_exact_for_every_finite_value() {
+        let forms: [(bool, usize, Convert); 2] = [
+            (avx2::available(), 8, convert_ymm),
+            (avx512::available(), 16, convert_zmm),
+        ];
+        for (present, lanes, convert) in forms {
+            if present {
+                // SAFETY: the features are present; `convert` reads
+                // `2 * lanes` bytes and writes `lanes` floats, what the
+                // buffers hold.
+                assert_converts_every_finite_f16(lanes, |bytes, got| unsafe {
+                    convert(bytes, got)
+                });
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,f16c")]
+    unsafe fn convert_ymm(bytes: &[u8], out: &mut [f32]) {
+        Avx::load_f16(bytes.as_ptr()).store(out.as_mut_ptr())
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    unsafe fn convert_zmm(bytes: &[u8], out: &mut [f32]) {
+        let w = Weights::new(bytes, DType::F16);
+        _mm512_storeu_ps(out.as_mut_ptr(), avx512::load_w(&w, 0, 16))
+    }
+}

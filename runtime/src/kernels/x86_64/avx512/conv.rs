@@ -6,7 +6,7 @@ use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
 use super::{load_w, transpose16};
-use crate::kernels::taps::{tap, tap_masks, KMAX, SIDE};
+use crate::kernels::taps::{groups, tap, tap_masks, Group, KMAX, SIDE};
 use crate::kernels::{ConvArgs, ConvGeom, Weights};
 
 /// f32 in the transposed weight buffer (64 KiB: a 64 -> 16 channel block
@@ -130,17 +130,9 @@ pub(super) unsafe fn conv_512(c: ConvArgs<'_>, y: &mut [f32], pre: Option<&[f32]
                 first: c0 == 0,
                 transpose,
             };
-            for (oy0, &rm) in rmask.iter().enumerate() {
-                if rmask[..oy0].contains(&rm) {
-                    continue;
-                }
-                for (ox0, &cm) in cmask.iter().enumerate() {
-                    if cmask[..ox0].contains(&cm) {
-                        continue;
-                    }
-                    blk.entries(oy0, ox0, rm, cm, &mut e);
-                    blk.group(&e, rmask, cmask, rm, cm, y);
-                }
+            for grp in groups(rmask, cmask) {
+                blk.entries(&grp, &mut e);
+                blk.group(&e, &grp, y);
             }
             c0 += cn;
         }
@@ -241,42 +233,30 @@ macro_rules! tile_dispatch {
 impl Block<'_> {
     /// Lists the group's taps into `e`.
     #[inline]
-    fn entries(&self, oy0: usize, ox0: usize, rm: u64, cm: u64, e: &mut Taps) {
+    fn entries(&self, grp: &Group<'_>, e: &mut Taps) {
         let g = self.g;
         let k = g.kernel;
-        let first = (first_tap(self.transpose, oy0, rm, g, g.in_h) * g.in_w
-            + first_tap(self.transpose, ox0, cm, g, g.in_w)) as isize;
+        let first = (first_tap(self.transpose, grp.oy0, grp.rm, g, g.in_h) * g.in_w
+            + first_tap(self.transpose, grp.ox0, grp.cm, g, g.in_w)) as isize;
         e.n = 0;
-        for ky in (0..k).filter(|ky| rm >> ky & 1 == 1) {
-            let iy = tap(self.transpose, oy0, ky, g, g.in_h).unwrap_or(0);
-            for kx in (0..k).filter(|kx| cm >> kx & 1 == 1) {
-                let ix = tap(self.transpose, ox0, kx, g, g.in_w).unwrap_or(0);
-                if let (Some(w), Some(x)) = (e.w.get_mut(e.n), e.x.get_mut(e.n)) {
-                    *w = (ky * k + kx) * 16;
-                    *x = (iy * g.in_w + ix) as isize - first;
-                    e.n += 1;
-                }
+        for (ky, kx, iy, ix) in grp.taps(self.transpose, g) {
+            if let (Some(w), Some(x)) = (e.w.get_mut(e.n), e.x.get_mut(e.n)) {
+                *w = (ky * k + kx) * 16;
+                *x = (iy * g.in_w + ix) as isize - first;
+                e.n += 1;
             }
         }
     }
 
-    /// Every pixel of the group with masks `(rm, cm)`, in tiles.
+    /// Every pixel of the group, in tiles.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
-    unsafe fn group(
-        &self,
-        e: &Taps,
-        rmask: &[u64],
-        cmask: &[u64],
-        rm: u64,
-        cm: u64,
-        y: &mut [f32],
-    ) {
+    unsafe fn group(&self, e: &Taps, grp: &Group<'_>, y: &mut [f32]) {
         let g = self.g;
         let xstep = if self.transpose { 1 } else { g.stride };
         let mut rows = [0u16; SIDE];
         let mut nr = 0;
-        for (oy, _) in rmask.iter().enumerate().filter(|(_, &m)| m == rm) {
+        for oy in grp.rows() {
             if let Some(r) = rows.get_mut(nr) {
                 *r = oy as u16;
                 nr += 1;
@@ -285,13 +265,13 @@ impl Block<'_> {
         let rows = &rows[..nr];
         // Column runs, the same for every row of the group.
         let mut runs = [MaybeUninit::<Run>::uninit(); SIDE];
-        let nrun = self.column_runs(cmask, cm, xstep, &mut runs);
+        let nrun = self.column_runs(grp, xstep, &mut runs);
         // SAFETY: runs[..nrun] are written.
         let runs = core::slice::from_raw_parts(runs.as_ptr().cast::<Run>(), nrun);
         if g.out_c >= 16 {
-            self.channel_tiles(e, rows, runs, xstep, rm, y)
+            self.channel_tiles(e, rows, runs, xstep, grp.rm, y)
         } else {
-            self.pixel_tiles(e, rows, runs, rm, y)
+            self.pixel_tiles(e, rows, runs, grp.rm, y)
         }
     }
 
@@ -300,16 +280,15 @@ impl Block<'_> {
     #[inline(always)]
     fn column_runs(
         &self,
-        cmask: &[u64],
-        cm: u64,
+        grp: &Group<'_>,
         xstep: usize,
         runs: &mut [MaybeUninit<Run>; SIDE],
     ) -> usize {
         let g = self.g;
         let mut nrun = 0;
         let mut last = 0;
-        for (ox, _) in cmask.iter().enumerate().filter(|(_, &m)| m == cm) {
-            let ix = first_tap(self.transpose, ox, cm, g, g.in_w);
+        for ox in grp.cols() {
+            let ix = first_tap(self.transpose, ox, grp.cm, g, g.in_w);
             if nrun > 0 {
                 // SAFETY: runs[..nrun] are written.
                 let r = unsafe { runs[nrun - 1].assume_init_mut() };

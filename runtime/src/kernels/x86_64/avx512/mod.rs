@@ -143,12 +143,12 @@ pub(super) unsafe fn transpose16(r: &mut [__m512; 16]) {
 /// is outside the two paths above, the portable one where the vector
 /// kernels do not apply.
 pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    conv_prepared(w, b, g, x, y, false, &[])
+    conv_prepared(ConvArgs::new(w, b, g, x, false), y, &[])
 }
 
 /// `conv_transpose2d`; falls back like [`conv2d`].
 pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
-    conv_prepared(w, b, g, x, y, true, &[])
+    conv_prepared(ConvArgs::new(w, b, g, x, true), y, &[])
 }
 
 // ---- prepared weights ----
@@ -193,27 +193,18 @@ pub fn prepare_conv(w: Weights<'_>, g: &ConvGeom, transpose: bool, dst: &mut [f3
 }
 
 /// [`conv2d`](crate::kernels::conv2d) or
-/// [`conv_transpose2d`](crate::kernels::conv_transpose2d) (`transpose`)
+/// [`conv_transpose2d`](crate::kernels::conv_transpose2d) (`c.transpose`)
 /// with the weights that [`prepare_conv`] transposed into `pre`; the
 /// kernels without them where `pre` is shorter than [`prepared_len`] (so
 /// the result is the same either way).
-#[allow(clippy::too_many_arguments)]
-pub fn conv_prepared(
-    w: Weights<'_>,
-    b: Weights<'_>,
-    g: &ConvGeom,
-    x: &[f32],
-    y: &mut [f32],
-    transpose: bool,
-    pre: &[f32],
-) {
-    let c = ConvArgs {
+pub(crate) fn conv_prepared(c: ConvArgs<'_>, y: &mut [f32], pre: &[f32]) {
+    let ConvArgs {
         w,
         b,
         g,
         x,
         transpose,
-    };
+    } = c;
     if !available() || !conv_512_supported(g, transpose) {
         return lane8::conv::<Avx>(c, y);
     }
@@ -259,24 +250,5 @@ mod tests {
         for (o, v) in out.iter_mut().zip(&r) {
             _mm512_storeu_ps(o.as_mut_ptr(), *v);
         }
-    }
-
-    /// `vcvtph2ps` on `zmm` agrees with the reference conversion on every
-    /// finite f16.
-    #[test]
-    fn f16_conversion_is_exact_for_every_finite_value() {
-        if !available() {
-            return;
-        }
-        crate::kernels::f16::assert_converts_every_finite_f16(16, |bytes, got| {
-            // SAFETY: the features are present; both buffers hold 16 elements.
-            unsafe { convert(bytes.try_into().unwrap(), got.try_into().unwrap()) }
-        });
-    }
-
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
-    unsafe fn convert(bytes: &[u8; 32], out: &mut [f32; 16]) {
-        let w = Weights::new(bytes, DType::F16);
-        _mm512_storeu_ps(out.as_mut_ptr(), load_w(&w, 0, 16))
     }
 }
