@@ -131,13 +131,14 @@ impl<'a> Generator<'a> {
             let unexpected = || Error::UnexpectedTensor {
                 tensor: Name::new(t.name),
             };
-            let (index, role) = parse_tensor_name(t.name).ok_or_else(unexpected)?;
-            let layer = self
-                .layers
-                .get_mut(index)
-                .filter(|_| index < count)
-                .ok_or_else(unexpected)?;
-            let expected = layer.spec.tensor_shape(role).ok_or_else(unexpected)?;
+            // The layer and role the name gives, and the shape that layer
+            // expects; one error for all three steps.
+            let bound = parse_tensor_name(t.name).and_then(|(index, role)| {
+                let layer = self.layers.get_mut(index).filter(|_| index < count)?;
+                let expected = layer.spec.tensor_shape(role)?;
+                Some((layer, role, expected))
+            });
+            let (layer, role, expected) = bound.ok_or_else(unexpected)?;
             if expected != t.shape {
                 return Err(Error::TensorShape {
                     tensor: Name::new(t.name),

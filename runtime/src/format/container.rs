@@ -278,13 +278,19 @@ fn parse_tensor<'a>(c: &mut Cursor<'a>, name: &'a str) -> Result<TensorInfo<'a>,
             });
         }
     }
-    let missing = |field| Error::MissingTensorField {
-        tensor: tensor(),
-        field,
+    // One error site for the three fields: each costs flash twice, as
+    // this function is inlined into both of its callers.
+    let (Some(dtype), Some((shape, elems)), Some((begin, end))) = (dtype, shape, offsets) else {
+        let field = match (dtype, shape) {
+            (None, _) => "dtype",
+            (_, None) => "shape",
+            _ => "data_offsets",
+        };
+        return Err(Error::MissingTensorField {
+            tensor: tensor(),
+            field,
+        });
     };
-    let dtype = dtype.ok_or(missing("dtype"))?;
-    let (shape, elems) = shape.ok_or(missing("shape"))?;
-    let (begin, end) = offsets.ok_or(missing("data_offsets"))?;
     check_extent(name, dtype, elems, begin, end)?;
     Ok(TensorInfo {
         name,

@@ -131,20 +131,23 @@ impl Layer {
             layer: i,
             act: input,
         };
-        let (output, macs) = match spec {
+        // One `?` after the match rather than one per kind: each would copy
+        // the error on its own.
+        let chained = match spec {
             Dense {
                 in_features,
                 out_features,
-            } => dense::chain(&at, in_features, out_features)?,
-            Conv2d { .. } => conv::chain(&at, &spec)?,
-            ConvTranspose2d { .. } => conv_transpose::chain(&at, &spec)?,
-            UpsampleNearest { scale } => upsample::chain(&at, scale)?,
-            Reshape { c, h, w } => reshape::chain(&at, Shape { c, h, w })?,
-            Relu | LeakyRelu { .. } | Tanh | Sigmoid => (input, 0),
+            } => dense::chain(&at, in_features, out_features),
+            Conv2d { .. } => conv::chain(&at, &spec),
+            ConvTranspose2d { .. } => conv_transpose::chain(&at, &spec),
+            UpsampleNearest { scale } => upsample::chain(&at, scale),
+            Reshape { c, h, w } => reshape::chain(&at, Shape { c, h, w }),
+            Relu | LeakyRelu { .. } | Tanh | Sigmoid => Ok((input, 0)),
             EmbedConcat { dim: extra, .. } | OneHotConcat { classes: extra } => {
-                condition::chain(&at, extra)?
+                condition::chain(&at, extra)
             }
         };
+        let (output, macs) = chained?;
         let layer = Layer {
             spec,
             input,
