@@ -206,17 +206,28 @@ impl Layer {
         let n_in = self.input.len();
         let n_out = self.output.len();
         let x = a.get(..n_in)?;
+        let (w, bias) = (self.weight(data), self.bias(data));
         match self.spec {
-            LayerSpec::Dense { .. } => dense::run(self, data, x, b.get_mut(..n_out)?, pre),
-            LayerSpec::Conv2d { .. } | LayerSpec::ConvTranspose2d { .. } => {
-                let transpose = matches!(self.spec, LayerSpec::ConvTranspose2d { .. });
-                conv::run(self, data, x, b.get_mut(..n_out)?, pre, transpose);
-            }
-            LayerSpec::UpsampleNearest { scale } => {
-                upsample::run(self.input.image(), scale, x, b.get_mut(..n_out)?);
+            LayerSpec::Dense { .. }
+            | LayerSpec::Conv2d { .. }
+            | LayerSpec::ConvTranspose2d { .. }
+            | LayerSpec::UpsampleNearest { .. } => {
+                // The kinds that map between the buffers: one bounds check
+                // on `b` for all of them.
+                let y = b.get_mut(..n_out)?;
+                match self.spec {
+                    LayerSpec::Dense { .. } => dense::run(w, bias, x, y, pre),
+                    LayerSpec::UpsampleNearest { scale } => {
+                        upsample::run(self.input.image(), scale, x, y);
+                    }
+                    spec => {
+                        let transpose = matches!(spec, LayerSpec::ConvTranspose2d { .. });
+                        conv::run(self, w, bias, x, y, pre, transpose);
+                    }
+                }
             }
             LayerSpec::EmbedConcat { dim, .. } => {
-                condition::embed(self.weight(data), label, a.get_mut(n_in..n_in + dim)?);
+                condition::embed(w, label, a.get_mut(n_in..n_in + dim)?);
                 return Some(false);
             }
             LayerSpec::OneHotConcat { classes } => {
