@@ -52,15 +52,14 @@ impl<'a> Generator<'a> {
             param_count: 0,
             macs: 0,
         };
-        let last = generator.chain_layers()?;
-        generator.check_output(last)?;
+        generator.chain_layers()?;
         generator.bind_tensors()?;
         Ok(generator)
     }
 
     /// Reads the layer descriptors and chains their shapes, counting the
-    /// work; returns the last layer's output.
-    fn chain_layers(&mut self) -> Result<Act, Error> {
+    /// work, up to the output the metadata declares.
+    fn chain_layers(&mut self) -> Result<(), Error> {
         let file = self.file;
         let mut act = Act::Flat(self.latent_dim);
         let mut conditioning = None;
@@ -89,7 +88,7 @@ impl<'a> Generator<'a> {
                 num_classes: self.num_classes,
             });
         }
-        Ok(act)
+        self.check_output(act)
     }
 
     /// The last layer's activation and output `last` are the ones the

@@ -6,8 +6,6 @@ use crate::error::{Error, Name};
 use crate::kernels::{self, Weights};
 
 /// Takes a flat vector (or an image, read flat) of `in_features` elements.
-// Out of line, like `Layer::chain` (flash on thumbv6m).
-#[inline(never)]
 pub(super) fn chain(
     input: &Input,
     in_features: usize,

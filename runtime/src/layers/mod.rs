@@ -79,9 +79,9 @@ struct Input {
     act: Act,
 }
 
-// The error constructors and `Layer::chain` stay out of line: inlined into
-// each kind's checks and the loader they cost a thumbv6m build about 1 KB
-// of flash, for no speed that matters (they run once per layer at load).
+// `Input::mismatch` and `Layer::chain` stay out of line: inlined into each
+// kind's checks and the loader they cost a thumbv6m build about 1 KB of
+// flash, for no speed that matters (they run once per layer at load).
 impl Input {
     #[inline(never)]
     fn mismatch(&self, expected: Name) -> Error {
@@ -101,7 +101,6 @@ impl Input {
     }
 
     /// `len`, if it is a length the format allows for an activation.
-    #[inline(never)]
     fn bounded(&self, len: Option<usize>) -> Result<usize, Error> {
         len.filter(|&n| n <= MAX_ACTIVATION)
             .ok_or(Error::ActivationTooLarge {
