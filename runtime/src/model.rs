@@ -52,15 +52,14 @@ impl<'a> Generator<'a> {
             param_count: 0,
             macs: 0,
         };
-        let last = generator.chain_layers()?;
-        generator.check_output(last)?;
+        generator.chain_layers()?;
         generator.bind_tensors()?;
         Ok(generator)
     }
 
     /// Reads the layer descriptors and chains their shapes, counting the
-    /// work; returns the last layer's output.
-    fn chain_layers(&mut self) -> Result<Act, Error> {
+    /// work, up to the output the metadata declares.
+    fn chain_layers(&mut self) -> Result<(), Error> {
         let file = self.file;
         let mut act = Act::Flat(self.latent_dim);
         let mut conditioning = None;
@@ -89,7 +88,7 @@ impl<'a> Generator<'a> {
                 num_classes: self.num_classes,
             });
         }
-        Ok(act)
+        self.check_output(act)
     }
 
     /// The last layer's activation and output `last` are the ones the
@@ -131,13 +130,14 @@ impl<'a> Generator<'a> {
             let unexpected = || Error::UnexpectedTensor {
                 tensor: Name::new(t.name),
             };
-            let (index, role) = parse_tensor_name(t.name).ok_or_else(unexpected)?;
-            let layer = self
-                .layers
-                .get_mut(index)
-                .filter(|_| index < count)
-                .ok_or_else(unexpected)?;
-            let expected = layer.spec.tensor_shape(role).ok_or_else(unexpected)?;
+            // The layer and role the name gives, and the shape that layer
+            // expects; one error for all three steps.
+            let bound = parse_tensor_name(t.name).and_then(|(index, role)| {
+                let layer = self.layers.get_mut(index).filter(|_| index < count)?;
+                let expected = layer.spec.tensor_shape(role)?;
+                Some((layer, role, expected))
+            });
+            let (layer, role, expected) = bound.ok_or_else(unexpected)?;
             if expected != t.shape {
                 return Err(Error::TensorShape {
                     tensor: Name::new(t.name),

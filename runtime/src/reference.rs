@@ -73,18 +73,23 @@ pub fn mlp() -> Reference {
     )
 }
 
-/// Dense 100 -> 7x7x64, ReLU, transposed convolutions 64 -> 32 and 32 -> 1
-/// (kernel 4, stride 2, padding 1) with a ReLU between, tanh (1.79 M
-/// multiply-accumulates).
-pub fn small_dcgan() -> Reference {
-    let convt = |i, o| LayerSpec::ConvTranspose2d {
+/// A transposed convolution from `i` to `o` channels that doubles the
+/// image (kernel 4, stride 2, padding 1), as DCGANs use.
+pub fn convt(i: usize, o: usize) -> LayerSpec {
+    LayerSpec::ConvTranspose2d {
         in_channels: i,
         out_channels: o,
         kernel: 4,
         stride: 2,
         padding: 1,
         output_padding: 0,
-    };
+    }
+}
+
+/// Dense 100 -> 7x7x64, ReLU, transposed convolutions 64 -> 32 and 32 -> 1
+/// (kernel 4, stride 2, padding 1) with a ReLU between, tanh (1.79 M
+/// multiply-accumulates).
+pub fn small_dcgan() -> Reference {
     random(
         "DCGAN dense 7x7x64, convT 64-32-1",
         Shape { c: 1, h: 28, w: 28 },

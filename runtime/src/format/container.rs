@@ -165,7 +165,7 @@ fn read_header(
             }
             metadata = Some(read_metadata(&mut c, header)?);
         } else {
-            let info = parse_tensor(&mut c, key)?;
+            let info = parse_tensor(&mut c, key, true)?;
             let slot = ranges
                 .get_mut(tensor_count)
                 .ok_or(Error::TooManyTensors { max: MAX_TENSORS })?;
@@ -244,9 +244,16 @@ fn check_tiling(header: &str, ranges: &mut [(usize, usize)], data_len: usize) ->
     Ok(())
 }
 
-/// Reads one tensor entry (the cursor is after the key's `:`).
+/// Reads one tensor entry (the cursor is after the key's `:`), with the
+/// format's checks if `check`. Re-reading a header that [`Container::parse`]
+/// accepted needs none, and its inlined copy then carries none of their
+/// errors.
 #[inline(always)]
-fn parse_tensor<'a>(c: &mut Cursor<'a>, name: &'a str) -> Result<TensorInfo<'a>, Error> {
+fn parse_tensor<'a>(
+    c: &mut Cursor<'a>,
+    name: &'a str,
+    check: bool,
+) -> Result<TensorInfo<'a>, Error> {
     let tensor = || Name::new(name);
     c.begin_object()?;
     let mut dtype = None;
@@ -265,27 +272,38 @@ fn parse_tensor<'a>(c: &mut Cursor<'a>, name: &'a str) -> Result<TensorInfo<'a>,
             }
             "shape" => shape.replace(read_shape(c)?).is_some(),
             "data_offsets" => offsets.replace(read_offsets(c)?).is_some(),
-            other => {
+            other if check => {
                 return Err(Error::UnknownTensorField {
                     tensor: tensor(),
                     field: Name::new(other),
                 })
             }
+            // Unchecked, the header is one `Container::parse` accepted,
+            // which holds no other field.
+            _ => false,
         };
-        if duplicate {
+        if check && duplicate {
             return Err(Error::DuplicateKey {
                 key: Name::new(field),
             });
         }
     }
-    let missing = |field| Error::MissingTensorField {
-        tensor: tensor(),
-        field,
+    // One error site for the three fields: inlined into both callers, each
+    // site would cost flash twice.
+    let (Some(dtype), Some((shape, elems)), Some((begin, end))) = (dtype, shape, offsets) else {
+        let field = match (dtype, shape) {
+            (None, _) => "dtype",
+            (_, None) => "shape",
+            _ => "data_offsets",
+        };
+        return Err(Error::MissingTensorField {
+            tensor: tensor(),
+            field,
+        });
     };
-    let dtype = dtype.ok_or(missing("dtype"))?;
-    let (shape, elems) = shape.ok_or(missing("shape"))?;
-    let (begin, end) = offsets.ok_or(missing("data_offsets"))?;
-    check_extent(name, dtype, elems, begin, end)?;
+    if check {
+        check_extent(name, dtype, elems, begin, end)?;
+    }
     Ok(TensorInfo {
         name,
         dtype,
@@ -385,7 +403,7 @@ impl<'a> Tensors<'a> {
             if key == METADATA_KEY {
                 skip_metadata(&mut self.cursor)?;
             } else {
-                return parse_tensor(&mut self.cursor, key).map(Some);
+                return parse_tensor(&mut self.cursor, key, false).map(Some);
             }
         }
         Ok(None)

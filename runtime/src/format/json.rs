@@ -116,15 +116,9 @@ impl<'a> Cursor<'a> {
     /// [`Cursor::begin_object`]) with `first = true`; returns the next key
     /// (after its `:`), or `None` after the closing `}`.
     pub fn next_key(&mut self, first: &mut bool) -> Result<Option<&'a str>, Error> {
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
+        if !self.next_item(first, b'}', "',' or '}'")? {
             return Ok(None);
         }
-        if !*first {
-            self.expect(b',', "',' or '}'")?;
-        }
-        *first = false;
         let key = self.string()?;
         self.expect(b':', "':'")?;
         Ok(Some(key))
@@ -137,16 +131,31 @@ impl<'a> Cursor<'a> {
     /// Walks the integers of an array the same way as [`Cursor::next_key`];
     /// call after `[`.
     pub fn next_uint(&mut self, first: &mut bool) -> Result<Option<usize>, Error> {
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
+        if !self.next_item(first, b']', "',' or ']'")? {
             return Ok(None);
         }
+        self.uint().map(Some)
+    }
+
+    /// Steps over what stands before the next item of an object or array
+    /// closed by `close` (a `,` unless `first`): `false`, after `close`,
+    /// at its end. `expected` names the separator in the error.
+    fn next_item(
+        &mut self,
+        first: &mut bool,
+        close: u8,
+        expected: &'static str,
+    ) -> Result<bool, Error> {
+        self.ws();
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            return Ok(false);
+        }
         if !*first {
-            self.expect(b',', "',' or ']'")?;
+            self.expect(b',', expected)?;
         }
         *first = false;
-        self.uint().map(Some)
+        Ok(true)
     }
 }
 

@@ -6,7 +6,7 @@
 use super::{Act, Input, Layer};
 use crate::error::{Error, Name};
 use crate::format::{LayerSpec, Shape};
-use crate::kernels::{self, ConvGeom};
+use crate::kernels::{self, ConvGeom, Weights};
 
 pub(super) fn chain(input: &Input, spec: &LayerSpec) -> Result<(Act, u64), Error> {
     let (in_c, out_c, kernel, stride, padding) = params(spec);
@@ -124,13 +124,14 @@ pub(super) fn prepare(layer: &Layer, data: &[u8], dst: &mut [f32], transpose: bo
 /// weights or from prepared ones (`pre` not empty).
 pub(super) fn run(
     layer: &Layer,
-    data: &[u8],
+    w: Weights<'_>,
+    bias: Weights<'_>,
     x: &[f32],
     y: &mut [f32],
     pre: &[f32],
     transpose: bool,
 ) {
-    let (w, bias, g) = (layer.weight(data), layer.bias(data), geometry(layer));
+    let g = geometry(layer);
     if pre.is_empty() {
         if transpose {
             kernels::conv_transpose2d(w, bias, &g, x, y);

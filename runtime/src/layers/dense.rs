@@ -3,11 +3,9 @@
 
 use super::{Act, Input, Layer};
 use crate::error::{Error, Name};
-use crate::kernels;
+use crate::kernels::{self, Weights};
 
 /// Takes a flat vector (or an image, read flat) of `in_features` elements.
-// Out of line, like `Layer::chain` (flash on thumbv6m).
-#[inline(never)]
 pub(super) fn chain(
     input: &Input,
     in_features: usize,
@@ -30,8 +28,7 @@ pub(super) fn prepare(layer: &Layer, data: &[u8], dst: &mut [f32]) {
     kernels::prepare_dense(w, layer.input.len(), layer.output.len(), dst);
 }
 
-pub(super) fn run(layer: &Layer, data: &[u8], x: &[f32], y: &mut [f32], pre: &[f32]) {
-    let (w, bias) = (layer.weight(data), layer.bias(data));
+pub(super) fn run(w: Weights<'_>, bias: Weights<'_>, x: &[f32], y: &mut [f32], pre: &[f32]) {
     if pre.is_empty() {
         kernels::dense(w, bias, x, y);
     } else {

@@ -79,9 +79,9 @@ struct Input {
     act: Act,
 }
 
-// The error constructors and `Layer::chain` stay out of line: inlined into
-// each kind's checks and the loader they cost a thumbv6m build about 1 KB
-// of flash, for no speed that matters (they run once per layer at load).
+// `Input::mismatch` and `Layer::chain` stay out of line: inlined into each
+// kind's checks and the loader they cost a thumbv6m build about 1 KB of
+// flash, for no speed that matters (they run once per layer at load).
 impl Input {
     #[inline(never)]
     fn mismatch(&self, expected: Name) -> Error {
@@ -101,7 +101,6 @@ impl Input {
     }
 
     /// `len`, if it is a length the format allows for an activation.
-    #[inline(never)]
     fn bounded(&self, len: Option<usize>) -> Result<usize, Error> {
         len.filter(|&n| n <= MAX_ACTIVATION)
             .ok_or(Error::ActivationTooLarge {
@@ -131,20 +130,23 @@ impl Layer {
             layer: i,
             act: input,
         };
-        let (output, macs) = match spec {
+        // One `?` after the match rather than one per kind: each would copy
+        // the error on its own.
+        let chained = match spec {
             Dense {
                 in_features,
                 out_features,
-            } => dense::chain(&at, in_features, out_features)?,
-            Conv2d { .. } => conv::chain(&at, &spec)?,
-            ConvTranspose2d { .. } => conv_transpose::chain(&at, &spec)?,
-            UpsampleNearest { scale } => upsample::chain(&at, scale)?,
-            Reshape { c, h, w } => reshape::chain(&at, Shape { c, h, w })?,
-            Relu | LeakyRelu { .. } | Tanh | Sigmoid => (input, 0),
+            } => dense::chain(&at, in_features, out_features),
+            Conv2d { .. } => conv::chain(&at, &spec),
+            ConvTranspose2d { .. } => conv_transpose::chain(&at, &spec),
+            UpsampleNearest { scale } => upsample::chain(&at, scale),
+            Reshape { c, h, w } => reshape::chain(&at, Shape { c, h, w }),
+            Relu | LeakyRelu { .. } | Tanh | Sigmoid => Ok((input, 0)),
             EmbedConcat { dim: extra, .. } | OneHotConcat { classes: extra } => {
-                condition::chain(&at, extra)?
+                condition::chain(&at, extra)
             }
         };
+        let (output, macs) = chained?;
         let layer = Layer {
             spec,
             input,
@@ -203,17 +205,28 @@ impl Layer {
         let n_in = self.input.len();
         let n_out = self.output.len();
         let x = a.get(..n_in)?;
+        let (w, bias) = (self.weight(data), self.bias(data));
         match self.spec {
-            LayerSpec::Dense { .. } => dense::run(self, data, x, b.get_mut(..n_out)?, pre),
-            LayerSpec::Conv2d { .. } | LayerSpec::ConvTranspose2d { .. } => {
-                let transpose = matches!(self.spec, LayerSpec::ConvTranspose2d { .. });
-                conv::run(self, data, x, b.get_mut(..n_out)?, pre, transpose);
-            }
-            LayerSpec::UpsampleNearest { scale } => {
-                upsample::run(self.input.image(), scale, x, b.get_mut(..n_out)?);
+            LayerSpec::Dense { .. }
+            | LayerSpec::Conv2d { .. }
+            | LayerSpec::ConvTranspose2d { .. }
+            | LayerSpec::UpsampleNearest { .. } => {
+                // The kinds that map between the buffers: one bounds check
+                // on `b` for all of them.
+                let y = b.get_mut(..n_out)?;
+                match self.spec {
+                    LayerSpec::Dense { .. } => dense::run(w, bias, x, y, pre),
+                    LayerSpec::UpsampleNearest { scale } => {
+                        upsample::run(self.input.image(), scale, x, y);
+                    }
+                    spec => {
+                        let transpose = matches!(spec, LayerSpec::ConvTranspose2d { .. });
+                        conv::run(self, w, bias, x, y, pre, transpose);
+                    }
+                }
             }
             LayerSpec::EmbedConcat { dim, .. } => {
-                condition::embed(self.weight(data), label, a.get_mut(n_in..n_in + dim)?);
+                condition::embed(w, label, a.get_mut(n_in..n_in + dim)?);
                 return Some(false);
             }
             LayerSpec::OneHotConcat { classes } => {

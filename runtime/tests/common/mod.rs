@@ -143,15 +143,15 @@ impl Spec {
                                 for c in 0..in_channels {
                                     for ky in 0..k {
                                         for kx in 0..k {
-                                            let iy = (oy * stride + ky) as i64 - padding as i64;
-                                            let ix = (ox * stride + kx) as i64 - padding as i64;
-                                            if iy >= 0
-                                                && ix >= 0
-                                                && (iy as usize) < h
-                                                && (ix as usize) < wd
-                                            {
+                                            if let Some(p) = padded(
+                                                oy * stride + ky,
+                                                ox * stride + kx,
+                                                padding,
+                                                h,
+                                                wd,
+                                            ) {
                                                 s += w[((o * in_channels + c) * k + ky) * k + kx]
-                                                    * x[(c * h + iy as usize) * wd + ix as usize];
+                                                    * x[c * h * wd + p];
                                             }
                                         }
                                     }
@@ -188,15 +188,15 @@ impl Spec {
                                 for o in 0..out_channels {
                                     for ky in 0..k {
                                         for kx in 0..k {
-                                            let oy = (iy * stride + ky) as i64 - padding as i64;
-                                            let ox = (ix * stride + kx) as i64 - padding as i64;
-                                            if oy >= 0
-                                                && ox >= 0
-                                                && (oy as usize) < oh
-                                                && (ox as usize) < ow
-                                            {
-                                                y[(o * oh + oy as usize) * ow + ox as usize] += v
-                                                    * w[((c * out_channels + o) * k + ky) * k + kx];
+                                            if let Some(p) = padded(
+                                                iy * stride + ky,
+                                                ix * stride + kx,
+                                                padding,
+                                                oh,
+                                                ow,
+                                            ) {
+                                                y[o * oh * ow + p] += v * w
+                                                    [((c * out_channels + o) * k + ky) * k + kx];
                                             }
                                         }
                                     }
@@ -247,6 +247,13 @@ impl Spec {
         }
         x
     }
+}
+
+/// The flat index of `(y - padding, x - padding)` in an `h x w` image, or
+/// `None` outside it: where a padded convolution's tap lands.
+fn padded(y: usize, x: usize, padding: usize, h: usize, w: usize) -> Option<usize> {
+    let (y, x) = (y.checked_sub(padding)?, x.checked_sub(padding)?);
+    (y < h && x < w).then_some(y * w + x)
 }
 
 /// Checks `got` against the f64 reference within f32 rounding.
@@ -332,18 +339,9 @@ pub fn conv_embed() -> Spec {
     )
 }
 
-/// A transposed convolution from `i` to `o` channels that doubles the
-/// image (kernel 4, stride 2, padding 1), as DCGANs use.
-pub fn convt(i: usize, o: usize) -> LayerSpec {
-    LayerSpec::ConvTranspose2d {
-        in_channels: i,
-        out_channels: o,
-        kernel: 4,
-        stride: 2,
-        padding: 1,
-        output_padding: 0,
-    }
-}
+/// The DCGANs' doubling transposed convolution, as the reference
+/// generators build it.
+pub use runtime::reference::convt;
 
 /// An unconditional DCGAN-like generator ending without an activation.
 pub fn dcgan_plain() -> Spec {
