@@ -5,7 +5,7 @@ use super::narrow::{convt_narrow, narrow_supported};
 use super::Lane8;
 use crate::format::DType;
 use crate::kernels::f16::weight;
-use crate::kernels::taps::{groups, tap, tap_masks, Group, KMAX};
+use crate::kernels::taps::{tap, tap_masks, KMAX};
 use crate::kernels::{ConvArgs, ConvGeom, Weights};
 
 /// Output pixels per register tile when vectors run across channels.
@@ -75,7 +75,6 @@ pub(crate) unsafe fn conv<V: Lane8>(c: ConvArgs<'_>, y: &mut [f32]) {
                 x,
                 wt: &wt,
                 bias,
-                b: &b,
                 width,
                 c0,
                 cn,
@@ -84,7 +83,7 @@ pub(crate) unsafe fn conv<V: Lane8>(c: ConvArgs<'_>, y: &mut [f32]) {
                 first: c0 == 0,
                 transpose,
             };
-            blk.run::<V>(rmask, cmask, pixels, y);
+            blk.run::<V>(rmask, cmask, pixels, &b, y);
             c0 += cn;
         }
         ob += width;
@@ -142,8 +141,6 @@ struct Block<'a> {
     wt: &'a [f32; WTF],
     /// The block's biases (0 in lanes past `nl`).
     bias: [f32; 16],
-    /// The layer's biases.
-    b: &'a Weights<'a>,
     width: usize,
     c0: usize,
     cn: usize,
@@ -180,39 +177,58 @@ struct Run {
 impl Block<'_> {
     /// Every group of pixels with the same row and column masks.
     #[inline(always)]
-    unsafe fn run<V: Lane8>(&self, rmask: &[u64], cmask: &[u64], pixels: bool, y: &mut [f32]) {
+    unsafe fn run<V: Lane8>(
+        &self,
+        rmask: &[u64],
+        cmask: &[u64],
+        pixels: bool,
+        b: &Weights<'_>,
+        y: &mut [f32],
+    ) {
         let mut e = Entries {
             w: [0; WTF / 8],
             x: [0; WTF / 8],
             n: 0,
             max_x: 0,
         };
-        for grp in groups(rmask, cmask) {
-            self.entries(&grp, &mut e);
-            if pixels {
-                self.group_pixels::<V>(&e, &grp, y);
-            } else if self.width == 16 {
-                self.group_channels::<V, 2>(&e, &grp, y);
-            } else {
-                self.group_channels::<V, 1>(&e, &grp, y);
+        for (oy0, &rm) in rmask.iter().enumerate() {
+            if rmask[..oy0].contains(&rm) {
+                continue;
+            }
+            for (ox0, &cm) in cmask.iter().enumerate() {
+                if cmask[..ox0].contains(&cm) {
+                    continue;
+                }
+                self.entries(oy0, ox0, rm, cm, &mut e);
+                if pixels {
+                    self.group_pixels::<V>(&e, rmask, cmask, rm, cm, b, y);
+                } else if self.width == 16 {
+                    self.group_channels::<V, 2>(&e, rmask, cmask, rm, cm, b, y);
+                } else {
+                    self.group_channels::<V, 1>(&e, rmask, cmask, rm, cm, b, y);
+                }
             }
         }
     }
 
     /// Lists the group's (input channel, tap) pairs into `e`.
-    fn entries(&self, grp: &Group<'_>, e: &mut Entries) {
+    fn entries(&self, oy0: usize, ox0: usize, rm: u64, cm: u64, e: &mut Entries) {
         let g = self.g;
         let k = g.kernel;
         let kk = k * k;
         let plane_in = g.in_h * g.in_w;
-        let first_tap = self.index(grp.oy0, grp.ox0, grp.rm, grp.cm) as isize;
+        let first_tap = self.index(oy0, ox0, rm, cm) as isize;
         // The taps once: weight index within a channel, input offset.
         let mut taps = [(0usize, 0isize); KMAX * KMAX];
         let mut nt = 0;
-        for (ky, kx, iy, ix) in grp.taps(self.transpose, g) {
-            if let Some(t) = taps.get_mut(nt) {
-                *t = (ky * k + kx, (iy * g.in_w + ix) as isize - first_tap);
-                nt += 1;
+        for ky in (0..k).filter(|ky| rm >> ky & 1 == 1) {
+            let iy = tap(self.transpose, oy0, ky, g, g.in_h).unwrap_or(0);
+            for kx in (0..k).filter(|kx| cm >> kx & 1 == 1) {
+                let ix = tap(self.transpose, ox0, kx, g, g.in_w).unwrap_or(0);
+                if let Some(t) = taps.get_mut(nt) {
+                    *t = (ky * k + kx, (iy * g.in_w + ix) as isize - first_tap);
+                    nt += 1;
+                }
             }
         }
         let taps = &taps[..nt];
@@ -249,10 +265,10 @@ impl Block<'_> {
 
     /// The partial sum output `at` of channel `ob + l` starts from.
     #[inline(always)]
-    fn start(&self, y: &[f32], l: usize, at: usize) -> f32 {
+    fn start(&self, b: &Weights<'_>, y: &[f32], l: usize, at: usize) -> f32 {
         let ch = self.ob + l;
         if self.first {
-            weight(self.b, ch)
+            weight(b, ch)
         } else {
             let plane_out = self.g.out_h * self.g.out_w;
             y.get(ch * plane_out + at).copied().unwrap_or(0.0)
@@ -260,33 +276,37 @@ impl Block<'_> {
     }
 
     /// Channel vectors: the group's pixels in tiles of [`PIX`].
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     unsafe fn group_channels<V: Lane8, const VB: usize>(
         &self,
         e: &Entries,
-        grp: &Group<'_>,
+        rmask: &[u64],
+        cmask: &[u64],
+        rm: u64,
+        cm: u64,
+        b: &Weights<'_>,
         y: &mut [f32],
     ) {
         let g = self.g;
-        let (rm, cm) = (grp.rm, grp.cm);
         let mut pix = [(0usize, 0usize); PIX];
         let mut np = 0;
-        for oy in grp.rows() {
-            for ox in grp.cols() {
+        for (oy, _) in rmask.iter().enumerate().filter(|(_, &m)| m == rm) {
+            for (ox, _) in cmask.iter().enumerate().filter(|(_, &m)| m == cm) {
                 pix[np] = (self.index(oy, ox, rm, cm), oy * g.out_w + ox);
                 np += 1;
                 if np == PIX {
-                    self.tile_channels::<V, VB, PIX>(e, &pix, y);
+                    self.tile_channels::<V, VB, PIX>(e, &pix, b, y);
                     np = 0;
                 }
             }
         }
         match np {
-            1 => self.tile_channels::<V, VB, 1>(e, &pix[..1], y),
-            2 => self.tile_channels::<V, VB, 2>(e, &pix[..2], y),
-            3 => self.tile_channels::<V, VB, 3>(e, &pix[..3], y),
-            4 => self.tile_channels::<V, VB, 4>(e, &pix[..4], y),
-            5 => self.tile_channels::<V, VB, 5>(e, &pix[..5], y),
+            1 => self.tile_channels::<V, VB, 1>(e, &pix[..1], b, y),
+            2 => self.tile_channels::<V, VB, 2>(e, &pix[..2], b, y),
+            3 => self.tile_channels::<V, VB, 3>(e, &pix[..3], b, y),
+            4 => self.tile_channels::<V, VB, 4>(e, &pix[..4], b, y),
+            5 => self.tile_channels::<V, VB, 5>(e, &pix[..5], b, y),
             _ => {}
         }
     }
@@ -298,6 +318,7 @@ impl Block<'_> {
         &self,
         e: &Entries,
         pix: &[(usize, usize)],
+        b: &Weights<'_>,
         y: &mut [f32],
     ) {
         let plane_out = self.g.out_h * self.g.out_w;
@@ -314,7 +335,7 @@ impl Block<'_> {
                 let mut init = [0.0f32; 8];
                 for (l, s) in init.iter_mut().enumerate() {
                     if v * 8 + l < self.nl {
-                        *s = self.start(y, v * 8 + l, p.1);
+                        *s = self.start(b, y, v * 8 + l, p.1);
                     }
                 }
                 // SAFETY: `init` holds 8 f32.
@@ -362,15 +383,24 @@ impl Block<'_> {
 
     /// Pixel vectors: the group's rows cut into runs of up to 8 pixels
     /// that read consecutive inputs, [`PV`] runs per tile, once per channel.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    unsafe fn group_pixels<V: Lane8>(&self, e: &Entries, grp: &Group<'_>, y: &mut [f32]) {
+    unsafe fn group_pixels<V: Lane8>(
+        &self,
+        e: &Entries,
+        rmask: &[u64],
+        cmask: &[u64],
+        rm: u64,
+        cm: u64,
+        b: &Weights<'_>,
+        y: &mut [f32],
+    ) {
         let g = self.g;
-        let (rm, cm) = (grp.rm, grp.cm);
         let mut runs = [Run::default(); PV];
         let mut nr = 0;
-        for oy in grp.rows() {
+        for (oy, _) in rmask.iter().enumerate().filter(|(_, &m)| m == rm) {
             let mut cur: Option<(Run, usize)> = None;
-            for ox in grp.cols() {
+            for (ox, _) in cmask.iter().enumerate().filter(|(_, &m)| m == cm) {
                 let base = self.index(oy, ox, rm, cm);
                 let at = oy * g.out_w + ox;
                 let extend = match cur {
@@ -394,7 +424,7 @@ impl Block<'_> {
                     runs[nr] = r;
                     nr += 1;
                     if nr == PV {
-                        self.flush::<V>(e, &runs, y);
+                        self.flush::<V>(e, &runs, b, y);
                         nr = 0;
                     }
                 }
@@ -412,25 +442,25 @@ impl Block<'_> {
                 runs[nr] = r;
                 nr += 1;
                 if nr == PV {
-                    self.flush::<V>(e, &runs, y);
+                    self.flush::<V>(e, &runs, b, y);
                     nr = 0;
                 }
             }
         }
-        self.flush::<V>(e, &runs[..nr], y);
+        self.flush::<V>(e, &runs[..nr], b, y);
     }
 
     /// A tile of runs, once per channel of the block. (A method rather than
     /// a closure: everything here must inline into the function that
     /// enables the CPU features.)
     #[inline(always)]
-    unsafe fn flush<V: Lane8>(&self, e: &Entries, runs: &[Run], y: &mut [f32]) {
+    unsafe fn flush<V: Lane8>(&self, e: &Entries, runs: &[Run], b: &Weights<'_>, y: &mut [f32]) {
         for l in 0..self.nl {
             match runs.len() {
-                1 => self.tile_pixels::<V, 1>(e, runs, l, y),
-                2 => self.tile_pixels::<V, 2>(e, runs, l, y),
-                3 => self.tile_pixels::<V, 3>(e, runs, l, y),
-                4 => self.tile_pixels::<V, 4>(e, runs, l, y),
+                1 => self.tile_pixels::<V, 1>(e, runs, l, b, y),
+                2 => self.tile_pixels::<V, 2>(e, runs, l, b, y),
+                3 => self.tile_pixels::<V, 3>(e, runs, l, b, y),
+                4 => self.tile_pixels::<V, 4>(e, runs, l, b, y),
                 _ => {}
             }
         }
@@ -443,6 +473,7 @@ impl Block<'_> {
         e: &Entries,
         runs: &[Run],
         l: usize,
+        b: &Weights<'_>,
         y: &mut [f32],
     ) {
         let plane_out = self.g.out_h * self.g.out_w;
@@ -454,7 +485,7 @@ impl Block<'_> {
             reach = reach.max(r.base);
             let mut init = [0.0f32; 8];
             for (i, s) in init.iter_mut().enumerate().take(r.n) {
-                *s = self.start(y, l, r.out + i * r.step);
+                *s = self.start(b, y, l, r.out + i * r.step);
             }
             // SAFETY: `init` holds 8 f32.
             *a = V::load(init.as_ptr());

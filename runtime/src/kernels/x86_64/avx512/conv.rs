@@ -5,8 +5,9 @@
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
+use super::groups::{groups, Group};
 use super::{load_w, transpose16};
-use crate::kernels::taps::{groups, tap, tap_masks, Group, KMAX, SIDE};
+use crate::kernels::taps::{tap, tap_masks, KMAX, SIDE};
 use crate::kernels::{ConvArgs, ConvGeom, Weights};
 
 /// f32 in the transposed weight buffer (64 KiB: a 64 -> 16 channel block

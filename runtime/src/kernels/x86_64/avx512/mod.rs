@@ -46,6 +46,7 @@
 
 mod conv;
 mod dense;
+mod groups;
 mod narrow;
 mod pixels;
 
