@@ -50,8 +50,7 @@ pub struct Container<'a> {
 impl<'a> Container<'a> {
     /// Validates the container. Work is bounded by the header size and the
     /// format's count limits; nothing is allocated.
-    // Inlined into the loader, as `parse_tensor` into its callers: a
-    // thumbv6m build is about 0.5 KB smaller so.
+    // Inlined into the loader: a thumbv6m build is about 0.5 KB smaller so.
     #[inline(always)]
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
         let (header, data) = split_file(bytes)?;
@@ -246,9 +245,8 @@ fn check_tiling(header: &str, ranges: &mut [(usize, usize)], data_len: usize) ->
 
 /// Reads one tensor entry (the cursor is after the key's `:`), with the
 /// format's checks if `check`. Re-reading a header that [`Container::parse`]
-/// accepted needs none, and its inlined copy then carries none of their
-/// errors.
-#[inline(always)]
+/// accepted needs none. One copy serves both callers: a firmware that inlines
+/// the loader into its entry point would otherwise carry two.
 fn parse_tensor<'a>(
     c: &mut Cursor<'a>,
     name: &'a str,
@@ -288,8 +286,7 @@ fn parse_tensor<'a>(
             });
         }
     }
-    // One error site for the three fields: inlined into both callers, each
-    // site would cost flash twice.
+    // One error site for the three fields.
     let (Some(dtype), Some((shape, elems)), Some((begin, end))) = (dtype, shape, offsets) else {
         let field = match (dtype, shape) {
             (None, _) => "dtype",
