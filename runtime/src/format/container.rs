@@ -164,7 +164,7 @@ fn read_header(
             }
             metadata = Some(read_metadata(&mut c, header)?);
         } else {
-            let info = parse_tensor(&mut c, key, true)?;
+            let info = parse_tensor(&mut c, key)?;
             let slot = ranges
                 .get_mut(tensor_count)
                 .ok_or(Error::TooManyTensors { max: MAX_TENSORS })?;
@@ -244,14 +244,10 @@ fn check_tiling(header: &str, ranges: &mut [(usize, usize)], data_len: usize) ->
 }
 
 /// Reads one tensor entry (the cursor is after the key's `:`), with the
-/// format's checks if `check`. Re-reading a header that [`Container::parse`]
-/// accepted needs none. One copy serves both callers: a firmware that inlines
+/// format's checks. One copy serves both callers (re-reading a header that
+/// [`Container::parse`] accepted, the checks pass): a firmware that inlines
 /// the loader into its entry point would otherwise carry two.
-fn parse_tensor<'a>(
-    c: &mut Cursor<'a>,
-    name: &'a str,
-    check: bool,
-) -> Result<TensorInfo<'a>, Error> {
+fn parse_tensor<'a>(c: &mut Cursor<'a>, name: &'a str) -> Result<TensorInfo<'a>, Error> {
     let tensor = || Name::new(name);
     c.begin_object()?;
     let mut dtype = None;
@@ -270,17 +266,14 @@ fn parse_tensor<'a>(
             }
             "shape" => shape.replace(read_shape(c)?).is_some(),
             "data_offsets" => offsets.replace(read_offsets(c)?).is_some(),
-            other if check => {
+            other => {
                 return Err(Error::UnknownTensorField {
                     tensor: tensor(),
                     field: Name::new(other),
                 })
             }
-            // Unchecked, the header is one `Container::parse` accepted,
-            // which holds no other field.
-            _ => false,
         };
-        if check && duplicate {
+        if duplicate {
             return Err(Error::DuplicateKey {
                 key: Name::new(field),
             });
@@ -298,9 +291,7 @@ fn parse_tensor<'a>(
             field,
         });
     };
-    if check {
-        check_extent(name, dtype, elems, begin, end)?;
-    }
+    check_extent(name, dtype, elems, begin, end)?;
     Ok(TensorInfo {
         name,
         dtype,
@@ -400,7 +391,7 @@ impl<'a> Tensors<'a> {
             if key == METADATA_KEY {
                 skip_metadata(&mut self.cursor)?;
             } else {
-                return parse_tensor(&mut self.cursor, key, false).map(Some);
+                return parse_tensor(&mut self.cursor, key).map(Some);
             }
         }
         Ok(None)
