@@ -50,8 +50,7 @@ pub struct Container<'a> {
 impl<'a> Container<'a> {
     /// Validates the container. Work is bounded by the header size and the
     /// format's count limits; nothing is allocated.
-    // Inlined into the loader, as `parse_tensor` into its callers: a
-    // thumbv6m build is about 0.5 KB smaller so.
+    // Inlined into the loader: a thumbv6m build is about 0.5 KB smaller so.
     #[inline(always)]
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
         let (header, data) = split_file(bytes)?;
@@ -165,7 +164,7 @@ fn read_header(
             }
             metadata = Some(read_metadata(&mut c, header)?);
         } else {
-            let info = parse_tensor(&mut c, key, true)?;
+            let info = parse_tensor(&mut c, key)?;
             let slot = ranges
                 .get_mut(tensor_count)
                 .ok_or(Error::TooManyTensors { max: MAX_TENSORS })?;
@@ -245,15 +244,10 @@ fn check_tiling(header: &str, ranges: &mut [(usize, usize)], data_len: usize) ->
 }
 
 /// Reads one tensor entry (the cursor is after the key's `:`), with the
-/// format's checks if `check`. Re-reading a header that [`Container::parse`]
-/// accepted needs none, and its inlined copy then carries none of their
-/// errors.
-#[inline(always)]
-fn parse_tensor<'a>(
-    c: &mut Cursor<'a>,
-    name: &'a str,
-    check: bool,
-) -> Result<TensorInfo<'a>, Error> {
+/// format's checks. One copy serves both callers (re-reading a header that
+/// [`Container::parse`] accepted, the checks pass): a firmware that inlines
+/// the loader into its entry point would otherwise carry two.
+fn parse_tensor<'a>(c: &mut Cursor<'a>, name: &'a str) -> Result<TensorInfo<'a>, Error> {
     let tensor = || Name::new(name);
     c.begin_object()?;
     let mut dtype = None;
@@ -272,24 +266,20 @@ fn parse_tensor<'a>(
             }
             "shape" => shape.replace(read_shape(c)?).is_some(),
             "data_offsets" => offsets.replace(read_offsets(c)?).is_some(),
-            other if check => {
+            other => {
                 return Err(Error::UnknownTensorField {
                     tensor: tensor(),
                     field: Name::new(other),
                 })
             }
-            // Unchecked, the header is one `Container::parse` accepted,
-            // which holds no other field.
-            _ => false,
         };
-        if check && duplicate {
+        if duplicate {
             return Err(Error::DuplicateKey {
                 key: Name::new(field),
             });
         }
     }
-    // One error site for the three fields: inlined into both callers, each
-    // site would cost flash twice.
+    // One error site for the three fields.
     let (Some(dtype), Some((shape, elems)), Some((begin, end))) = (dtype, shape, offsets) else {
         let field = match (dtype, shape) {
             (None, _) => "dtype",
@@ -301,9 +291,7 @@ fn parse_tensor<'a>(
             field,
         });
     };
-    if check {
-        check_extent(name, dtype, elems, begin, end)?;
-    }
+    check_extent(name, dtype, elems, begin, end)?;
     Ok(TensorInfo {
         name,
         dtype,
@@ -403,7 +391,7 @@ impl<'a> Tensors<'a> {
             if key == METADATA_KEY {
                 skip_metadata(&mut self.cursor)?;
             } else {
-                return parse_tensor(&mut self.cursor, key, false).map(Some);
+                return parse_tensor(&mut self.cursor, key).map(Some);
             }
         }
         Ok(None)
