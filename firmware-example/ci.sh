@@ -4,6 +4,7 @@
 #   - the QEMU firmware on mps2-an385 (thumbv6m-none-eabi, no FPU) and mps2-an386
 #     (thumbv7em-none-eabihf, Cortex-M4F), run to completion, exact instructions per image;
 #   - the Raspberry Pi program (aarch64-unknown-linux-gnu) under qemu-aarch64;
+#   - all of it for two models, the int8 and the f16 shipped generator by default;
 #   - every frame's generator output (raw f32), grey image and dithered image bit-identical to
 #     the host simulator's for the same model, seed and frame;
 #   - flash and RAM of each firmware (llvm-size);
@@ -11,7 +12,9 @@
 # Installs what it needs (rustup targets, Debian packages) if missing; safe to run repeatedly.
 #
 # Settings (environment):
-#   MICROGAN_MODEL      model to embed and check (default models/dcgan-digits.safetensors)
+#   MICROGAN_MODEL      model to embed and check (default models/dcgan-digits-i8.safetensors)
+#   MICROGAN_COMPARE_MODEL  a second model run on the same boards, its rows beside the first's
+#                       (default models/dcgan-digits.safetensors, the f16 file; empty: none)
 #   MICROGAN_BIG_MODEL  a model the Pico must refuse (default: a 3 MB generator of the classic
 #                       MLP's shape, written by the sim's dev_model example into target/)
 #   MICROGAN_FRAMES     frames per run (default 2)
@@ -27,7 +30,9 @@ OUT=$ROOT/target/firmware-ci
 FRAMES=${MICROGAN_FRAMES:-2}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}
 abs() { case $1 in /*) echo "$1" ;; *) echo "$ROOT/$1" ;; esac; }
-MODEL=$(abs "${MICROGAN_MODEL:-models/dcgan-digits.safetensors}")
+MODEL=$(abs "${MICROGAN_MODEL:-models/dcgan-digits-i8.safetensors}")
+COMPARE_MODEL=${MICROGAN_COMPARE_MODEL-models/dcgan-digits.safetensors}
+[ -z "$COMPARE_MODEL" ] || COMPARE_MODEL=$(abs "$COMPARE_MODEL")
 BIG_MODEL=$(abs "${MICROGAN_BIG_MODEL:-target/firmware-ci/mlp-shape.safetensors}")
 PLUGIN_SRC=$(abs "${QEMU_INSNCOUNT:-../shared/tools/qemu-insncount/insncount.c}")
 export MICROGAN_MODEL=$MODEL MICROGAN_FRAMES=$FRAMES
@@ -64,10 +69,6 @@ fi
 [ -n "$PLUGIN" ] && echo "instruction counts: TCG plugin ($PLUGIN_SRC)" \
     || echo "instruction counts: firmware SysTick under -icount shift=0 (plugin source not found)"
 
-step "host reference: gan-sim, $FRAMES frames"
-cargo build -q -p gan-sim
-"$ROOT/target/debug/gan-sim" --model "$MODEL" --frames "$FRAMES" --out "$OUT" --prefix host
-
 if [ -z "${MICROGAN_BIG_MODEL:-}" ]; then
     # Only its size matters here: untrained weights of the MLP generator's shape (3 MB in f16).
     rm -f "$BIG_MODEL"
@@ -89,13 +90,12 @@ done
 (cd firmware-example/qemu && cargo clippy -q --release --all-targets --target thumbv7em-none-eabihf -- -D warnings)
 echo "fmt and clippy clean"
 
-step "build: Pico, QEMU AN385 and AN386 (release)"
+step "build: Pico (release, $(basename "$MODEL"))"
 (cd firmware-example/pico && cargo build --release)
-(cd firmware-example/qemu && cargo build --release)
-(cd firmware-example/qemu && cargo build --release --target thumbv7em-none-eabihf)
 PICO_ELF=$ROOT/target/thumbv6m-none-eabi/release/gan-pico
 AN385_ELF=$ROOT/target/thumbv6m-none-eabi/release/gan-qemu
 AN386_ELF=$ROOT/target/thumbv7em-none-eabihf/release/gan-qemu
+RPI_BIN=$ROOT/target/aarch64-unknown-linux-gnu/release/gan-rpi
 
 # Exact addresses of the markers (Thumb bit cleared) for the plugin.
 marker() { printf '0x%x' $(($(nm "$1" | awk -v s="$2" '$3==s{print "0x"$1}') & ~1)); }
@@ -114,28 +114,7 @@ run_qemu() {
         | tee "$OUT/$name.log" || fail "$name exited with status ${PIPESTATUS[0]}"
     [ -z "$PLUGIN" ] || grep interval "$OUT/$name-insn.log"
 }
-run_qemu an385 mps2-an385 cortex-m3 "$AN385_ELF"
-run_qemu an386 mps2-an386 cortex-m4 "$AN386_ELF"
 
-step "build and run: Raspberry Pi (aarch64) under qemu-aarch64"
-(cd firmware-example/rpi && cargo build --release)
-RPI_BIN=$ROOT/target/aarch64-unknown-linux-gnu/release/gan-rpi
-(cd "$OUT" && timeout "$QEMU_TIMEOUT" qemu-aarch64 -L /usr/aarch64-linux-gnu "$RPI_BIN" \
-    --frames "$FRAMES" --out . --prefix rpi --no-display) | tee "$OUT/rpi.log"
-
-step "bit identity with the host, $FRAMES frames"
-for target in an385 an386 rpi; do
-    for ((n = 0; n < FRAMES; n++)); do
-        for suffix in -output.f32 -output.pgm -image.pbm; do
-            f=$(printf '%03d%s' "$n" "$suffix")
-            cmp "$OUT/host-$f" "$OUT/$target-$f" || fail "$target-$f differs from the host's"
-        done
-    done
-    echo "$target: $FRAMES frames bit-identical to the host (output f32, grey, dithered image)"
-done
-
-step "sizes and speed (model $(basename "$MODEL"), $(stat -c %s "$MODEL") bytes)"
-macs=$(sed -n 's/.* \([0-9]*\) MACs per image.*/\1/p' "$OUT/an385.log" | head -1)
 # instructions NAME: first image's count, exact from the plugin or from SysTick.
 instructions() {
     if [ -n "$PLUGIN" ]; then
@@ -144,20 +123,65 @@ instructions() {
         sed -n 's/.* frame 0 .*: \([0-9]*\) instructions per image.*/\1/p' "$OUT/$1.log"
     fi
 }
-{
-    echo "| firmware | target | flash (bytes) | static RAM (bytes) | instructions per image | per MAC |"
-    echo "|---|---|---|---|---|---|"
-    for row in "pico thumbv6m-none-eabi $PICO_ELF" "an385 thumbv6m-none-eabi $AN385_ELF" \
-               "an386 thumbv7em-none-eabihf $AN386_ELF"; do
-        set -- $row
-        read -r text data bss _ < <("$SIZE" "$3" | tail -1)
-        insns=-; per=-
-        if [ "$1" != pico ]; then
-            insns=$(instructions "$1")
-            per=$(awk -v i="$insns" -v m="$macs" 'BEGIN { printf "%.1f", i / m }')
-        fi
-        echo "| $1 | $2 | $((text + data)) | $((data + bss)) | $insns | $per |"
+
+# size_row LABEL FIRMWARE TARGET ELF [INSNS MACS]: one row of the table.
+size_row() {
+    local text data bss insns=${5:--} per=-
+    read -r text data bss _ < <("$SIZE" "$4" | tail -1)
+    [ "$insns" = - ] || per=$(awk -v i="$insns" -v m="$6" 'BEGIN { printf "%.1f", i / m }')
+    echo "| $1 | $2 | $3 | $((text + data)) | $((data + bss)) | $insns | $per |"
+}
+
+# prove LABEL MODEL: the host reference, then the QEMU boards and the Raspberry Pi build with
+# MODEL embedded, each frame compared with the host's; appends the model's rows to the table.
+prove() {
+    local label=$1 model=$2
+    export MICROGAN_MODEL=$model
+    rm -f "$OUT"/*.pbm "$OUT"/*.pgm "$OUT"/*.f32
+    step "host reference ($label): gan-sim, $FRAMES frames"
+    "$ROOT/target/debug/gan-sim" --model "$model" --frames "$FRAMES" --out "$OUT" --prefix host
+
+    step "build ($label): QEMU AN385 and AN386, Raspberry Pi (release)"
+    (cd firmware-example/qemu && cargo build --release)
+    (cd firmware-example/qemu && cargo build --release --target thumbv7em-none-eabihf)
+    (cd firmware-example/rpi && cargo build --release)
+    run_qemu an385 mps2-an385 cortex-m3 "$AN385_ELF"
+    run_qemu an386 mps2-an386 cortex-m4 "$AN386_ELF"
+    step "run ($label): Raspberry Pi (aarch64) under qemu-aarch64"
+    (cd "$OUT" && timeout "$QEMU_TIMEOUT" qemu-aarch64 -L /usr/aarch64-linux-gnu "$RPI_BIN" \
+        --frames "$FRAMES" --out . --prefix rpi --no-display) | tee "$OUT/rpi.log"
+
+    step "bit identity with the host ($label), $FRAMES frames"
+    for target in an385 an386 rpi; do
+        for ((n = 0; n < FRAMES; n++)); do
+            for suffix in -output.f32 -output.pgm -image.pbm; do
+                f=$(printf '%03d%s' "$n" "$suffix")
+                cmp "$OUT/host-$f" "$OUT/$target-$f" || fail "$label: $target-$f differs from the host's"
+            done
+        done
+        echo "$label $target: $FRAMES frames bit-identical to the host (output f32, grey, dithered image)"
     done
+    local macs
+    macs=$(sed -n 's/.* \([0-9]*\) MACs per image.*/\1/p' "$OUT/an385.log" | head -1)
+    {
+        size_row "$label" an385 thumbv6m-none-eabi "$AN385_ELF" "$(instructions an385)" "$macs"
+        size_row "$label" an386 thumbv7em-none-eabihf "$AN386_ELF" "$(instructions an386)" "$macs"
+    } >>"$OUT/table.rows"
+    echo "$label: $(stat -c %s "$model") bytes, $macs MACs per image" >>"$OUT/table.notes"
+}
+
+cargo build -q -p gan-sim
+rm -f "$OUT/table.rows" "$OUT/table.notes"
+size_row "$(basename "$MODEL")" pico thumbv6m-none-eabi "$PICO_ELF" >"$OUT/table.rows"
+prove "$(basename "$MODEL")" "$MODEL"
+[ -z "$COMPARE_MODEL" ] || prove "$(basename "$COMPARE_MODEL")" "$COMPARE_MODEL"
+
+step "sizes and speed"
+{
+    echo "| model | firmware | target | flash (bytes) | static RAM (bytes) | instructions per image | per MAC |"
+    echo "|---|---|---|---|---|---|---|"
+    cat "$OUT/table.rows"
 } | tee "$OUT/table.md"
-echo "($macs MACs per image; flash = text + data, static RAM = data + bss, the stack comes on top)"
+cat "$OUT/table.notes"
+echo "(flash = text + data, static RAM = data + bss, the stack comes on top)"
 echo "frames: $OUT"

@@ -143,6 +143,16 @@ pub struct TrainArgs {
     /// Do not export the generator to models/ at the end.
     #[arg(long)]
     pub no_export: bool,
+    /// Dtypes to export at the end, comma-separated (`f16,i8` writes both): f16 to
+    /// models/<run>.safetensors, f32 and i8 to models/<run>-f32.safetensors and
+    /// models/<run>-i8.safetensors.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "f16",
+        value_parser = clap::builder::PossibleValuesParser::new(["f16", "f32", "i8"])
+    )]
+    pub export_dtype: Vec<String>,
     /// Hide the progress bar (for logs and scripts).
     #[arg(long)]
     pub quiet: bool,

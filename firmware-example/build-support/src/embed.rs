@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use crate::budget::{Board, Needs, Usage};
 use crate::{out_dir, Constants, Error};
 
-/// The model a firmware embeds unless `MICROGAN_MODEL` says otherwise.
-pub const DEFAULT_MODEL: &str = "models/dcgan-digits.safetensors";
+/// The model a firmware embeds unless `MICROGAN_MODEL` says otherwise: the shipped generator as
+/// an integer file, which a core without an FPU runs without software floating point.
+pub const DEFAULT_MODEL: &str = "models/dcgan-digits-i8.safetensors";
 
 /// What the build script found, for its summary line.
 #[derive(Debug)]

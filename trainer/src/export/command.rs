@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::check::CHECK_LATENTS;
-use super::file::{export_run, ExportOptions};
+use super::file::{default_out, export_run, ExportOptions};
 use super::ExportDtype;
 use crate::checkpoint;
 use crate::config::TrainConfig;
@@ -21,10 +21,11 @@ pub struct ExportArgs {
     /// A specific checkpoint file instead of a run's newest one.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
-    /// Output file [default: models/<run name>.safetensors].
+    /// Output file [default: models/<run name>.safetensors; -f32 or -i8 before the extension for
+    /// those dtypes].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Weight storage type.
+    /// Weight storage type: f16 (the default for boards), f32, or i8 (an integer generator).
     #[arg(long, value_enum, default_value_t = ExportDtype::F16)]
     pub dtype: ExportDtype,
     /// Replace the output file if it exists.
@@ -65,7 +66,7 @@ pub fn run(a: &ExportArgs) -> Result<()> {
         |c| c.name.clone(),
     );
     let opts = ExportOptions {
-        out: Some(a.out.clone().unwrap_or_else(|| run_dir::model_file(&name))),
+        out: Some(a.out.clone().unwrap_or_else(|| default_out(&name, a.dtype))),
         dtype: a.dtype,
         force: a.force,
         no_samples: false,

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use runtime::format::DType;
+use runtime::quantize::{quantize, Calibration, QuantReport};
 use runtime::{Generator, Shape};
 
 use super::check::{compare, Tolerance, CHECK_LATENTS};
@@ -35,6 +36,8 @@ pub struct ExportReport {
     pub max_abs_error: f32,
     pub psnr_db: f64,
     pub checked_latents: usize,
+    /// What quantisation chose, for an integer file.
+    pub quantization: Option<QuantReport>,
 }
 
 /// The provenance keys the format documents.
@@ -73,6 +76,29 @@ fn provenance(cfg: Option<&TrainConfig>, gan: &Gan, step: u64) -> Vec<(String, S
 
 /// Builds the file bytes (already loaded once by the runtime's writer).
 pub fn build_bytes(gan: &Gan, prov: &[(String, String)], dtype: ExportDtype) -> Result<Vec<u8>> {
+    build_file(gan, prov, dtype).map(|(bytes, _)| bytes)
+}
+
+/// Builds the file bytes, and for an integer file what its quantisation chose: the f32 file is
+/// built first, and the runtime's quantiser calibrates on the generator it loads from it.
+pub fn build_file(
+    gan: &Gan,
+    prov: &[(String, String)],
+    dtype: ExportDtype,
+) -> Result<(Vec<u8>, Option<QuantReport>)> {
+    let float = build_float(gan, prov, dtype)?;
+    if dtype != ExportDtype::I8 {
+        return Ok((float, None));
+    }
+    let gen = Generator::load(&float).map_err(|e| model_error("(export)", e))?;
+    let (builder, report) =
+        quantize(&gen, Calibration::default()).map_err(|e| model_error("(export)", e))?;
+    let bytes = builder.build().map_err(|e| model_error("(export)", e))?;
+    Ok((bytes, Some(report)))
+}
+
+/// The float file: f16, or f32 (which an integer file is quantised from).
+fn build_float(gan: &Gan, prov: &[(String, String)], dtype: ExportDtype) -> Result<Vec<u8>> {
     let s = &gan.spec;
     let mut b = runtime::write::ModelBuilder::new(
         s.latent_dim,
@@ -85,7 +111,7 @@ pub fn build_bytes(gan: &Gan, prov: &[(String, String)], dtype: ExportDtype) -> 
     );
     b.dtype(match dtype {
         ExportDtype::F16 => DType::F16,
-        ExportDtype::F32 => DType::F32,
+        ExportDtype::F32 | ExportDtype::I8 => DType::F32,
     });
     for layer in gan.g.export()? {
         b.layer(layer.spec, layer.weight, layer.bias);
@@ -109,7 +135,7 @@ pub fn export_gan(
     if out.exists() && !opts.force {
         return Err(Error::WouldOverwrite { path: out });
     }
-    let bytes = build_bytes(gan, prov, opts.dtype).map_err(|e| match e {
+    let (bytes, quantization) = build_file(gan, prov, opts.dtype).map_err(|e| match e {
         Error::Model { reason, .. } => Error::Model {
             path: out.clone(),
             reason,
@@ -147,6 +173,7 @@ pub fn export_gan(
         max_abs_error,
         psnr_db,
         checked_latents: count,
+        quantization,
     };
     // The picture the board would draw, made by the runtime from the file just written.
     if !opts.no_samples {
@@ -172,10 +199,10 @@ pub fn export_run(
 fn print_report(r: &ExportReport, dtype: ExportDtype) {
     let tol = Tolerance::for_dtype(dtype);
     println!(
-        "wrote {} ({} bytes, {:?})",
+        "wrote {} ({} bytes, {})",
         r.path.display(),
         r.bytes,
-        dtype
+        dtype.name()
     );
     println!("  parameters         {}", r.params);
     println!("  MACs per image     {}", r.macs);
@@ -184,8 +211,36 @@ fn print_report(r: &ExportReport, dtype: ExportDtype) {
         "  runtime vs candle  max abs error {:.2e} (limit {}), PSNR {:.1} dB (limit {}) on {} latents",
         r.max_abs_error, tol.max_abs_error, r.psnr_db, tol.min_psnr_db, r.checked_latents
     );
+    if let Some(q) = &r.quantization {
+        print_quantization(q);
+    }
     println!(
         "  samples            {}",
         r.path.with_extension("png").display()
     );
+}
+
+/// The calibration behind an integer file: each boundary's largest magnitude and fraction bits.
+fn print_quantization(q: &QuantReport) {
+    println!(
+        "  calibration        {} latents (seed {}), every class; {} channel scales coarsened",
+        q.calibration.count, q.calibration.seed, q.coarsened_channels
+    );
+    for (i, (m, f)) in q.max_abs.iter().zip(&q.frac).enumerate() {
+        let what = if i == 0 {
+            "latent".to_string()
+        } else {
+            format!("layer.{} out", i - 1)
+        };
+        println!("    {what:<14} max |x| {m:>10.4}  F = {f:>2} (step {:.1e})", 0.5f64.powi(*f as i32));
+    }
+}
+
+/// Where a run's file of `dtype` goes by default: `models/<run>.safetensors` for f16,
+/// `models/<run>-f32.safetensors` and `models/<run>-i8.safetensors` for the others.
+pub fn default_out(run_name: &str, dtype: ExportDtype) -> PathBuf {
+    match dtype {
+        ExportDtype::F16 => crate::run_dir::model_file(run_name),
+        d => crate::run_dir::model_file(&format!("{run_name}-{}", d.name())),
+    }
 }

@@ -11,7 +11,9 @@ mod file;
 
 pub use check::{compare, error_stats, Tolerance, CHECK_LATENTS, CHECK_SEED};
 pub use command::{run, ExportArgs};
-pub use file::{build_bytes, export_gan, export_run, ExportOptions, ExportReport};
+pub use file::{
+    build_bytes, build_file, default_out, export_gan, export_run, ExportOptions, ExportReport,
+};
 
 use std::path::PathBuf;
 
@@ -27,6 +29,21 @@ pub enum ExportDtype {
     F16,
     /// Single precision.
     F32,
+    /// Integers (format version 2): int8 weights with a scale per output channel, int16
+    /// activations; about half the f16 file, and no floating-point arithmetic per
+    /// multiply-accumulate on a core without an FPU.
+    I8,
+}
+
+impl ExportDtype {
+    /// The name on the command line and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportDtype::F16 => "f16",
+            ExportDtype::F32 => "f32",
+            ExportDtype::I8 => "i8",
+        }
+    }
 }
 
 /// The error of a model file the runtime refused (`path`, or "(export)" before it has one).

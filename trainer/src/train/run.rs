@@ -8,13 +8,14 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use candle_core::Device;
+use clap::ValueEnum;
 use serde::Serialize;
 
 use super::{device_name, select_device, StepStats, Trainer};
 use crate::checkpoint;
 use crate::config::{TrainArgs, TrainConfig};
 use crate::error::{Error, Result};
-use crate::export::ExportOptions;
+use crate::export::{default_out, ExportDtype, ExportOptions};
 use crate::run_dir::{self, MetricsLog};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -101,11 +102,20 @@ pub fn run(args: &TrainArgs) -> Result<RunSummary> {
     };
     let summary = train_loop(&mut t, &run, args.quiet)?;
     if !args.no_export {
-        let opts = ExportOptions {
-            out: Some(run_dir::model_file(&t.cfg.name)),
-            ..Default::default()
+        // Arguments built in code (not parsed) may leave the list empty: f16, as on the command line.
+        let names = match args.export_dtype.as_slice() {
+            [] => &["f16".to_string()][..],
+            names => names,
         };
-        t.export(&opts)?;
+        for name in names {
+            let dtype = ExportDtype::from_str(name, true).map_err(Error::InvalidArgument)?;
+            let opts = ExportOptions {
+                out: Some(default_out(&t.cfg.name, dtype)),
+                dtype,
+                ..Default::default()
+            };
+            t.export(&opts)?;
+        }
     }
     Ok(summary)
 }
