@@ -46,6 +46,9 @@ fn judge(bytes: &[u8]) -> Result<(), TestCaseError> {
             let dtype = match t.dtype {
                 DType::F16 => safetensors::Dtype::F16,
                 DType::F32 => safetensors::Dtype::F32,
+                DType::I8 => safetensors::Dtype::I8,
+                DType::I16 => safetensors::Dtype::I16,
+                DType::I32 => safetensors::Dtype::I32,
             };
             prop_assert_eq!(info.dtype, dtype);
             prop_assert_eq!(Some(&info.shape[..]), t.shape.as_slice());
@@ -169,7 +172,13 @@ struct Case {
 fn case() -> impl Strategy<Value = Case> {
     prop::collection::vec(
         (
-            prop_oneof![Just(DType::F16), Just(DType::F32)],
+            prop_oneof![
+                Just(DType::F16),
+                Just(DType::F32),
+                Just(DType::I8),
+                Just(DType::I16),
+                Just(DType::I32)
+            ],
             prop::collection::vec(1usize..5, 0..4),
         ),
         0..6,

@@ -46,7 +46,7 @@ fn weight_bytes(dtype: DType, n: usize) -> impl Strategy<Value = Vec<u8>> {
         )
         .prop_map(|v| v.iter().flat_map(|b| b.to_le_bytes()).collect())
         .boxed(),
-        DType::F32 => prop::collection::vec(
+        _ => prop::collection::vec(
             prop_oneof![-2.0f32..2.0, Just(0.0f32), Just(-0.0f32), -1e-30f32..1e-30],
             n,
         )
@@ -357,7 +357,7 @@ fn det_weights(dtype: DType, n: usize, seed: f32) -> Vec<u8> {
         .map(|i| ((i as f32 + seed) * 0.37).sin() * 0.5)
         .flat_map(|v| match dtype {
             DType::F16 => half::f16::from_f32(v).to_le_bytes().to_vec(),
-            DType::F32 => v.to_le_bytes().to_vec(),
+            _ => v.to_le_bytes().to_vec(),
         })
         .collect()
 }

@@ -103,7 +103,8 @@ impl Spec {
                     v.iter()
                         .map(|&x| match dtype {
                             DType::F16 => f64::from(half::f16::from_f32(x).to_f32()),
-                            DType::F32 => f64::from(x),
+                            // F32; the float files have no other dtype.
+                            _ => f64::from(x),
                         })
                         .collect()
                 })

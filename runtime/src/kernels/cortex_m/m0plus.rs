@@ -88,7 +88,7 @@ mod tests {
                 (0..n)
                     .flat_map(|_| match dtype {
                         DType::F16 => half::f16::from_f32(val()).to_le_bytes().to_vec(),
-                        DType::F32 => val().to_le_bytes().to_vec(),
+                        _ => val().to_le_bytes().to_vec(),
                     })
                     .collect()
             };
