@@ -112,7 +112,11 @@ impl ModelBuilder {
     }
 
     /// Appends a layer of a version-2 file with its stored tensors by role.
-    pub fn int_layer(&mut self, spec: LayerSpec, tensors: Vec<(TensorRole, IntTensor)>) -> &mut Self {
+    pub fn int_layer(
+        &mut self,
+        spec: LayerSpec,
+        tensors: Vec<(TensorRole, IntTensor)>,
+    ) -> &mut Self {
         self.layers.push(LayerEntry::Int(spec, tensors));
         self
     }
@@ -348,7 +352,10 @@ fn int_tensors(
     data: &mut Vec<u8>,
 ) -> Result<(), Error> {
     for role in TensorRole::ALL {
-        let found = tensors.iter().find(|(r, _)| *r == role).map_or(0, |(_, t)| t.len());
+        let found = tensors
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map_or(0, |(_, t)| t.len());
         let expected = spec.integer_tensor(role).map_or(0, |(shape, _)| {
             shape.as_slice().unwrap_or(&[]).iter().product()
         });

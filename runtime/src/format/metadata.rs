@@ -133,12 +133,12 @@ fn read_fracs(
         return Err(Error::ActivationFracCount { expected, found });
     }
     for (index, (part, slot)) in text.split(',').zip(fracs.iter_mut()).enumerate() {
-        *slot = parse_uint(part)
-            .filter(|&f| f <= MAX_FRAC as usize)
-            .ok_or(Error::ActivationFracValue {
+        *slot = parse_uint(part).filter(|&f| f <= MAX_FRAC as usize).ok_or(
+            Error::ActivationFracValue {
                 index,
                 value: Name::new(part),
-            })? as u8;
+            },
+        )? as u8;
     }
     Ok(())
 }

@@ -247,11 +247,14 @@ impl LayerSpec {
             (EmbedConcat { .. }, TensorRole::Weight) => {
                 return Some((self.tensor_shape(role)?, DType::I16))
             }
-            (Tanh | Sigmoid, TensorRole::Table) => return Some((Dims::new(&[TABLE_LEN]), DType::I16)),
-            (Dense { out_features, .. }, TensorRole::Scale) => out(out_features),
-            (Conv2d { out_channels, .. } | ConvTranspose2d { out_channels, .. }, TensorRole::Scale) => {
-                out(out_channels)
+            (Tanh | Sigmoid, TensorRole::Table) => {
+                return Some((Dims::new(&[TABLE_LEN]), DType::I16))
             }
+            (Dense { out_features, .. }, TensorRole::Scale) => out(out_features),
+            (
+                Conv2d { out_channels, .. } | ConvTranspose2d { out_channels, .. },
+                TensorRole::Scale,
+            ) => out(out_channels),
             (_, TensorRole::Weight | TensorRole::Bias) if self.tensor_shape(role).is_some() => {
                 self.tensor_shape(role)
             }

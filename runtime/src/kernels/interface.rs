@@ -51,7 +51,9 @@ impl<'a> Weights<'a> {
             .checked_mul(size)
             .and_then(|b| self.bytes.get(b..b.checked_add(size)?));
         match (self.dtype, bytes) {
-            (DType::F16, Some(&[a, b])) => half::f16::from_bits(u16::from_le_bytes([a, b])).to_f32(),
+            (DType::F16, Some(&[a, b])) => {
+                half::f16::from_bits(u16::from_le_bytes([a, b])).to_f32()
+            }
             (DType::F32, Some(&[a, b, c, d])) => f32::from_le_bytes([a, b, c, d]),
             _ => 0.0,
         }

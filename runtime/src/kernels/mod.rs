@@ -79,8 +79,8 @@ pub mod x86_64;
 #[cfg(not(target_arch = "x86_64"))]
 use as_stored as prepared;
 pub use elementwise::{leaky_relu, relu, sigmoid, tanh, upsample_nearest};
-use interface::ConvArgs;
 pub use integer::{quantize_latent, requant_params, IntParams};
+use interface::ConvArgs;
 pub use interface::{
     conv_fits, dense_fits, ConvFn, ConvGeom, DenseFn, IntConvFn, IntDenseFn, KernelSet, Weights,
     LANES,

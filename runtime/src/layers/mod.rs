@@ -178,9 +178,9 @@ impl Layer {
         (self.f_in, self.f_out) = (f_in, f_out);
         let (f_in, f_out) = (u32::from(f_in), u32::from(f_out));
         let expected = match self.spec {
-            LayerSpec::Dense { .. } | LayerSpec::Conv2d { .. } | LayerSpec::ConvTranspose2d { .. } => {
-                f_out
-            }
+            LayerSpec::Dense { .. }
+            | LayerSpec::Conv2d { .. }
+            | LayerSpec::ConvTranspose2d { .. } => f_out,
             LayerSpec::Tanh | LayerSpec::Sigmoid => activation::TABLE_FRAC,
             _ => f_in,
         };

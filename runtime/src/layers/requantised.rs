@@ -104,7 +104,10 @@ impl Channels {
         for b in 0..self.blocks {
             let start = o * self.len + b * self.stride;
             let run = w.bytes().get(start..start + self.len).unwrap_or(&[]);
-            let sum: u64 = run.iter().map(|&v| u64::from((v as i8).unsigned_abs())).sum();
+            let sum: u64 = run
+                .iter()
+                .map(|&v| u64::from((v as i8).unsigned_abs()))
+                .sum();
             total = total.saturating_add(sum.saturating_mul(32768));
             if total > ACC_MAX {
                 return false;

@@ -66,7 +66,13 @@ pub fn conv_transpose2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16
 /// by channel and tap by tap, the weight times the input pixels that tap
 /// reaches from the tile.
 #[inline(always)]
-pub(crate) fn conv_body(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16], transpose: bool) {
+pub(crate) fn conv_body(
+    p: &IntParams<'_>,
+    g: &ConvGeom,
+    x: &[i16],
+    y: &mut [i16],
+    transpose: bool,
+) {
     if !int_conv_fits(p, g, x, y) {
         return;
     }

@@ -44,9 +44,9 @@ mod narrow;
 pub(crate) use self::conv::conv as conv_body;
 pub(crate) use self::dense::dense as dense_body;
 
-use super::{IntConvFn, IntDenseFn};
 use super::taps::conv_supported;
 use super::{conv_fits, dense_fits, portable, ConvArgs, ConvGeom, KernelSet, Weights};
+use super::{IntConvFn, IntDenseFn};
 
 /// Eight f32 lanes and the few operations the kernels need.
 ///
