@@ -20,6 +20,9 @@ fn valid_files() -> Vec<Vec<u8>> {
         conv_embed().build(DType::F32),
         dcgan_plain().build(DType::F16),
         with_provenance.build().unwrap(),
+        // Version 2 (integer).
+        conv_embed().build_integer(),
+        mlp_onehot().build_integer(),
     ]
 }
 
@@ -147,7 +150,7 @@ proptest! {
     }
 
     #[test]
-    fn mutated_valid_files_never_panic(which in 0usize..4, muts in prop::collection::vec(mutation(), 1..6)) {
+    fn mutated_valid_files_never_panic(which in 0usize..6, muts in prop::collection::vec(mutation(), 1..6)) {
         let mut file = valid_files().swap_remove(which);
         for m in &muts {
             apply(&mut file, m);
@@ -157,7 +160,7 @@ proptest! {
 }
 
 /// A random container within the format's syntax rules (unique names,
-/// F16/F32, no empty tensors), sometimes with wrong offsets or data length:
+/// F16/F32/I8/I16/I32, no empty tensors), sometimes with wrong offsets or data length:
 /// here both readers must reach the same verdict.
 #[derive(Clone, Debug)]
 struct Case {
