@@ -90,7 +90,9 @@ pub(crate) fn shift(scale: f32, f_in: u32, f_out: u32) -> i64 {
 /// `|v| <= 2^30` (larger values and NaN: 0, which no caller passes).
 /// The float operations are exact: the truncation, and `v - t`.
 pub fn round_half_away(v: f32) -> i32 {
-    if !(v.abs() <= (1u32 << 30) as f32) {
+    // NaN fails the comparison too.
+    let in_range = v.abs() <= (1u32 << 30) as f32;
+    if !in_range {
         return 0;
     }
     let t = v as i32;
