@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-use runtime::format::{DType, LayerSpec, TensorRole, TABLE_LEN};
-use runtime::write::{IntTensor, ModelBuilder};
+use runtime::format::{DType, LayerSpec, TensorRole};
+use runtime::write::ModelBuilder;
 use runtime::Shape;
 
 /// Deterministic uniform values in [-scale, scale) (xorshift64*).
@@ -95,39 +95,16 @@ impl Spec {
         self.builder(dtype).build().expect("test model builds")
     }
 
-    /// The fraction bits of each boundary of a plain quantisation of this
-    /// spec: 12 for the latent, 11 after a requantising layer (values up
-    /// to 16), 15 after `tanh` and `sigmoid`, else the input's.
-    pub fn fracs(&self) -> Vec<u32> {
-        let mut f = vec![12u32];
-        for (s, _, _) in &self.layers {
-            let last = *f.last().unwrap();
-            f.push(match s {
-                LayerSpec::Dense { .. }
-                | LayerSpec::Conv2d { .. }
-                | LayerSpec::ConvTranspose2d { .. } => 11,
-                LayerSpec::Tanh | LayerSpec::Sigmoid => 15,
-                _ => last,
-            });
-        }
-        f
-    }
-
-    /// A version-2 builder of this spec, quantised plainly: per output
-    /// channel `scale = max |w| / 127`, weights and biases rounded, the
-    /// embedding in its activation's units, tables from f64.
+    /// A version-2 builder of this spec, quantised plainly (see
+    /// `runtime::reference::quantize`).
     pub fn integer_builder(&self) -> ModelBuilder {
-        let fracs = self.fracs();
-        let mut b = ModelBuilder::new_integer(
+        runtime::reference::quantize(
+            &self.layers,
             self.latent_dim,
             self.num_classes,
             self.output,
-            fracs.clone(),
-        );
-        for (i, (s, w, bias)) in self.layers.iter().enumerate() {
-            b.int_layer(*s, int_tensors(s, w, bias, fracs[i]));
-        }
-        b
+            11,
+        )
     }
 
     pub fn build_integer(&self) -> Vec<u8> {
@@ -427,96 +404,4 @@ pub fn edit(file: &[u8], from: &str, to: &str) -> Vec<u8> {
     let (h, d) = split(file);
     assert!(h.contains(from), "header lacks {from}: {h}");
     raw_file(&h.replacen(from, to, 1), &d)
-}
-
-/// The stored tensors of layer `s` quantised plainly (see
-/// [`Spec::integer_builder`]); `f_in` is its input's fraction bits.
-pub fn int_tensors(
-    s: &LayerSpec,
-    w: &Option<Vec<f32>>,
-    bias: &Option<Vec<f32>>,
-    f_in: u32,
-) -> Vec<(TensorRole, IntTensor)> {
-    let round = |v: f64| v.round() as i64;
-    match *s {
-        LayerSpec::Dense { out_features, .. } => quantise_channels(
-            w.as_ref().unwrap(),
-            bias.as_ref().unwrap(),
-            out_features,
-            1,
-            f_in,
-        ),
-        LayerSpec::Conv2d { out_channels, .. } => quantise_channels(
-            w.as_ref().unwrap(),
-            bias.as_ref().unwrap(),
-            out_channels,
-            1,
-            f_in,
-        ),
-        LayerSpec::ConvTranspose2d {
-            in_channels,
-            out_channels,
-            ..
-        } => quantise_channels(
-            w.as_ref().unwrap(),
-            bias.as_ref().unwrap(),
-            out_channels,
-            in_channels,
-            f_in,
-        ),
-        LayerSpec::EmbedConcat { .. } => {
-            let unit = f64::from(1u32 << f_in);
-            let rows = w.as_ref().unwrap().iter();
-            let q = rows.map(|&v| round(f64::from(v) * unit).clamp(-32768, 32767) as i16);
-            vec![(TensorRole::Weight, IntTensor::I16(q.collect()))]
-        }
-        LayerSpec::Tanh | LayerSpec::Sigmoid => {
-            let f = |x: f64| match s {
-                LayerSpec::Tanh => x.tanh(),
-                _ => 1.0 / (1.0 + (-x).exp()),
-            };
-            let t = (0..TABLE_LEN).map(|j| round(f(j as f64 / 32.0) * 32768.0).min(32767) as i16);
-            vec![(TensorRole::Table, IntTensor::I16(t.collect()))]
-        }
-        _ => vec![],
-    }
-}
-
-/// Weights, biases and scales of a layer with `out` output channels whose
-/// weights are `blocks` runs per channel (1 for `[out, ...]`, `in` for a
-/// transposed convolution's `[in, out, k, k]`).
-fn quantise_channels(
-    w: &[f32],
-    bias: &[f32],
-    out: usize,
-    blocks: usize,
-    f_in: u32,
-) -> Vec<(TensorRole, IntTensor)> {
-    let per = w.len() / (out * blocks);
-    let channel_of = |i: usize| (i / per) % out;
-    let mut max = vec![0f32; out];
-    for (i, v) in w.iter().enumerate() {
-        let o = channel_of(i);
-        max[o] = max[o].max(v.abs());
-    }
-    let scale: Vec<f32> = max
-        .iter()
-        .map(|&m| if m > 0.0 { m / 127.0 } else { 1.0 })
-        .collect();
-    let wq = w
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| (v / scale[channel_of(i)]).round() as i8)
-        .collect();
-    let unit = f64::from(1u32 << f_in);
-    let bq = bias
-        .iter()
-        .zip(&scale)
-        .map(|(&b, &s)| (f64::from(b) * unit / f64::from(s)).round() as i32)
-        .collect();
-    vec![
-        (TensorRole::Weight, IntTensor::I8(wq)),
-        (TensorRole::Bias, IntTensor::I32(bq)),
-        (TensorRole::Scale, IntTensor::F32(scale)),
-    ]
 }
