@@ -1,8 +1,8 @@
 //! Fast integer kernels, written so that LLVM vectorises them on any
 //! target (and again, wider, where a set compiles them with more vector
 //! features: `x86_64::int_avx2`). Integer sums are exact, so the loops may
-//! run in any order: a dense row is an `i8 x i16` dot product over 16
-//! independent 32-bit lanes (`VPMADDWD` on x86-64, `SMLAL` on AArch64); a
+//! run in any order: a dense row is an `i8 x i16` dot product, one running
+//! sum that LLVM vectorises as a reduction (`VPMADDWD` on x86-64); a
 //! convolution keeps a tile of one output row in 32-bit accumulators and
 //! adds each weight times a run of its input row to it (an `axpy`), the
 //! runs contiguous at stride 1.
@@ -91,7 +91,24 @@ struct Tile {
     o: usize,
 }
 
-/// Adds every tap of the tile's pixels to `acc`.
+/// Kernel taps handled per pass: their input rows and column runs are
+/// worked out once per tile, outside the loop over input channels.
+const TAPS: usize = 16;
+
+/// A kernel column's run: `count` input pixels from `x_at`, `x_step`
+/// apart, onto accumulators from `acc_at`, `acc_step` apart.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    kx: usize,
+    x_at: usize,
+    x_step: usize,
+    acc_at: usize,
+    acc_step: usize,
+    count: usize,
+}
+
+/// Adds every tap of the tile's pixels to `acc`, [`TAPS`] kernel rows and
+/// columns at a time.
 #[inline(always)]
 fn accumulate(
     p: &IntParams<'_>,
@@ -101,6 +118,42 @@ fn accumulate(
     acc: &mut [i32; TILE],
     transpose: bool,
 ) {
+    for ky0 in (0..g.kernel).step_by(TAPS) {
+        let mut rows = [(0usize, 0usize); TAPS];
+        let mut n_rows = 0;
+        for ky in ky0..(ky0 + TAPS).min(g.kernel) {
+            if let Some(iy) = row_tap(g, t.oy, ky, transpose) {
+                rows[n_rows] = (ky, iy);
+                n_rows += 1;
+            }
+        }
+        for kx0 in (0..g.kernel).step_by(TAPS) {
+            let mut runs = [Run::default(); TAPS];
+            let mut n_runs = 0;
+            for kx in kx0..(kx0 + TAPS).min(g.kernel) {
+                if let Some(r) = run(g, t, kx, transpose) {
+                    runs[n_runs] = r;
+                    n_runs += 1;
+                }
+            }
+            taps(p, g, x, t, acc, transpose, &rows[..n_rows], &runs[..n_runs]);
+        }
+    }
+}
+
+/// Adds, for every input channel, the taps of `rows` x `runs` to `acc`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn taps(
+    p: &IntParams<'_>,
+    g: &ConvGeom,
+    x: &[i16],
+    t: &Tile,
+    acc: &mut [i32; TILE],
+    transpose: bool,
+    rows: &[(usize, usize)],
+    runs: &[Run],
+) {
     let (k, w) = (g.kernel, p.weights());
     for c in 0..g.in_c {
         let plane = if transpose {
@@ -108,19 +161,33 @@ fn accumulate(
         } else {
             t.o * g.in_c + c
         };
-        for ky in 0..k {
-            let Some(iy) = row_tap(g, t.oy, ky, transpose) else {
-                continue;
-            };
+        for &(ky, iy) in rows {
             let row = &x[(c * g.in_h + iy) * g.in_w..][..g.in_w];
             let taps = &w[(plane * k + ky) * k..][..k];
-            for (kx, &wv) in taps.iter().enumerate() {
-                if transpose {
-                    scatter(acc, i32::from(wv), row, g, t, kx);
-                } else {
-                    gather(acc, i32::from(wv), row, g, t, kx);
-                }
+            for r in runs {
+                axpy(acc, i32::from(taps[r.kx]), row, r);
             }
+        }
+    }
+}
+
+/// `acc[r.acc_at + j * r.acc_step] += wv * row[r.x_at + j * r.x_step]`
+/// for `j < r.count`; a plain zip where both steps are 1.
+#[inline(always)]
+fn axpy(acc: &mut [i32; TILE], wv: i32, row: &[i16], r: &Run) {
+    let dst = &mut acc[r.acc_at..];
+    let src = &row[r.x_at..];
+    if r.acc_step == 1 && r.x_step == 1 {
+        for (a, &v) in dst[..r.count].iter_mut().zip(&src[..r.count]) {
+            *a = a.wrapping_add(wv * i32::from(v));
+        }
+    } else {
+        let pairs = dst
+            .iter_mut()
+            .step_by(r.acc_step)
+            .zip(src.iter().step_by(r.x_step));
+        for (a, &v) in pairs.take(r.count) {
+            *a = a.wrapping_add(wv * i32::from(v));
         }
     }
 }
@@ -137,60 +204,35 @@ fn row_tap(g: &ConvGeom, oy: usize, ky: usize, transpose: bool) -> Option<usize>
     }
 }
 
-/// `ceil(a / b)` for `b >= 1`.
+/// The run of kernel column `kx` over the tile, if it reaches any pixel.
+/// `conv2d`: output `ox` reads input `ox * stride + kx - padding`;
+/// `conv_transpose2d`: input `ix` reaches output `ix * stride + kx - padding`.
 #[inline(always)]
-fn ceil_div(a: usize, b: usize) -> usize {
-    a.div_ceil(b)
-}
-
-/// `conv2d`: output pixel `ox` reads input `ox * stride + kx - padding`
-/// where that lies in the row.
-#[inline(always)]
-fn gather(acc: &mut [i32; TILE], wv: i32, row: &[i16], g: &ConvGeom, t: &Tile, kx: usize) {
+fn run(g: &ConvGeom, t: &Tile, kx: usize, transpose: bool) -> Option<Run> {
     let (s, pad) = (g.stride, g.padding);
-    let lo = ceil_div(pad.saturating_sub(kx), s).max(t.x0);
-    let hi = match (g.in_w + pad).checked_sub(kx) {
-        Some(n) => ceil_div(n, s).min(t.x1),
-        None => 0,
-    };
-    if lo >= hi {
-        return;
-    }
-    let first = lo * s + kx - pad;
-    let dst = &mut acc[lo - t.x0..hi - t.x0];
-    if s == 1 {
-        for (a, &v) in dst.iter_mut().zip(&row[first..first + (hi - lo)]) {
-            *a = a.wrapping_add(wv * i32::from(v));
-        }
+    if transpose {
+        // Inputs whose output lies in x0..x1.
+        let lo = (t.x0 + pad).saturating_sub(kx).div_ceil(s);
+        let hi = (t.x1 + pad).checked_sub(kx)?.div_ceil(s).min(g.in_w);
+        (lo < hi).then(|| Run {
+            kx,
+            x_at: lo,
+            x_step: 1,
+            acc_at: lo * s + kx - pad - t.x0,
+            acc_step: s,
+            count: hi - lo,
+        })
     } else {
-        for (a, &v) in dst.iter_mut().zip(row[first..].iter().step_by(s)) {
-            *a = a.wrapping_add(wv * i32::from(v));
-        }
-    }
-}
-
-/// `conv_transpose2d`: input pixel `ix` reaches output
-/// `ix * stride + kx - padding` where that lies in the tile.
-#[inline(always)]
-fn scatter(acc: &mut [i32; TILE], wv: i32, row: &[i16], g: &ConvGeom, t: &Tile, kx: usize) {
-    let (s, pad) = (g.stride, g.padding);
-    let lo = ceil_div((t.x0 + pad).saturating_sub(kx), s);
-    let hi = match (t.x1 + pad).checked_sub(kx) {
-        Some(n) => ceil_div(n, s).min(g.in_w),
-        None => 0,
-    };
-    if lo >= hi {
-        return;
-    }
-    let first = lo * s + kx - pad - t.x0;
-    let src = &row[lo..hi];
-    if s == 1 {
-        for (a, &v) in acc[first..first + src.len()].iter_mut().zip(src) {
-            *a = a.wrapping_add(wv * i32::from(v));
-        }
-    } else {
-        for (a, &v) in acc[first..].iter_mut().step_by(s).zip(src) {
-            *a = a.wrapping_add(wv * i32::from(v));
-        }
+        // Outputs in x0..x1 whose input lies in the row.
+        let lo = pad.saturating_sub(kx).div_ceil(s).max(t.x0);
+        let hi = (g.in_w + pad).checked_sub(kx)?.div_ceil(s).min(t.x1);
+        (lo < hi).then(|| Run {
+            kx,
+            x_at: lo * s + kx - pad,
+            x_step: s,
+            acc_at: lo - t.x0,
+            acc_step: 1,
+            count: hi - lo,
+        })
     }
 }
