@@ -38,11 +38,11 @@ pub(crate) struct Neon(float32x4_t, float32x4_t);
 // establish with `available()` before calling in.
 unsafe impl Lane8 for Neon {
     #[inline]
-    // NEON is baseline on AArch64: the portable integer kernels already
-    // compile to it.
+    // NEON is baseline on AArch64: plain Rust compiles to it (the dense
+    // row as `SMLAL`, the blocked convolutions 16 channels at a time).
     const INT_DENSE: IntDenseFn = integer::portable::dense;
-    const INT_CONV2D: IntConvFn = integer::portable::conv2d;
-    const INT_CONV_TRANSPOSE2D: IntConvFn = integer::portable::conv_transpose2d;
+    const INT_CONV2D: IntConvFn = integer::blocked::conv2d;
+    const INT_CONV_TRANSPOSE2D: IntConvFn = integer::blocked::conv_transpose2d;
     fn available() -> bool {
         available()
     }

@@ -12,6 +12,8 @@
 //! in every order for a loaded file, and a kernel called directly with
 //! weights beyond it gives wrapped sums, never a panic.
 
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub(crate) mod blocked;
 pub mod portable;
 pub mod reference;
 

@@ -1,12 +1,12 @@
 //! The integer kernels (version 2) on AVX2: the portable ones compiled with
 //! AVX2 enabled, where LLVM turns a dense row's `i8 x i16` dot product into
-//! `VPMOVSXBW` + `VPMADDWD` on 256-bit registers and the convolutions'
-//! 32-bit row updates into `VPMULLD` + `VPADDD`. Integer sums are exact, so
+//! `VPMOVSXBW` + `VPMADDWD` and the blocked convolutions' 16-channel
+//! updates (module `integer::blocked`) into `VPMULLD` + `VPADDD`. Integer sums are exact, so
 //! any vector order equals the plain kernels. Chosen like the float
 //! kernels: at compile time where the build enables AVX2, else at run time
 //! under `std`, else the portable kernels.
 
-use crate::kernels::integer::{portable, IntParams};
+use crate::kernels::integer::{blocked, portable, IntParams};
 use crate::kernels::ConvGeom;
 
 /// Whether this CPU has AVX2.
@@ -61,5 +61,5 @@ unsafe fn dense_avx2(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
 
 #[target_feature(enable = "avx2")]
 unsafe fn conv_avx2(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16], transpose: bool) {
-    portable::conv_body(p, g, x, y, transpose)
+    blocked::conv_body(p, g, x, y, transpose)
 }
