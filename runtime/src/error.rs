@@ -162,7 +162,8 @@ pub enum Error {
     TooManyTensors { max: usize },
     /// More metadata entries than any valid file holds.
     TooManyMetadataEntries { max: usize },
-    /// A tensor's dtype is not `F16` or `F32`.
+    /// A tensor's dtype is not one the format allows (`F16` or `F32` in a
+    /// version-1 file; `F16`, `F32`, `I8`, `I16`, `I32` in the container).
     UnsupportedDType { tensor: Name, dtype: Name },
     /// A tensor entry has a field other than dtype, shape, data_offsets.
     UnknownTensorField { tensor: Name, field: Name },
@@ -212,6 +213,11 @@ pub enum Error {
         value: Name,
         expected: &'static str,
     },
+    /// Version 2: `activation_frac` does not hold `layer_count + 1` values.
+    ActivationFracCount { expected: usize, found: usize },
+    /// Version 2: value `index` of `activation_frac` is not an integer
+    /// from 0 to 24.
+    ActivationFracValue { index: usize, value: Name },
 
     // ---- layer descriptors ----
     /// An unknown layer kind. `layer` is `None` when parsing a lone descriptor.
@@ -264,6 +270,19 @@ pub enum Error {
         expected: usize,
         found: usize,
     },
+    /// Version 2: a layer's output fraction bits break its kind's rule
+    /// (15 after `tanh` and `sigmoid`, the input's after the kinds that
+    /// do not requantise).
+    ActivationFrac {
+        layer: usize,
+        expected: u32,
+        found: u32,
+    },
+    /// Version 2: `onehot_concat` on an input with more than 14 fraction
+    /// bits (its `1.0` would not fit in 16 bits).
+    OneHotFrac { layer: usize, frac: u32 },
+    /// Version 2: a `leaky_relu` slope outside -1 ..= 1.
+    SlopeOutOfRange { layer: usize, slope: f32 },
 
     // ---- tensors against layers ----
     /// A tensor the layer list does not name.
@@ -278,6 +297,29 @@ pub enum Error {
     },
     /// A weight is NaN or infinite; `index` is its flat element index.
     NonFiniteWeight { tensor: Name, index: usize },
+    /// Version 2: a tensor's dtype is not the one its role has.
+    TensorDType {
+        tensor: Name,
+        expected: &'static str,
+        found: &'static str,
+    },
+    /// Version 2: an output channel's weight scale is zero, negative,
+    /// subnormal, infinite or NaN (`bits`: its f32 bits).
+    InvalidScale {
+        tensor: Name,
+        channel: usize,
+        bits: u32,
+    },
+    /// Version 2: an output channel's requantisation shift
+    /// `150 - E + Fin - Fout` is outside 1 ..= 62.
+    ShiftOutOfRange {
+        tensor: Name,
+        channel: usize,
+        shift: i32,
+    },
+    /// Version 2: an output channel's `|bias| + 32768 * sum |w|` exceeds
+    /// `2^31 - 1`, so its 32-bit sum could overflow.
+    AccumulatorBound { tensor: Name, channel: usize },
 
     // ---- generating ----
     /// The latent vector has the wrong length.
@@ -306,6 +348,12 @@ pub enum Error {
     },
     /// A provenance key or value the header cannot hold.
     InvalidProvenance { key: Name, reason: &'static str },
+    /// A float layer given to a version-2 builder, or an integer layer to a
+    /// version-1 one.
+    LayerVersion { layer: usize, version: u32 },
+    /// A version-2 builder's `activation_frac` does not hold
+    /// `layer_count + 1` values.
+    FracCount { expected: usize, found: usize },
 }
 
 fn layer_prefix(f: &mut fmt::Formatter<'_>, layer: &Option<usize>) -> fmt::Result {
@@ -356,7 +404,7 @@ fn container(e: &Error, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
         TooManyMetadataEntries { max } => write!(f, "more than {max} metadata entries"),
         UnsupportedDType { tensor, dtype } => write!(
             f,
-            "tensor {tensor:?}: dtype {dtype:?} is not supported (expected F16 or F32)"
+            "tensor {tensor:?}: dtype {dtype:?} is not supported (expected F16 or F32, or in a version-2 file I8, I16, I32)"
         ),
         UnknownTensorField { tensor, field } => write!(
             f,
@@ -409,7 +457,15 @@ fn metadata(e: &Error, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
         }
         UnsupportedVersion { found, supported } => write!(
             f,
-            "format_version {found:?} is not supported (this runtime reads version {supported})"
+            "format_version {found:?} is not supported (this runtime reads versions 1 to {supported})"
+        ),
+        ActivationFracCount { expected, found } => write!(
+            f,
+            "metadata \"activation_frac\" holds {found} values, expected {expected} (layer_count + 1)"
+        ),
+        ActivationFracValue { index, value } => write!(
+            f,
+            "metadata \"activation_frac\": value {index} is {value:?}, expected an integer from 0 to 24"
         ),
         InvalidMetadataValue {
             key,
@@ -453,7 +509,7 @@ fn layer_list(e: &Error, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
         ),
         WeightsExceedFile { layer, capacity } => write!(
             f,
-            "layer.{layer}: its weights need more than the {capacity} f16 values the file holds"
+            "layer.{layer}: its weights need more than the {capacity} values the file holds"
         ),
         ActivationTooLarge { layer, max } => write!(
             f,
@@ -487,6 +543,22 @@ fn layer_list(e: &Error, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
             f,
             "layer.{layer}: classes={found}, but num_classes is {expected}"
         ),
+        ActivationFrac {
+            layer,
+            expected,
+            found,
+        } => write!(
+            f,
+            "layer.{layer}: its output has {found} fraction bits in activation_frac, the layer gives {expected}"
+        ),
+        OneHotFrac { layer, frac } => write!(
+            f,
+            "layer.{layer}: onehot_concat on an input with {frac} fraction bits, at most 14 (2^F must fit in 16 bits)"
+        ),
+        SlopeOutOfRange { layer, slope } => write!(
+            f,
+            "layer.{layer}: slope {slope} is outside -1 ..= 1 (required in a version-2 file)"
+        ),
         _ => return None,
     })
 }
@@ -510,6 +582,35 @@ fn use_and_build(e: &Error, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
         NonFiniteWeight { tensor, index } => write!(
             f,
             "tensor {tensor:?} holds a NaN or infinity at element {index}"
+        ),
+        TensorDType {
+            tensor,
+            expected,
+            found,
+        } => write!(
+            f,
+            "tensor {tensor:?} has dtype {found}, its role needs {expected}"
+        ),
+        InvalidScale {
+            tensor,
+            channel,
+            bits,
+        } => write!(
+            f,
+            "tensor {tensor:?}: channel {channel} has scale {} (bits {bits:#010x}), expected a normal positive finite f32",
+            f32::from_bits(*bits)
+        ),
+        ShiftOutOfRange {
+            tensor,
+            channel,
+            shift,
+        } => write!(
+            f,
+            "tensor {tensor:?}: channel {channel} needs a requantisation shift of {shift}, outside 1 ..= 62"
+        ),
+        AccumulatorBound { tensor, channel } => write!(
+            f,
+            "tensor {tensor:?}: channel {channel} breaks |bias| + 32768 * sum |w| <= 2^31 - 1"
         ),
         LatentLength { expected, found } => write!(
             f,
@@ -551,6 +652,14 @@ fn use_and_build(e: &Error, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
         InvalidProvenance { key, reason } => {
             write!(f, "provenance {key:?}: {reason}")
         }
+        LayerVersion { layer, version } => write!(
+            f,
+            "layer.{layer}: a builder of a version-{version} file takes only layers of that version"
+        ),
+        FracCount { expected, found } => write!(
+            f,
+            "activation_frac has {found} values, the layers need {expected} (layer count + 1)"
+        ),
         _ => return None,
     })
 }

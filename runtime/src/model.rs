@@ -9,10 +9,10 @@ use crate::format::container::Container;
 use crate::format::metadata::Metadata;
 use crate::format::{
     layer_key, parse_descriptor, parse_tensor_name, tensor_name, DType, LayerSpec,
-    OutputActivation, TensorRole, MAX_LAYERS,
+    OutputActivation, TensorRole, FORMAT_VERSION_INTEGER, MAX_LAYERS,
 };
-use crate::kernels::Weights;
-use crate::layers::{check_conditioning, Act, Layer, TensorRef};
+use crate::kernels::{quantize_latent, Weights};
+use crate::layers::{check_conditioning, check_requantised, Act, Layer, TensorRef};
 
 pub use crate::format::Shape;
 
@@ -32,6 +32,10 @@ pub struct Generator<'a> {
     max_act: usize,
     param_count: usize,
     macs: u64,
+    /// `format_version`: 1 (floats) or 2 (integers).
+    version: u32,
+    /// Version 2: the latent's fraction bits (`activation_frac`'s first).
+    latent_frac: u8,
 }
 
 impl<'a> Generator<'a> {
@@ -51,16 +55,29 @@ impl<'a> Generator<'a> {
             max_act: meta.latent_dim,
             param_count: 0,
             macs: 0,
+            version: meta.version,
+            latent_frac: meta.fracs[0],
         };
-        generator.chain_layers()?;
+        generator.chain_layers(&meta.fracs)?;
         generator.bind_tensors()?;
+        if generator.is_integer() {
+            let data = file.data();
+            for (i, layer) in generator.layer_list().enumerate() {
+                check_requantised(layer, i, data)?;
+            }
+        }
         Ok(generator)
     }
 
     /// Reads the layer descriptors and chains their shapes, counting the
-    /// work, up to the output the metadata declares.
-    fn chain_layers(&mut self) -> Result<(), Error> {
+    /// work, up to the output the metadata declares; in a version-2 file,
+    /// checks each layer's fraction bits (`fracs`, `activation_frac`).
+    fn chain_layers(&mut self, fracs: &[u8; MAX_LAYERS + 1]) -> Result<(), Error> {
         let file = self.file;
+        let integer = self.is_integer();
+        // The smallest element a layer's weights can be stored in: f16, or
+        // in a version-2 file i8.
+        let capacity = file.data().len() / if integer { 1 } else { 2 };
         let mut act = Act::Flat(self.latent_dim);
         let mut conditioning = None;
         for (i, slot) in self.layers.iter_mut().enumerate().take(self.layer_count) {
@@ -71,12 +88,15 @@ impl<'a> Generator<'a> {
             let spec = parse_descriptor(text, Some(i))?;
             // A layer whose weights could not fit in the file is rejected
             // before its shapes are worked out, which bounds that work too.
-            let capacity = file.data().len() / 2;
             let needed = spec.tensor_len(TensorRole::Weight);
             if needed.is_none_or(|n| n > capacity) {
                 return Err(Error::WeightsExceedFile { layer: i, capacity });
             }
-            let (layer, macs) = Layer::chain(i, spec, act)?;
+            let (mut layer, macs) = Layer::chain(i, spec, act)?;
+            if integer {
+                let f = |j: usize| fracs.get(j).copied().unwrap_or(0);
+                layer.set_fracs(i, f(i), f(i + 1))?;
+            }
             check_conditioning(i, &spec, self.num_classes, &mut conditioning)?;
             *slot = layer;
             self.macs = self.macs.saturating_add(macs);
@@ -126,18 +146,30 @@ impl<'a> Generator<'a> {
     fn bind_tensors(&mut self) -> Result<(), Error> {
         let file = self.file;
         let count = self.layer_count;
+        let integer = self.is_integer();
         for t in file.tensors() {
             let unexpected = || Error::UnexpectedTensor {
                 tensor: Name::new(t.name),
             };
-            // The layer and role the name gives, and the shape that layer
-            // expects; one error for all three steps.
+            if !integer && t.dtype.is_integer() {
+                return Err(Error::UnsupportedDType {
+                    tensor: Name::new(t.name),
+                    dtype: Name::new(t.dtype.as_str()),
+                });
+            }
+            // The layer and role the name gives, and the shape (and in a
+            // version-2 file the dtype) that layer expects; one error for
+            // all three steps.
             let bound = parse_tensor_name(t.name).and_then(|(index, role)| {
                 let layer = self.layers.get_mut(index).filter(|_| index < count)?;
-                let expected = layer.spec.tensor_shape(role)?;
-                Some((layer, role, expected))
+                let (expected, dtype) = if integer {
+                    layer.spec.integer_tensor(role)?
+                } else {
+                    (layer.spec.tensor_shape(role)?, t.dtype)
+                };
+                Some((layer, role, expected, dtype))
             });
-            let (layer, role, expected) = bound.ok_or_else(unexpected)?;
+            let (layer, role, expected, dtype) = bound.ok_or_else(unexpected)?;
             if expected != t.shape {
                 return Err(Error::TensorShape {
                     tensor: Name::new(t.name),
@@ -145,31 +177,40 @@ impl<'a> Generator<'a> {
                     found: t.shape.to_name(),
                 });
             }
+            if dtype != t.dtype {
+                return Err(Error::TensorDType {
+                    tensor: Name::new(t.name),
+                    expected: dtype.as_str(),
+                    found: t.dtype.as_str(),
+                });
+            }
             let weights = Weights::new(file.tensor_bytes(&t), t.dtype);
-            if let Some(index) = weights.first_non_finite() {
+            // Version-2 scales are checked channel by channel later, with
+            // their own error.
+            let scales = role == TensorRole::Scale;
+            if let Some(index) = weights.first_non_finite().filter(|_| !scales) {
                 return Err(Error::NonFiniteWeight {
                     tensor: Name::new(t.name),
                     index,
                 });
             }
-            let r = Some(TensorRef {
+            let r = TensorRef {
                 begin: t.begin,
                 end: t.end,
                 dtype: t.dtype,
-            });
+            };
             // Duplicate names were rejected by the container.
-            match role {
-                TensorRole::Weight => layer.weight = r,
-                TensorRole::Bias => layer.bias = r,
-            }
+            layer.set_tensor(role, r);
             self.param_count = self.param_count.saturating_add(t.len());
         }
         for (i, layer) in self.layer_list().enumerate() {
-            for (role, have) in [
-                (TensorRole::Weight, layer.weight.is_some()),
-                (TensorRole::Bias, layer.bias.is_some()),
-            ] {
-                if layer.spec.tensor_shape(role).is_some() && !have {
+            for role in TensorRole::ALL {
+                let needed = if integer {
+                    layer.spec.integer_tensor(role).is_some()
+                } else {
+                    layer.spec.tensor_shape(role).is_some()
+                };
+                if needed && layer.tensor(role).is_none() {
                     return Err(Error::MissingTensor {
                         tensor: tensor_name(i, role),
                     });
@@ -199,9 +240,25 @@ impl<'a> Generator<'a> {
     }
 
     /// f32 elements of scratch `generate` needs: two buffers of the largest
-    /// activation, used in turn as input and output of each layer.
+    /// activation, used in turn as input and output of each layer (in a
+    /// version-2 file, int16 activations, two to an f32 slot).
     pub fn scratch_len(&self) -> usize {
-        2 * self.max_act
+        if self.is_integer() {
+            self.max_act
+        } else {
+            2 * self.max_act
+        }
+    }
+
+    /// The file's `format_version`: 1 (float weights, f32 arithmetic) or 2
+    /// (int8 weights, integer arithmetic).
+    pub fn format_version(&self) -> u32 {
+        self.version
+    }
+
+    /// Whether the generator is a version-2 (integer) one.
+    pub fn is_integer(&self) -> bool {
+        self.version == FORMAT_VERSION_INTEGER
     }
 
     pub fn output_activation(&self) -> OutputActivation {
@@ -232,7 +289,8 @@ impl<'a> Generator<'a> {
         self.macs
     }
 
-    /// Whether every stored tensor is F16.
+    /// Whether every stored tensor is F16 (never for a version-2 file, whose
+    /// weights are I8).
     pub fn all_f16(&self) -> bool {
         self.file.tensors().all(|t| t.dtype == DType::F16)
     }
@@ -259,12 +317,18 @@ impl<'a> Generator<'a> {
     /// Every layer's prepared length (module `prepared`), in order.
     pub(crate) fn prepared_lens(&self) -> impl Iterator<Item = usize> + '_ {
         let data = self.file.data();
-        self.layer_list().map(move |l| l.prepared_len(data))
+        let integer = self.is_integer();
+        // The integer kernels read the weights as stored.
+        self.layer_list()
+            .map(move |l| if integer { 0 } else { l.prepared_len(data) })
     }
 
     /// Writes every layer's prepared weights into `buf`, one after another
     /// (`buf` holds the sum of [`prepared_lens`](Self::prepared_lens)).
     pub(crate) fn prepare_into(&self, buf: &mut [f32]) {
+        if self.is_integer() {
+            return;
+        }
         let data = self.file.data();
         let mut at = 0;
         for layer in self.layer_list() {
@@ -322,6 +386,9 @@ impl<'a> Generator<'a> {
         };
         let out = out.get_mut(..out_len).ok_or(out_err)?;
         let scratch = scratch.get_mut(..self.scratch_len()).ok_or(scratch_err)?;
+        if self.is_integer() {
+            return self.generate_int(z, label, scratch, out).ok_or(scratch_err);
+        }
         let (mut a, mut b) = scratch.split_at_mut(self.max_act);
         a.get_mut(..z.len()).ok_or(scratch_err)?.copy_from_slice(z);
         let data = self.file.data();
@@ -344,5 +411,38 @@ impl<'a> Generator<'a> {
         }
         out.copy_from_slice(a.get(..out_len).ok_or(scratch_err)?);
         Ok(())
+    }
+
+    /// The version-2 forward pass: the latent quantised once, then every
+    /// layer on int16 activations held in `scratch` (two to an f32 slot),
+    /// then the output's exact conversion `q * 2^-F` to f32. `None`: a
+    /// buffer is too short.
+    fn generate_int(
+        &self,
+        z: &[f32],
+        label: usize,
+        scratch: &mut [f32],
+        out: &mut [f32],
+    ) -> Option<()> {
+        let slots: &mut [i16] = bytemuck::try_cast_slice_mut(scratch).ok()?;
+        let (mut a, mut b) = slots.split_at_mut(self.max_act);
+        let f0 = u32::from(self.latent_frac);
+        for (q, &v) in a.get_mut(..z.len())?.iter_mut().zip(z) {
+            *q = quantize_latent(v, f0);
+        }
+        let data = self.file.data();
+        for layer in self.layer_list() {
+            if layer.run_int(data, label, a, b)? {
+                core::mem::swap(&mut a, &mut b);
+            }
+        }
+        let f_last = self.layer_list().last().map_or(f0, |l| u32::from(l.f_out));
+        // 2^-F, exact for F <= 24; each product is exact too.
+        let unit = f32::from_bits((127 - f_last.min(24)) << 23);
+        let n = out.len();
+        for (o, &q) in out.iter_mut().zip(a.get(..n)?) {
+            *o = f32::from(q) * unit;
+        }
+        Some(())
     }
 }

@@ -20,6 +20,9 @@ fn valid_files() -> Vec<Vec<u8>> {
         conv_embed().build(DType::F32),
         dcgan_plain().build(DType::F16),
         with_provenance.build().unwrap(),
+        // Version 2 (integer).
+        conv_embed().build_integer(),
+        mlp_onehot().build_integer(),
     ]
 }
 
@@ -46,6 +49,9 @@ fn judge(bytes: &[u8]) -> Result<(), TestCaseError> {
             let dtype = match t.dtype {
                 DType::F16 => safetensors::Dtype::F16,
                 DType::F32 => safetensors::Dtype::F32,
+                DType::I8 => safetensors::Dtype::I8,
+                DType::I16 => safetensors::Dtype::I16,
+                DType::I32 => safetensors::Dtype::I32,
             };
             prop_assert_eq!(info.dtype, dtype);
             prop_assert_eq!(Some(&info.shape[..]), t.shape.as_slice());
@@ -144,7 +150,7 @@ proptest! {
     }
 
     #[test]
-    fn mutated_valid_files_never_panic(which in 0usize..4, muts in prop::collection::vec(mutation(), 1..6)) {
+    fn mutated_valid_files_never_panic(which in 0usize..6, muts in prop::collection::vec(mutation(), 1..6)) {
         let mut file = valid_files().swap_remove(which);
         for m in &muts {
             apply(&mut file, m);
@@ -154,7 +160,7 @@ proptest! {
 }
 
 /// A random container within the format's syntax rules (unique names,
-/// F16/F32, no empty tensors), sometimes with wrong offsets or data length:
+/// F16/F32/I8/I16/I32, no empty tensors), sometimes with wrong offsets or data length:
 /// here both readers must reach the same verdict.
 #[derive(Clone, Debug)]
 struct Case {
@@ -169,7 +175,13 @@ struct Case {
 fn case() -> impl Strategy<Value = Case> {
     prop::collection::vec(
         (
-            prop_oneof![Just(DType::F16), Just(DType::F32)],
+            prop_oneof![
+                Just(DType::F16),
+                Just(DType::F32),
+                Just(DType::I8),
+                Just(DType::I16),
+                Just(DType::I32)
+            ],
             prop::collection::vec(1usize..5, 0..4),
         ),
         0..6,

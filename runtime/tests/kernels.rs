@@ -6,7 +6,9 @@
 
 use proptest::prelude::*;
 use runtime::format::DType;
-use runtime::kernels::{every_set, kernel_sets, reference, ConvGeom, KernelSet, Weights};
+use runtime::kernels::{
+    every_set, integer, kernel_sets, reference, ConvGeom, IntParams, KernelSet, Weights,
+};
 
 /// The kernel sets under test (all but the plain reference).
 fn fast_sets() -> Vec<KernelSet> {
@@ -46,7 +48,7 @@ fn weight_bytes(dtype: DType, n: usize) -> impl Strategy<Value = Vec<u8>> {
         )
         .prop_map(|v| v.iter().flat_map(|b| b.to_le_bytes()).collect())
         .boxed(),
-        DType::F32 => prop::collection::vec(
+        _ => prop::collection::vec(
             prop_oneof![-2.0f32..2.0, Just(0.0f32), Just(-0.0f32), -1e-30f32..1e-30],
             n,
         )
@@ -206,6 +208,160 @@ proptest! {
     }
 }
 
+/// The stored tensors and fraction bits of an integer layer.
+#[derive(Debug, Clone)]
+struct IntLayer {
+    w: Vec<u8>,
+    b: Vec<u8>,
+    s: Vec<u8>,
+    f_in: u32,
+    f_out: u32,
+}
+
+impl IntLayer {
+    fn params(&self) -> IntParams<'_> {
+        IntParams {
+            weight: Weights::new(&self.w, DType::I8),
+            bias: Weights::new(&self.b, DType::I32),
+            scale: Weights::new(&self.s, DType::F32),
+            f_in: self.f_in,
+            f_out: self.f_out,
+        }
+    }
+}
+
+/// Random int8 weights (the extremes often), int32 biases, and scales
+/// whose shifts cover 1 ..= 62 (now and then an invalid scale, which
+/// every set must map to the same zeros), for `out` channels.
+fn int_layer(n_w: usize, out: usize) -> impl Strategy<Value = IntLayer> {
+    let weight = prop_oneof![6 => any::<i8>(), 1 => Just(-128i8), 1 => Just(127i8), 1 => Just(0i8)];
+    let bias = prop_oneof![4 => -100_000i32..100_000, 1 => any::<i32>()];
+    let scale = prop_oneof![
+        20 => (1u32..=62, 0u32..1 << 23).prop_map(|(sh, m)| (sh, m, true)),
+        1 => (0u32..64, 0u32..1 << 23).prop_map(|(sh, m)| (sh, m, false)),
+    ];
+    (
+        prop::collection::vec(weight, n_w),
+        prop::collection::vec(bias, out),
+        0u32..=24,
+        0u32..=24,
+        prop::collection::vec(scale, out),
+    )
+        .prop_map(|(w, b, f_in, f_out, scales)| {
+            // E = 150 + f_in - f_out - sh lies in 64 ..= 173 for a valid
+            // shift; the invalid ones are zero or negative.
+            let s = scales.iter().flat_map(|&(sh, m, valid)| {
+                let e = 150 + f_in - f_out - sh.clamp(1, 62);
+                let bits = if valid {
+                    e << 23 | m
+                } else if m % 2 == 0 {
+                    0
+                } else {
+                    1 << 31 | e << 23
+                };
+                f32::from_bits(bits).to_le_bytes()
+            });
+            IntLayer {
+                w: w.iter().map(|&v| v as u8).collect(),
+                b: b.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                s: s.collect(),
+                f_in,
+                f_out,
+            }
+        })
+}
+
+/// Random int16 activations (the extremes often).
+fn int_inputs(n: usize) -> impl Strategy<Value = Vec<i16>> {
+    prop::collection::vec(
+        prop_oneof![6 => any::<i16>(), 1 => Just(i16::MIN), 1 => Just(i16::MAX), 1 => -300i16..300],
+        n,
+    )
+}
+
+fn int_dense_case() -> impl Strategy<Value = (IntLayer, Vec<i16>, usize)> {
+    (1usize..300, 1usize..21).prop_flat_map(|(n_in, n_out)| {
+        (
+            int_layer(n_in * n_out, n_out),
+            int_inputs(n_in),
+            Just(n_out),
+        )
+    })
+}
+
+fn int_conv_case() -> impl Strategy<Value = (IntLayer, Vec<i16>, ConvGeom, bool)> {
+    conv_case().prop_flat_map(|c| {
+        let g = c.g;
+        (
+            int_layer(g.in_c * g.out_c * g.kernel * g.kernel, g.out_c),
+            int_inputs(g.in_c * g.in_h * g.in_w),
+            Just(g),
+            Just(c.transpose),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fast_integer_dense_equals_plain((layer, x, n_out) in int_dense_case()) {
+        let p = layer.params();
+        let mut want = vec![0x5555i16; n_out];
+        integer::reference::dense(&p, &x, &mut want);
+        for k in fast_sets() {
+            let mut got = vec![0x2aaai16; n_out];
+            (k.int_dense)(&p, &x, &mut got);
+            prop_assert_eq!(&got, &want, "{}", k.name);
+        }
+    }
+
+    #[test]
+    fn fast_integer_convolutions_equal_plain((layer, x, g, transpose) in int_conv_case()) {
+        let p = layer.params();
+        let n = g.out_c * g.out_h * g.out_w;
+        let mut want = vec![0x5555i16; n];
+        if transpose {
+            integer::reference::conv_transpose2d(&p, &g, &x, &mut want);
+        } else {
+            integer::reference::conv2d(&p, &g, &x, &mut want);
+        }
+        for k in fast_sets() {
+            let mut got = vec![0x2aaai16; n];
+            let f = if transpose { k.int_conv_transpose2d } else { k.int_conv2d };
+            f(&p, &g, &x, &mut got);
+            prop_assert_eq!(&got, &want, "{}", k.name);
+        }
+    }
+}
+
+/// The plain integer kernels write every output, and follow the format on
+/// a case worked out by hand.
+#[test]
+fn plain_integer_kernels_follow_the_format() {
+    // Dense 3 -> 1, bias 7, weights [-128, 127, 2], input [-32768, 32767, 5]:
+    // acc = 7 + 4194304 + 4161409 + 10 = 8355730; scale 1.0, F 0 -> 8
+    // (sh = 150 - 127 + 0 - 8 = 15, m = 2^23): 8355730 * 256 saturates.
+    let layer = IntLayer {
+        w: vec![0x80, 0x7f, 2],
+        b: 7i32.to_le_bytes().to_vec(),
+        s: 1.0f32.to_le_bytes().to_vec(),
+        f_in: 0,
+        f_out: 8,
+    };
+    let mut y = [0i16; 1];
+    integer::reference::dense(&layer.params(), &[-32768, 32767, 5], &mut y);
+    assert_eq!(y, [i16::MAX]);
+    // F 8 -> 0 (sh = 31): 8355730 / 256 = 32639.57 -> 32640.
+    let layer = IntLayer {
+        f_in: 8,
+        f_out: 0,
+        ..layer
+    };
+    integer::reference::dense(&layer.params(), &[-32768, 32767, 5], &mut y);
+    assert_eq!(y, [32640]);
+}
+
 /// Kernels given buffers that do not fit their shapes do nothing rather
 /// than panic.
 #[test]
@@ -357,7 +513,7 @@ fn det_weights(dtype: DType, n: usize, seed: f32) -> Vec<u8> {
         .map(|i| ((i as f32 + seed) * 0.37).sin() * 0.5)
         .flat_map(|v| match dtype {
             DType::F16 => half::f16::from_f32(v).to_le_bytes().to_vec(),
-            DType::F32 => v.to_le_bytes().to_vec(),
+            _ => v.to_le_bytes().to_vec(),
         })
         .collect()
 }
@@ -524,5 +680,45 @@ fn negative_zero_sums_survive_padding_taps() {
             &mut y,
         );
         assert!(y.iter().all(|v| v.to_bits() == (-0.0f32).to_bits()));
+    }
+}
+
+/// Integer kernels given buffers that do not fit their shapes, or tensors
+/// of the wrong dtypes, do nothing rather than panic.
+#[test]
+fn mismatched_integer_buffers_are_ignored() {
+    let bytes = [1u8; 8];
+    let ok = IntParams {
+        weight: Weights::new(&bytes, DType::I8),
+        bias: Weights::new(&bytes, DType::I32),
+        scale: Weights::new(&bytes, DType::F32),
+        f_in: 8,
+        f_out: 8,
+    };
+    let wrong_dtype = IntParams {
+        weight: Weights::new(&bytes, DType::F16),
+        ..ok
+    };
+    let g = ConvGeom {
+        in_c: 1,
+        in_h: 4,
+        in_w: 4,
+        out_c: 1,
+        out_h: 4,
+        out_w: 4,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    };
+    for k in every_set() {
+        let mut y = [7i16; 3];
+        // 3 outputs of 4 inputs need 12 weights and 3 biases.
+        (k.int_dense)(&ok, &[1; 4], &mut y);
+        (k.int_dense)(&wrong_dtype, &[1; 2], &mut y[..1]);
+        assert_eq!(y, [7; 3], "{}", k.name);
+        let mut y = [7i16; 16];
+        (k.int_conv2d)(&ok, &g, &[1; 16], &mut y);
+        (k.int_conv_transpose2d)(&ok, &g, &[1; 16], &mut y);
+        assert_eq!(y, [7; 16], "{}", k.name);
     }
 }

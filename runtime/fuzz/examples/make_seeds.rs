@@ -1,5 +1,5 @@
 //! Writes the seed corpus: small generators of every layer kind, built with `ModelBuilder` in
-//! both dtypes. The shipped models are copied next to them by the fuzz command (see
+//! both dtypes of version 1 and quantised to version 2 (integer). The shipped models are copied next to them by the fuzz command (see
 //! docs/reliability.md).
 //!
 //! Usage: `cargo run --example make_seeds -- <dir>`
@@ -20,26 +20,44 @@ fn values(n: usize, seed: &mut u64) -> Vec<f32> {
         .collect()
 }
 
+/// The layers with their weights and biases.
+fn with_weights(layers: &[LayerSpec]) -> Vec<(LayerSpec, Option<Vec<f32>>, Option<Vec<f32>>)> {
+    let mut seed = 7;
+    layers
+        .iter()
+        .map(|l| {
+            let tensor = |role, seed: &mut u64| {
+                l.tensor_shape(role)
+                    .and_then(|_| l.tensor_len(role))
+                    .map(|n| values(n, seed))
+            };
+            let w = tensor(TensorRole::Weight, &mut seed);
+            let bias = tensor(TensorRole::Bias, &mut seed);
+            (*l, w, bias)
+        })
+        .collect()
+}
+
+/// A version-1 file in `dtype`, or (`None`) the version-2 file of the same weights.
 fn build(
     latent: usize,
     classes: usize,
     out: Shape,
     layers: &[LayerSpec],
-    dtype: DType,
+    dtype: Option<DType>,
 ) -> Result<Vec<u8>, runtime::Error> {
-    let mut b = ModelBuilder::new(latent, classes, out);
-    b.dtype(dtype);
-    let mut seed = 7;
-    for l in layers {
-        let tensor = |role, seed: &mut u64| {
-            l.tensor_shape(role)
-                .and_then(|_| l.tensor_len(role))
-                .map(|n| values(n, seed))
-        };
-        let w = tensor(TensorRole::Weight, &mut seed);
-        let bias = tensor(TensorRole::Bias, &mut seed);
-        b.layer(*l, w, bias);
-    }
+    let layers = with_weights(layers);
+    let mut b = match dtype {
+        Some(dtype) => {
+            let mut b = ModelBuilder::new(latent, classes, out);
+            b.dtype(dtype);
+            for (l, w, bias) in layers {
+                b.layer(l, w, bias);
+            }
+            b
+        }
+        None => runtime::reference::quantize(&layers, latent, classes, out, 10),
+    };
     b.provenance("seed", "7");
     b.build()
 }
@@ -117,7 +135,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     ];
     for (name, latent, classes, out, layers) in &models {
-        for (dtype, suffix) in [(DType::F16, "f16"), (DType::F32, "f32")] {
+        let kinds = [
+            (Some(DType::F16), "f16"),
+            (Some(DType::F32), "f32"),
+            (None, "int8"),
+        ];
+        for (dtype, suffix) in kinds {
             let bytes = build(*latent, *classes, *out, layers, dtype)?;
             std::fs::write(format!("{dir}/{name}-{suffix}.safetensors"), bytes)?;
         }

@@ -1,5 +1,6 @@
 //! Structure-aware: the input picks a layer list (every kind, small odd geometries: strides above
-//! the kernel, padding, output padding, upsampling), conditioning and weights; whatever
+//! the kernel, padding, output padding, upsampling), conditioning, the format version and
+//! weights (version 2: int8 weights, int32 biases, scales, tables, fraction bits); whatever
 //! `ModelBuilder` accepts (it proves the file by loading it) must generate with buffers of exactly
 //! `scratch_len()` / `output_len()` for every class, with no panic and no out-of-bounds access.
 //! Raw byte mutations rarely keep a file's header consistent; this reaches the shape and kernel
@@ -11,7 +12,7 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use runtime::format::{DType, LayerSpec, TensorRole};
 use runtime::rng::LatentRng;
-use runtime::write::ModelBuilder;
+use runtime::write::{IntTensor, ModelBuilder};
 use runtime::{Generator, Shape};
 
 /// Keeps each input fast: tensors and activations of a few thousand elements.
@@ -86,6 +87,52 @@ fn tensor(u: &mut Unstructured, spec: &LayerSpec, role: TensorRole) -> Result<Op
     Ok(Some(v))
 }
 
+/// A version-2 layer's tensors: arbitrary integers, scales of any exponent near the ones a
+/// quantiser writes (some give shifts out of range, which the builder refuses).
+fn int_tensors(u: &mut Unstructured, spec: &LayerSpec) -> Result<Vec<(TensorRole, IntTensor)>> {
+    let mut out = Vec::new();
+    for role in TensorRole::ALL {
+        let Some((shape, dtype)) = spec.integer_tensor(role) else {
+            continue;
+        };
+        let n: usize = shape.as_slice().unwrap_or(&[]).iter().product();
+        if n > MAX_TENSOR {
+            return Err(libfuzzer_sys::arbitrary::Error::IncorrectFormat);
+        }
+        let t = match dtype {
+            DType::I8 => IntTensor::I8((0..n).map(|_| u.arbitrary()).collect::<Result<_>>()?),
+            DType::I16 => IntTensor::I16((0..n).map(|_| u.arbitrary()).collect::<Result<_>>()?),
+            DType::I32 => IntTensor::I32(
+                (0..n)
+                    .map(|_| u.int_in_range(-1_000_000i32..=1_000_000))
+                    .collect::<Result<_>>()?,
+            ),
+            _ => IntTensor::F32(
+                (0..n)
+                    .map(|_| {
+                        Ok(2f32.powi(-u.int_in_range(0i32..=30)?)
+                            * (1.0 + f32::from(u.arbitrary::<u8>()?) / 256.0))
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+        };
+        out.push((role, t));
+    }
+    Ok(out)
+}
+
+/// The output fraction bits of a version-2 layer on an input with `f`: the fuzzer's choice where
+/// the layer requantises, else what its kind gives.
+fn next_frac(u: &mut Unstructured, spec: &LayerSpec, f: u32) -> Result<u32> {
+    Ok(match spec {
+        LayerSpec::Dense { .. } | LayerSpec::Conv2d { .. } | LayerSpec::ConvTranspose2d { .. } => {
+            u.int_in_range(0u32..=24)?
+        }
+        LayerSpec::Tanh | LayerSpec::Sigmoid => 15,
+        _ => f,
+    })
+}
+
 fn build(u: &mut Unstructured) -> Result<Option<Vec<u8>>> {
     let latent = u.int_in_range(1usize..=32)?;
     let classes = if u.arbitrary()? {
@@ -98,13 +145,28 @@ fn build(u: &mut Unstructured) -> Result<Option<Vec<u8>>> {
         h: u.int_in_range(1usize..=16)?,
         w: u.int_in_range(1usize..=16)?,
     };
+    let count = u.int_in_range(1usize..=8)?;
+    if u.arbitrary()? {
+        let mut fracs = vec![u.int_in_range(0u32..=24)?];
+        let mut layers = Vec::new();
+        for _ in 0..count {
+            let spec = layer(u, classes)?;
+            fracs.push(next_frac(u, &spec, fracs[fracs.len() - 1])?);
+            layers.push((spec, int_tensors(u, &spec)?));
+        }
+        let mut b = ModelBuilder::new_integer(latent, classes, output, fracs);
+        for (spec, tensors) in layers {
+            b.int_layer(spec, tensors);
+        }
+        return Ok(b.build().ok());
+    }
     let mut b = ModelBuilder::new(latent, classes, output);
     b.dtype(if u.arbitrary()? {
         DType::F16
     } else {
         DType::F32
     });
-    for _ in 0..u.int_in_range(1usize..=8)? {
+    for _ in 0..count {
         let spec = layer(u, classes)?;
         let w = tensor(u, &spec, TensorRole::Weight)?;
         let bias = tensor(u, &spec, TensorRole::Bias)?;

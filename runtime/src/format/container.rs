@@ -469,7 +469,7 @@ mod tests {
         ));
         let cases: &[(&str, usize)] = &[
             (
-                r#"{"x":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}}"#,
+                r#"{"x":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}}"#,
                 2,
             ),
             (

@@ -4,8 +4,8 @@
 
 use super::container::Container;
 use super::{
-    parse_uint, OutputActivation, Shape, FORMAT_NAME, FORMAT_VERSION, MAX_ACTIVATION, MAX_LAYERS,
-    METADATA_KEYS,
+    parse_uint, OutputActivation, Shape, ACTIVATION_FRAC_KEY, FORMAT_NAME, FORMAT_VERSION,
+    FORMAT_VERSION_INTEGER, MAX_ACTIVATION, MAX_FRAC, MAX_LAYERS, METADATA_KEYS,
 };
 use crate::error::{Error, Name};
 
@@ -17,6 +17,11 @@ pub struct Metadata {
     pub layer_count: usize,
     pub output: Shape,
     pub activation: OutputActivation,
+    /// `format_version`: 1 (floats) or 2 (integers).
+    pub version: u32,
+    /// Version 2: `activation_frac`, the fraction bits of each layer
+    /// boundary (`layer_count + 1` values; all 0 in a version-1 file).
+    pub fracs: [u8; MAX_LAYERS + 1],
 }
 
 impl Metadata {
@@ -28,7 +33,7 @@ impl Metadata {
                 key: "__metadata__",
             });
         }
-        check_format(file)?;
+        let version = check_format(file)?;
         let latent_dim = uint_value(
             file,
             "latent_dim",
@@ -51,13 +56,19 @@ impl Metadata {
             "an integer from 1 to 64",
         )?;
         let (output, activation) = read_output(file)?;
-        check_keys(file, layer_count)?;
+        let mut fracs = [0u8; MAX_LAYERS + 1];
+        if version == FORMAT_VERSION_INTEGER {
+            read_fracs(file, layer_count, &mut fracs)?;
+        }
+        check_keys(file, layer_count, version)?;
         Ok(Metadata {
             latent_dim,
             num_classes,
             layer_count,
             output,
             activation,
+            version,
+            fracs,
         })
     }
 }
@@ -86,8 +97,9 @@ fn uint_value(
         })
 }
 
-/// `format` and `format_version` name this format and version.
-fn check_format(file: &Container<'_>) -> Result<(), Error> {
+/// `format` and `format_version` name this format and a version this
+/// runtime reads; returns the version.
+fn check_format(file: &Container<'_>) -> Result<u32, Error> {
     let format = value(file, "format")?;
     if format != FORMAT_NAME {
         return Err(Error::WrongFormat {
@@ -95,12 +107,38 @@ fn check_format(file: &Container<'_>) -> Result<(), Error> {
             expected: FORMAT_NAME,
         });
     }
-    let version = value(file, "format_version")?;
-    if parse_uint(version) != Some(FORMAT_VERSION as usize) {
-        return Err(Error::UnsupportedVersion {
-            found: Name::new(version),
-            supported: FORMAT_VERSION,
-        });
+    let text = value(file, "format_version")?;
+    match parse_uint(text) {
+        Some(1) => Ok(FORMAT_VERSION),
+        Some(2) => Ok(FORMAT_VERSION_INTEGER),
+        _ => Err(Error::UnsupportedVersion {
+            found: Name::new(text),
+            supported: FORMAT_VERSION_INTEGER,
+        }),
+    }
+}
+
+/// `activation_frac`: `layer_count + 1` integers from 0 to 24, separated by
+/// commas, into `fracs`. The rules tying them to the layers are checked as
+/// the layers chain.
+fn read_fracs(
+    file: &Container<'_>,
+    layer_count: usize,
+    fracs: &mut [u8; MAX_LAYERS + 1],
+) -> Result<(), Error> {
+    let text = value(file, ACTIVATION_FRAC_KEY)?;
+    let expected = layer_count + 1;
+    let found = text.split(',').count();
+    if found != expected {
+        return Err(Error::ActivationFracCount { expected, found });
+    }
+    for (index, (part, slot)) in text.split(',').zip(fracs.iter_mut()).enumerate() {
+        *slot = parse_uint(part).filter(|&f| f <= MAX_FRAC as usize).ok_or(
+            Error::ActivationFracValue {
+                index,
+                value: Name::new(part),
+            },
+        )? as u8;
     }
     Ok(())
 }
@@ -131,10 +169,12 @@ fn read_output(file: &Container<'_>) -> Result<(Shape, OutputActivation), Error>
     Ok((output, activation))
 }
 
-/// Every key must be one the format defines.
-fn check_keys(file: &Container<'_>, layer_count: usize) -> Result<(), Error> {
+/// Every key must be one the format defines (`activation_frac` only in a
+/// version-2 file).
+fn check_keys(file: &Container<'_>, layer_count: usize, version: u32) -> Result<(), Error> {
     for (key, _) in file.metadata_entries() {
         let known = METADATA_KEYS.contains(&key)
+            || (key == ACTIVATION_FRAC_KEY && version == FORMAT_VERSION_INTEGER)
             || key
                 .strip_prefix("provenance.")
                 .is_some_and(|rest| !rest.is_empty())

@@ -19,14 +19,21 @@ pub enum DType {
     F16,
     /// IEEE 754 binary32.
     F32,
+    /// Signed 8-bit integer (version 2: weights).
+    I8,
+    /// Signed 16-bit integer (version 2: embedding rows, activation tables).
+    I16,
+    /// Signed 32-bit integer (version 2: biases).
+    I32,
 }
 
 impl DType {
     /// Bytes per element.
     pub const fn size(self) -> usize {
         match self {
-            DType::F16 => 2,
-            DType::F32 => 4,
+            DType::I8 => 1,
+            DType::F16 | DType::I16 => 2,
+            DType::F32 | DType::I32 => 4,
         }
     }
 
@@ -35,16 +42,30 @@ impl DType {
         match self {
             DType::F16 => "F16",
             DType::F32 => "F32",
+            DType::I8 => "I8",
+            DType::I16 => "I16",
+            DType::I32 => "I32",
         }
     }
 
-    /// Reads a header dtype; `None` for every dtype the format does not allow.
+    /// Reads a header dtype; `None` for every dtype no version of the
+    /// format allows (which dtypes a file may hold depends on its version
+    /// and on each tensor's role, checked when tensors are bound).
     pub fn from_header(s: &str) -> Option<DType> {
         match s {
             "F16" => Some(DType::F16),
             "F32" => Some(DType::F32),
+            "I8" => Some(DType::I8),
+            "I16" => Some(DType::I16),
+            "I32" => Some(DType::I32),
             _ => None,
         }
+    }
+
+    /// Whether this is one of the integer dtypes, which only version-2
+    /// files hold.
+    pub const fn is_integer(self) -> bool {
+        matches!(self, DType::I8 | DType::I16 | DType::I32)
     }
 }
 
@@ -162,16 +183,34 @@ pub enum LayerSpec {
 pub enum TensorRole {
     Weight,
     Bias,
+    /// Version 2: the weight scale of each output channel.
+    Scale,
+    /// Version 2: the lookup table of `tanh` and `sigmoid`.
+    Table,
 }
 
 impl TensorRole {
+    /// Every role, in the order a layer's tensors are written.
+    pub const ALL: [TensorRole; 4] = [
+        TensorRole::Weight,
+        TensorRole::Bias,
+        TensorRole::Scale,
+        TensorRole::Table,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             TensorRole::Weight => "weight",
             TensorRole::Bias => "bias",
+            TensorRole::Scale => "scale",
+            TensorRole::Table => "table",
         }
     }
 }
+
+/// Entries of the table of `tanh` and `sigmoid` in a version-2 file: the
+/// function at `j / 32` for `j` in `0..=256`.
+pub const TABLE_LEN: usize = 257;
 
 /// The name of the tensor `layer.{layer}.{role}`.
 pub fn tensor_name(layer: usize, role: TensorRole) -> Name {
@@ -199,7 +238,38 @@ impl LayerSpec {
         }
     }
 
-    /// The shape of the layer's tensor in `role`, `None` if it has none.
+    /// The shape and dtype of the layer's tensor in `role` in a version-2
+    /// (integer) file, `None` if it has none there.
+    pub fn integer_tensor(&self, role: TensorRole) -> Option<(Dims, DType)> {
+        use LayerSpec::*;
+        let out = |n: usize| Some(Dims::new(&[n]));
+        let shape = match (*self, role) {
+            (EmbedConcat { .. }, TensorRole::Weight) => {
+                return Some((self.tensor_shape(role)?, DType::I16))
+            }
+            (Tanh | Sigmoid, TensorRole::Table) => {
+                return Some((Dims::new(&[TABLE_LEN]), DType::I16))
+            }
+            (Dense { out_features, .. }, TensorRole::Scale) => out(out_features),
+            (
+                Conv2d { out_channels, .. } | ConvTranspose2d { out_channels, .. },
+                TensorRole::Scale,
+            ) => out(out_channels),
+            (_, TensorRole::Weight | TensorRole::Bias) if self.tensor_shape(role).is_some() => {
+                self.tensor_shape(role)
+            }
+            _ => None,
+        }?;
+        let dtype = match role {
+            TensorRole::Weight => DType::I8,
+            TensorRole::Bias => DType::I32,
+            _ => DType::F32,
+        };
+        Some((shape, dtype))
+    }
+
+    /// The shape of the layer's tensor in `role` in a version-1 file, `None`
+    /// if it has none.
     pub fn tensor_shape(&self, role: TensorRole) -> Option<Dims> {
         use LayerSpec::*;
         match (*self, role) {
@@ -417,13 +487,16 @@ pub fn layer_key(i: usize, buf: &mut [u8; 16]) -> &str {
     core::str::from_utf8(&buf[..6 + len]).unwrap_or("")
 }
 
-/// `layer.{i}.weight` / `layer.{i}.bias`, exactly as the format writes them.
+/// `layer.{i}.weight`, `.bias`, `.scale` or `.table`, exactly as the format
+/// writes them.
 pub fn parse_tensor_name(name: &str) -> Option<(usize, TensorRole)> {
     let rest = name.strip_prefix("layer.")?;
     let (index, role) = rest.split_once('.')?;
     let role = match role {
         "weight" => TensorRole::Weight,
         "bias" => TensorRole::Bias,
+        "scale" => TensorRole::Scale,
+        "table" => TensorRole::Table,
         _ => return None,
     };
     Some((parse_uint(index)?, role))

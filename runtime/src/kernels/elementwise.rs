@@ -37,8 +37,16 @@ pub fn sigmoid(x: &mut [f32]) {
     }
 }
 
-/// Nearest-neighbour upsampling of `[c, h, w]` by `scale`.
-pub fn upsample_nearest(x: &[f32], c: usize, h: usize, w: usize, scale: usize, y: &mut [f32]) {
+/// Nearest-neighbour upsampling of `[c, h, w]` by `scale`, of f32 values
+/// (version 1) or int16 activations (version 2) alike.
+pub fn upsample_nearest<T: Copy + Default>(
+    x: &[T],
+    c: usize,
+    h: usize,
+    w: usize,
+    scale: usize,
+    y: &mut [T],
+) {
     let (Some(oh), Some(ow)) = (h.checked_mul(scale), w.checked_mul(scale)) else {
         return;
     };
@@ -55,7 +63,7 @@ pub fn upsample_nearest(x: &[f32], c: usize, h: usize, w: usize, scale: usize, y
             let src = x.get((ch * h + oy / scale) * w..).unwrap_or(&[]);
             let dst = y.get_mut((ch * oh + oy) * ow..).unwrap_or(&mut []);
             for (ox, d) in dst.iter_mut().take(ow).enumerate() {
-                *d = src.get(ox / scale).copied().unwrap_or(0.0);
+                *d = src.get(ox / scale).copied().unwrap_or_default();
             }
         }
     }

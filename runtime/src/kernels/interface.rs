@@ -3,6 +3,7 @@
 //! that keep a kernel from reading or writing out of bounds, and the
 //! signatures of a set of kernels ([`KernelSet`]).
 
+use super::integer::IntParams;
 use crate::format::DType;
 
 /// Width of the dense kernel's partial sums (fixed by the format).
@@ -40,18 +41,37 @@ impl<'a> Weights<'a> {
         self.len() == 0
     }
 
-    /// Element `i` as f32 (exact for F16); 0.0 past the end, which the
-    /// loader's shape checks rule out.
+    /// Element `i` of a float tensor as f32 (exact for F16); 0.0 past the
+    /// end, which the loader's shape checks rule out, and for an integer
+    /// tensor (read with [`int_at`](Self::int_at)).
     #[inline]
     pub fn at(&self, i: usize) -> f32 {
         let size = self.dtype.size();
         let bytes = i
             .checked_mul(size)
             .and_then(|b| self.bytes.get(b..b.checked_add(size)?));
-        match bytes {
-            Some(&[a, b]) => half::f16::from_bits(u16::from_le_bytes([a, b])).to_f32(),
-            Some(&[a, b, c, d]) => f32::from_le_bytes([a, b, c, d]),
+        match (self.dtype, bytes) {
+            (DType::F16, Some(&[a, b])) => {
+                half::f16::from_bits(u16::from_le_bytes([a, b])).to_f32()
+            }
+            (DType::F32, Some(&[a, b, c, d])) => f32::from_le_bytes([a, b, c, d]),
             _ => 0.0,
+        }
+    }
+
+    /// Element `i` of an integer tensor (I8, I16, I32), sign-extended; 0
+    /// past the end or for a float tensor.
+    #[inline]
+    pub fn int_at(&self, i: usize) -> i32 {
+        let size = self.dtype.size();
+        let bytes = i
+            .checked_mul(size)
+            .and_then(|b| self.bytes.get(b..b.checked_add(size)?));
+        match (self.dtype, bytes) {
+            (DType::I8, Some(&[a])) => i32::from(a as i8),
+            (DType::I16, Some(&[a, b])) => i32::from(i16::from_le_bytes([a, b])),
+            (DType::I32, Some(&[a, b, c, d])) => i32::from_le_bytes([a, b, c, d]),
+            _ => 0,
         }
     }
 
@@ -79,6 +99,7 @@ impl<'a> Weights<'a> {
             DType::F32 => self.bytes.chunks_exact(4).position(|b| {
                 u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & 0x7f80_0000 == 0x7f80_0000
             }),
+            DType::I8 | DType::I16 | DType::I32 => None,
         }
     }
 }
@@ -103,12 +124,24 @@ pub struct ConvGeom {
 /// nothing otherwise (the loader guarantees it, so this never triggers
 /// inside `generate`, but the kernels are public and must not panic).
 pub fn dense_fits(w: &Weights<'_>, b: &Weights<'_>, n_in: usize, n_out: usize) -> bool {
-    n_in.checked_mul(n_out).is_some_and(|n| w.len() >= n) && b.len() >= n_out
+    float_tensors(w, b) && n_in.checked_mul(n_out).is_some_and(|n| w.len() >= n) && b.len() >= n_out
 }
 
 /// Like [`dense_fits`] for a convolution (either kind: both weights hold
 /// `in_c * out_c * k * k` elements).
 pub fn conv_fits(w: &Weights<'_>, b: &Weights<'_>, g: &ConvGeom, x: &[f32], y: &[f32]) -> bool {
+    float_tensors(w, b) && conv_lens_fit(w.len(), b.len(), g, x.len(), y.len())
+}
+
+/// The float kernels read only F16 and F32 tensors (the integer kernels,
+/// module `integer`, the others).
+fn float_tensors(w: &Weights<'_>, b: &Weights<'_>) -> bool {
+    !w.dtype().is_integer() && !b.dtype().is_integer()
+}
+
+/// [`conv_fits`] on the element counts of weights, bias, input and output
+/// (the integer kernels' check too).
+pub(crate) fn conv_lens_fit(w: usize, b: usize, g: &ConvGeom, x: usize, y: usize) -> bool {
     let wl = g
         .in_c
         .checked_mul(g.out_c)
@@ -133,10 +166,10 @@ pub fn conv_fits(w: &Weights<'_>, b: &Weights<'_>, g: &ConvGeom, x: &[f32], y: &
         .and_then(|n| n.checked_add(g.padding));
     g.stride > 0
         && reach.is_some()
-        && wl.is_some_and(|n| w.len() >= n)
-        && b.len() >= g.out_c
-        && il.is_some_and(|n| x.len() >= n)
-        && ol.is_some_and(|n| y.len() >= n)
+        && wl.is_some_and(|n| w >= n)
+        && b >= g.out_c
+        && il.is_some_and(|n| x >= n)
+        && ol.is_some_and(|n| y >= n)
 }
 
 /// What a convolution kernel of either kind reads: weights, bias,
@@ -176,12 +209,22 @@ pub type DenseFn = fn(Weights<'_>, Weights<'_>, &[f32], &mut [f32]);
 /// A convolution kernel: `(weight, bias, geometry, input, output)`.
 pub type ConvFn = fn(Weights<'_>, Weights<'_>, &ConvGeom, &[f32], &mut [f32]);
 
-/// One implementation of the three arithmetic kernels, so that tests and
-/// benchmarks can hold every implementation against the plain one.
+/// An integer dense kernel (version 2): `(params, input, output)`.
+pub type IntDenseFn = fn(&IntParams<'_>, &[i16], &mut [i16]);
+/// An integer convolution kernel (version 2): `(params, geometry, input,
+/// output)`.
+pub type IntConvFn = fn(&IntParams<'_>, &ConvGeom, &[i16], &mut [i16]);
+
+/// One implementation of the arithmetic kernels, float and integer, so
+/// that tests and benchmarks can hold every implementation against the
+/// plain one.
 #[derive(Clone, Copy, Debug)]
 pub struct KernelSet {
     pub name: &'static str,
     pub dense: DenseFn,
     pub conv2d: ConvFn,
     pub conv_transpose2d: ConvFn,
+    pub int_dense: IntDenseFn,
+    pub int_conv2d: IntConvFn,
+    pub int_conv_transpose2d: IntConvFn,
 }

@@ -62,6 +62,7 @@ mod as_stored;
 pub mod cortex_m;
 mod elementwise;
 pub mod f16;
+pub mod integer;
 mod interface;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod lane8;
@@ -78,8 +79,12 @@ pub mod x86_64;
 #[cfg(not(target_arch = "x86_64"))]
 use as_stored as prepared;
 pub use elementwise::{leaky_relu, relu, sigmoid, tanh, upsample_nearest};
+pub use integer::{quantize_latent, requant_params, IntParams};
 use interface::ConvArgs;
-pub use interface::{conv_fits, dense_fits, ConvFn, ConvGeom, DenseFn, KernelSet, Weights, LANES};
+pub use interface::{
+    conv_fits, dense_fits, ConvFn, ConvGeom, DenseFn, IntConvFn, IntDenseFn, KernelSet, Weights,
+    LANES,
+};
 pub use prepared::{dense_prepared, dense_prepared_len, prepare_conv, prepare_dense, prepared_len};
 #[cfg(target_arch = "x86_64")]
 use x86_64::avx512 as prepared;
@@ -108,6 +113,9 @@ pub const PLAIN: KernelSet = KernelSet {
     dense: reference::dense,
     conv2d: reference::conv2d,
     conv_transpose2d: reference::conv_transpose2d,
+    int_dense: integer::reference::dense,
+    int_conv2d: integer::reference::conv2d,
+    int_conv_transpose2d: integer::reference::conv_transpose2d,
 };
 
 /// The portable fast kernels (what a `no_std` build for a target without
@@ -117,6 +125,9 @@ pub const PORTABLE: KernelSet = KernelSet {
     dense: portable::dense,
     conv2d: portable::conv2d,
     conv_transpose2d: portable::conv_transpose2d,
+    int_dense: integer::portable::dense,
+    int_conv2d: integer::portable::conv2d,
+    int_conv_transpose2d: integer::portable::conv_transpose2d,
 };
 
 /// Every kernel set this CPU can run: plain, portable, then the vector
@@ -175,4 +186,20 @@ pub fn conv2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [
 /// `conv_transpose2d` with the fastest kernel this target has.
 pub fn conv_transpose2d(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
     (fastest().conv_transpose2d)(w, b, g, x, y)
+}
+
+/// Integer dense layer (version 2) with the fastest kernel this target has.
+pub fn int_dense(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
+    (fastest().int_dense)(p, x, y)
+}
+
+/// Integer `conv2d` (version 2) with the fastest kernel this target has.
+pub fn int_conv2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16]) {
+    (fastest().int_conv2d)(p, g, x, y)
+}
+
+/// Integer `conv_transpose2d` (version 2) with the fastest kernel this
+/// target has.
+pub fn int_conv_transpose2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16]) {
+    (fastest().int_conv_transpose2d)(p, g, x, y)
 }

@@ -6,7 +6,7 @@
 
 use super::{Act, Input};
 use crate::error::{Error, Name};
-use crate::format::LayerSpec;
+use crate::format::{LayerSpec, MAX_ONEHOT_FRAC};
 use crate::kernels::Weights;
 
 /// Takes a flat vector and appends `extra` elements to it.
@@ -56,5 +56,32 @@ pub(super) fn embed(w: Weights<'_>, label: usize, tail: &mut [f32]) {
 pub(super) fn one_hot(label: usize, tail: &mut [f32]) {
     for (i, v) in tail.iter_mut().enumerate() {
         *v = if i == label { 1.0 } else { 0.0 };
+    }
+}
+
+/// Version 2: `onehot_concat`'s `1.0` is `2^F` of its input's `F`, which
+/// must fit in 16 bits.
+pub(super) fn check_one_hot_frac(i: usize, frac: u32) -> Result<(), Error> {
+    if frac > MAX_ONEHOT_FRAC {
+        return Err(Error::OneHotFrac { layer: i, frac });
+    }
+    Ok(())
+}
+
+/// Version 2: writes the `label` row of the int16 `[classes, tail.len()]`
+/// table `w` into `tail`, as stored (already in the activation's units).
+pub(super) fn embed_int(w: Weights<'_>, label: usize, tail: &mut [i16]) {
+    let row = w.slice(label * tail.len(), tail.len());
+    for (i, v) in tail.iter_mut().enumerate() {
+        *v = row.int_at(i) as i16;
+    }
+}
+
+/// Version 2: writes the one-hot vector of `label` into `tail`, `2^frac`
+/// at the label (`frac <= 14`, checked at load).
+pub(super) fn one_hot_int(label: usize, frac: u32, tail: &mut [i16]) {
+    let one = 1i16 << frac.min(MAX_ONEHOT_FRAC);
+    for (i, v) in tail.iter_mut().enumerate() {
+        *v = if i == label { one } else { 0 };
     }
 }

@@ -6,7 +6,7 @@
 use super::{Act, Input, Layer};
 use crate::error::{Error, Name};
 use crate::format::{LayerSpec, Shape};
-use crate::kernels::{self, ConvGeom, Weights};
+use crate::kernels::{self, ConvGeom, IntParams, Weights};
 
 pub(super) fn chain(input: &Input, spec: &LayerSpec) -> Result<(Act, u64), Error> {
     let (in_c, out_c, kernel, stride, padding) = params(spec);
@@ -140,6 +140,17 @@ pub(super) fn run(
         }
     } else {
         kernels::conv_prepared(w, bias, &g, x, y, transpose, pre);
+    }
+}
+
+/// Version 2: a convolution in either direction (`transpose`) on int16
+/// activations.
+pub(super) fn run_int(layer: &Layer, p: &IntParams<'_>, x: &[i16], y: &mut [i16], transpose: bool) {
+    let g = geometry(layer);
+    if transpose {
+        kernels::int_conv_transpose2d(p, &g, x, y);
+    } else {
+        kernels::int_conv2d(p, &g, x, y);
     }
 }
 

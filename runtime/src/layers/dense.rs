@@ -3,7 +3,7 @@
 
 use super::{Act, Input, Layer};
 use crate::error::{Error, Name};
-use crate::kernels::{self, Weights};
+use crate::kernels::{self, IntParams, Weights};
 
 /// Takes a flat vector (or an image, read flat) of `in_features` elements.
 pub(super) fn chain(
@@ -34,4 +34,9 @@ pub(super) fn run(w: Weights<'_>, bias: Weights<'_>, x: &[f32], y: &mut [f32], p
     } else {
         kernels::dense_prepared(w, bias, x, y, pre);
     }
+}
+
+/// Version 2: the integer dense layer, `x` and `y` int16 activations.
+pub(super) fn run_int(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
+    kernels::int_dense(p, x, y);
 }

@@ -10,14 +10,16 @@ mod condition;
 mod conv;
 mod conv_transpose;
 mod dense;
+mod requantised;
 mod reshape;
 mod upsample;
 
 use crate::error::{Error, Name};
-use crate::format::{DType, LayerSpec, Shape, MAX_ACTIVATION};
-use crate::kernels::Weights;
+use crate::format::{DType, LayerSpec, Shape, TensorRole, MAX_ACTIVATION};
+use crate::kernels::{IntParams, Weights};
 
 pub(crate) use condition::check_conditioning;
+pub(crate) use requantised::check as check_requantised;
 
 /// The shape of an activation between layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +73,15 @@ pub(crate) struct Layer {
     pub(crate) output: Act,
     pub(crate) weight: Option<TensorRef>,
     pub(crate) bias: Option<TensorRef>,
+    /// Version 2: the weight scales of `dense` and the convolutions.
+    pub(crate) scale: Option<TensorRef>,
+    /// Version 2: the table of `tanh` and `sigmoid`.
+    pub(crate) table: Option<TensorRef>,
+    /// Version 2: the fraction bits of the input and the output.
+    pub(crate) f_in: u8,
+    pub(crate) f_out: u8,
+    /// Version 2: `leaky_relu`'s slope in units of `2^-15`.
+    pub(crate) int_slope: i32,
 }
 
 /// The input a layer is chained onto, which its shape errors name.
@@ -118,6 +129,11 @@ impl Layer {
         output: Act::Flat(0),
         weight: None,
         bias: None,
+        scale: None,
+        table: None,
+        f_in: 0,
+        f_out: 0,
+        int_slope: 0,
     };
 
     /// Layer `i` of kind `spec` on `input`, with its output shape and its
@@ -151,10 +167,112 @@ impl Layer {
             spec,
             input,
             output,
-            weight: None,
-            bias: None,
+            ..Layer::EMPTY
         };
         Ok((layer, macs))
+    }
+
+    /// Version 2: sets the layer's fraction bits (`f_in`, `f_out`) and
+    /// checks them, and the slope, against the kind's rules.
+    pub(crate) fn set_fracs(&mut self, i: usize, f_in: u8, f_out: u8) -> Result<(), Error> {
+        (self.f_in, self.f_out) = (f_in, f_out);
+        let (f_in, f_out) = (u32::from(f_in), u32::from(f_out));
+        let expected = match self.spec {
+            LayerSpec::Dense { .. }
+            | LayerSpec::Conv2d { .. }
+            | LayerSpec::ConvTranspose2d { .. } => f_out,
+            LayerSpec::Tanh | LayerSpec::Sigmoid => activation::TABLE_FRAC,
+            _ => f_in,
+        };
+        if f_out != expected {
+            return Err(Error::ActivationFrac {
+                layer: i,
+                expected,
+                found: f_out,
+            });
+        }
+        match self.spec {
+            LayerSpec::OneHotConcat { .. } => condition::check_one_hot_frac(i, f_in),
+            LayerSpec::LeakyRelu { slope } => {
+                self.int_slope = activation::int_slope(i, slope)?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The layer's tensor in `role`.
+    pub(crate) fn tensor(&self, role: TensorRole) -> Option<TensorRef> {
+        match role {
+            TensorRole::Weight => self.weight,
+            TensorRole::Bias => self.bias,
+            TensorRole::Scale => self.scale,
+            TensorRole::Table => self.table,
+        }
+    }
+
+    /// Binds the layer's tensor in `role`.
+    pub(crate) fn set_tensor(&mut self, role: TensorRole, r: TensorRef) {
+        let slot = match role {
+            TensorRole::Weight => &mut self.weight,
+            TensorRole::Bias => &mut self.bias,
+            TensorRole::Scale => &mut self.scale,
+            TensorRole::Table => &mut self.table,
+        };
+        *slot = Some(r);
+    }
+
+    /// Version 2: what the integer dense and convolution kernels read.
+    fn int_params<'a>(&self, data: &'a [u8]) -> IntParams<'a> {
+        IntParams {
+            weight: weights(self.weight, data),
+            bias: weights(self.bias, data),
+            scale: weights(self.scale, data),
+            f_in: u32::from(self.f_in),
+            f_out: u32::from(self.f_out),
+        }
+    }
+
+    /// [`run`](Self::run) for a version-2 file: the same buffers' contract,
+    /// on int16 activations.
+    pub(crate) fn run_int(
+        &self,
+        data: &[u8],
+        label: usize,
+        a: &mut [i16],
+        b: &mut [i16],
+    ) -> Option<bool> {
+        let n_in = self.input.len();
+        let n_out = self.output.len();
+        match self.spec {
+            LayerSpec::Dense { .. }
+            | LayerSpec::Conv2d { .. }
+            | LayerSpec::ConvTranspose2d { .. }
+            | LayerSpec::UpsampleNearest { .. } => {
+                let (x, y) = (a.get(..n_in)?, b.get_mut(..n_out)?);
+                match self.spec {
+                    LayerSpec::Dense { .. } => dense::run_int(&self.int_params(data), x, y),
+                    LayerSpec::UpsampleNearest { scale } => {
+                        upsample::run(self.input.image(), scale, x, y);
+                    }
+                    spec => {
+                        let transpose = matches!(spec, LayerSpec::ConvTranspose2d { .. });
+                        conv::run_int(self, &self.int_params(data), x, y, transpose);
+                    }
+                }
+                return Some(true);
+            }
+            LayerSpec::EmbedConcat { dim, .. } => {
+                condition::embed_int(self.weight(data), label, a.get_mut(n_in..n_in + dim)?);
+            }
+            LayerSpec::OneHotConcat { classes } => {
+                let tail = a.get_mut(n_in..n_in + classes)?;
+                condition::one_hot_int(label, u32::from(self.f_in), tail);
+            }
+            LayerSpec::Reshape { .. } => {}
+            _ => activation::run_int(self, weights(self.table, data), a.get_mut(..n_in)?),
+        }
+        Some(false)
     }
 
     /// The layer's weight tensor in `data` (empty if it has none).

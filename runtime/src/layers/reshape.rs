@@ -1,5 +1,5 @@
 //! `reshape`: a flat vector (or an image) read as an image of shape `to`
-//! with the same elements. It moves no data.
+//! with the same elements. It moves no data, floats or integers.
 
 use super::{Act, Input};
 use crate::error::{Error, Name};

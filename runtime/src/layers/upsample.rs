@@ -14,7 +14,8 @@ pub(super) fn chain(input: &Input, scale: usize) -> Result<(Act, u64), Error> {
     Ok((Act::Image(Shape { c: s.c, h, w }), 0))
 }
 
-/// `s`: the input image's shape.
-pub(super) fn run(s: Shape, scale: usize, x: &[f32], y: &mut [f32]) {
+/// `s`: the input image's shape; f32 values (version 1) or int16
+/// activations (version 2), which move alike.
+pub(super) fn run<T: Copy + Default>(s: Shape, scale: usize, x: &[T], y: &mut [T]) {
     kernels::upsample_nearest(x, s.c, s.h, s.w, scale, y);
 }

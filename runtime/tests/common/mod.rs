@@ -95,6 +95,24 @@ impl Spec {
         self.builder(dtype).build().expect("test model builds")
     }
 
+    /// A version-2 builder of this spec, quantised plainly (see
+    /// `runtime::reference::quantize`).
+    pub fn integer_builder(&self) -> ModelBuilder {
+        runtime::reference::quantize(
+            &self.layers,
+            self.latent_dim,
+            self.num_classes,
+            self.output,
+            11,
+        )
+    }
+
+    pub fn build_integer(&self) -> Vec<u8> {
+        self.integer_builder()
+            .build()
+            .expect("integer test model builds")
+    }
+
     /// The forward pass in f64 on the weights as stored (rounded to `dtype`).
     pub fn reference(&self, dtype: DType, z: &[f32], class: Option<usize>) -> Vec<f64> {
         let stored = |v: &Option<Vec<f32>>| -> Vec<f64> {
@@ -103,7 +121,8 @@ impl Spec {
                     v.iter()
                         .map(|&x| match dtype {
                             DType::F16 => f64::from(half::f16::from_f32(x).to_f32()),
-                            DType::F32 => f64::from(x),
+                            // F32; the float files have no other dtype.
+                            _ => f64::from(x),
                         })
                         .collect()
                 })

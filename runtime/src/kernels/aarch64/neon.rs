@@ -12,6 +12,7 @@ use core::arch::aarch64::*;
 use core::arch::asm;
 
 use crate::kernels::lane8::{lane8_kernels, Lane8};
+use crate::kernels::{integer, IntConvFn, IntDenseFn};
 
 /// Whether this CPU runs the kernels of this module.
 #[inline]
@@ -37,6 +38,11 @@ pub(crate) struct Neon(float32x4_t, float32x4_t);
 // establish with `available()` before calling in.
 unsafe impl Lane8 for Neon {
     #[inline]
+    // NEON is baseline on AArch64: plain Rust compiles to it (the dense
+    // row as `SMLAL`, the blocked convolutions 16 channels at a time).
+    const INT_DENSE: IntDenseFn = integer::portable::dense;
+    const INT_CONV2D: IntConvFn = integer::blocked::conv2d;
+    const INT_CONV_TRANSPOSE2D: IntConvFn = integer::blocked::conv_transpose2d;
     fn available() -> bool {
         available()
     }

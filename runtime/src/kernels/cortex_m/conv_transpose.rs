@@ -312,7 +312,7 @@ mod tests {
                         let v = val(i);
                         match dtype {
                             DType::F16 => half::f16::from_f32(v).to_le_bytes().to_vec(),
-                            DType::F32 => v.to_le_bytes().to_vec(),
+                            _ => v.to_le_bytes().to_vec(),
                         }
                     })
                     .collect()

@@ -281,6 +281,8 @@ pub(super) fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) ->
         DType::F32 => fpu_rows::<4>(w.bytes(), b, x, y, microgan_dense_f32_m4f, |e| {
             f32::from_le_bytes([e[0], e[1], e[2], e[3]])
         }),
+        // Integer weights: `dense_fits` rejected them.
+        DType::I8 | DType::I16 | DType::I32 => return false,
     }
     true
 }

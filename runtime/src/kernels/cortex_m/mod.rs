@@ -10,6 +10,9 @@
 //!   [`M0PLUS`]: a dense kernel that trades unrolling for flash (module
 //!   `m0plus`).
 //!
+//! Their integer kernels (version-2 files) are the portable ones for now:
+//! a Cortex-M set plugs its own in here when it has them.
+//!
 //! Both sets are built on every target, so that the property test holds
 //! them to the plain kernels on the host: there the assembly cannot run,
 //! and the Rust it stands beside takes its place (the portable dense
@@ -46,7 +49,7 @@ mod m0plus;
 #[cfg(cortex_m_fpu)]
 mod m4f;
 
-use super::{portable, ConvGeom, KernelSet, Weights};
+use super::{integer, portable, ConvGeom, KernelSet, Weights};
 
 /// The Cortex-M4F kernels (on other targets, their host stand-ins).
 pub const M4F: KernelSet = KernelSet {
@@ -54,6 +57,9 @@ pub const M4F: KernelSet = KernelSet {
     dense: m4f_dense,
     conv2d: portable::conv2d,
     conv_transpose2d: m4f_conv_transpose,
+    int_dense: integer::portable::dense,
+    int_conv2d: integer::portable::conv2d,
+    int_conv_transpose2d: integer::portable::conv_transpose2d,
 };
 
 /// The Cortex-M0+ kernels.
@@ -62,6 +68,9 @@ pub const M0PLUS: KernelSet = KernelSet {
     dense: m0plus::dense_compact,
     conv2d: portable::conv2d,
     conv_transpose2d: portable::conv_transpose2d,
+    int_dense: integer::portable::dense,
+    int_conv2d: integer::portable::conv2d,
+    int_conv_transpose2d: integer::portable::conv_transpose2d,
 };
 
 /// Dense layer: the assembly rows on a `cortex_m_fpu` target where they

@@ -117,6 +117,8 @@ unsafe fn transpose_taps<V: Lane8>(
         let v = match w.dtype() {
             DType::F16 => V::load_f16(q),
             DType::F32 => V::load_f32_bytes(q),
+            // Integer weights: `conv_fits` rejected them.
+            DType::I8 | DType::I16 | DType::I32 => V::zero(),
         };
         v.store(buf.as_mut_ptr());
         for (i, v) in buf.iter().enumerate() {

@@ -21,6 +21,8 @@ pub(crate) unsafe fn dense<V: Lane8>(w: Weights<'_>, b: Weights<'_>, x: &[f32], 
     match w.dtype() {
         DType::F16 => dense_typed::<V, 2>(w, b, x, y),
         DType::F32 => dense_typed::<V, 4>(w, b, x, y),
+        // Integer weights: `dense_fits` rejects them.
+        DType::I8 | DType::I16 | DType::I32 => {}
     }
 }
 

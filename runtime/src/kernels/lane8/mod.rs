@@ -46,6 +46,7 @@ pub(crate) use self::dense::dense as dense_body;
 
 use super::taps::conv_supported;
 use super::{conv_fits, dense_fits, portable, ConvArgs, ConvGeom, KernelSet, Weights};
+use super::{IntConvFn, IntDenseFn};
 
 /// Eight f32 lanes and the few operations the kernels need.
 ///
@@ -57,6 +58,11 @@ use super::{conv_fits, dense_fits, portable, ConvArgs, ConvGeom, KernelSet, Weig
 pub(crate) unsafe trait Lane8: Copy {
     /// Whether this CPU has the features the methods need.
     fn available() -> bool;
+    /// The set's integer kernels (version 2), which are plain Rust compiled
+    /// for the set's features rather than 8-lane loops.
+    const INT_DENSE: IntDenseFn;
+    const INT_CONV2D: IntConvFn;
+    const INT_CONV_TRANSPOSE2D: IntConvFn;
     /// [`dense::dense`] with the features enabled ([`lane8_kernels`]).
     unsafe fn dense_kernel(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]);
     /// [`conv::conv`] with the features enabled ([`lane8_kernels`]).
@@ -160,5 +166,8 @@ pub(crate) const fn set<V: Lane8>(name: &'static str) -> KernelSet {
         dense: dense::<V>,
         conv2d: forward::<V>,
         conv_transpose2d: transposed::<V>,
+        int_dense: V::INT_DENSE,
+        int_conv2d: V::INT_CONV2D,
+        int_conv_transpose2d: V::INT_CONV_TRANSPOSE2D,
     }
 }

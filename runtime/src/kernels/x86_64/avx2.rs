@@ -13,6 +13,7 @@
 use core::arch::x86_64::*;
 
 use crate::kernels::lane8::{lane8_kernels, Lane8};
+use crate::kernels::{IntConvFn, IntDenseFn};
 
 /// Whether this CPU runs the kernels of this module.
 #[inline]
@@ -41,6 +42,9 @@ unsafe impl Lane8 for Avx {
     fn available() -> bool {
         available()
     }
+    const INT_DENSE: IntDenseFn = super::int_avx2::dense;
+    const INT_CONV2D: IntConvFn = super::int_avx2::conv2d;
+    const INT_CONV_TRANSPOSE2D: IntConvFn = super::int_avx2::conv_transpose2d;
     lane8_kernels!("avx2,f16c");
     #[inline]
     #[target_feature(enable = "avx2,f16c")]

@@ -104,6 +104,8 @@ pub(super) unsafe fn load_w(w: &Weights<'_>, i: usize, m: usize) -> __m512 {
     match w.dtype() {
         DType::F16 => _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(lanes(m), p.add(2 * i).cast())),
         DType::F32 => _mm512_maskz_loadu_ps(lanes(m), p.add(4 * i).cast()),
+        // Integer weights: `dense_fits` and `conv_fits` reject them.
+        DType::I8 | DType::I16 | DType::I32 => _mm512_setzero_ps(),
     }
 }
 
