@@ -354,6 +354,8 @@ pub enum Error {
     /// A version-2 builder's `activation_frac` does not hold
     /// `layer_count + 1` values.
     FracCount { expected: usize, found: usize },
+    /// A float generator's layer cannot become an integer one.
+    CannotQuantize { layer: usize, reason: &'static str },
 }
 
 fn layer_prefix(f: &mut fmt::Formatter<'_>, layer: &Option<usize>) -> fmt::Result {
@@ -660,6 +662,9 @@ fn use_and_build(e: &Error, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
             f,
             "activation_frac has {found} values, the layers need {expected} (layer count + 1)"
         ),
+        CannotQuantize { layer, reason } => {
+            write!(f, "layer.{layer}: cannot be quantised: {reason}")
+        }
         _ => return None,
     })
 }

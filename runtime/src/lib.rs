@@ -121,6 +121,8 @@ pub mod model;
 pub mod output;
 pub mod prepared;
 #[cfg(feature = "std")]
+pub mod quantize;
+#[cfg(feature = "std")]
 pub mod reference;
 pub mod rng;
 #[cfg(feature = "std")]

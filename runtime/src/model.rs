@@ -311,7 +311,37 @@ impl<'a> Generator<'a> {
         scratch: &mut [f32],
         out: &mut [f32],
     ) -> Result<(), Error> {
-        self.generate_with(z, class, scratch, out, &[])
+        self.generate_with(z, class, scratch, out, &[], None)
+    }
+
+    /// Layer `i`'s stored weight and bias as f32 (empty where it has
+    /// none): what the quantiser reads of a float generator.
+    #[cfg(feature = "std")]
+    pub(crate) fn layer_values(&self, i: usize) -> (std::vec::Vec<f32>, std::vec::Vec<f32>) {
+        let read = |r| {
+            let w = crate::layers::weights(r, self.file.data());
+            (0..w.len()).map(|k| w.at(k)).collect()
+        };
+        match self.layer_list().nth(i) {
+            Some(l) => (read(l.weight), read(l.bias)),
+            None => Default::default(),
+        }
+    }
+
+    /// Runs a float (version-1) generator on `z` and hands `observe` each
+    /// activation as it is made: `(0, latent)`, then `(i + 1, output of
+    /// layer i)`. The quantiser calibrates with it. An integer generator
+    /// is only run (`observe` is not called).
+    #[cfg(feature = "std")]
+    pub fn trace(
+        &self,
+        z: &[f32],
+        class: Option<usize>,
+        observe: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<(), Error> {
+        let mut scratch = std::vec![0f32; self.scratch_len()];
+        let mut out = std::vec![0f32; self.output_len()];
+        self.generate_with(z, class, &mut scratch, &mut out, &[], Some(observe))
     }
 
     /// Every layer's prepared length (module `prepared`), in order.
@@ -367,6 +397,7 @@ impl<'a> Generator<'a> {
         scratch: &mut [f32],
         out: &mut [f32],
         prepared: &[f32],
+        mut observe: Option<&mut dyn FnMut(usize, &[f32])>,
     ) -> Result<(), Error> {
         if z.len() != self.latent_dim {
             return Err(Error::LatentLength {
@@ -391,9 +422,12 @@ impl<'a> Generator<'a> {
         }
         let (mut a, mut b) = scratch.split_at_mut(self.max_act);
         a.get_mut(..z.len()).ok_or(scratch_err)?.copy_from_slice(z);
+        if let Some(f) = observe.as_mut() {
+            f(0, z);
+        }
         let data = self.file.data();
         let mut pre_at = 0;
-        for layer in self.layer_list() {
+        for (i, layer) in self.layer_list().enumerate() {
             // This layer's part of the prepared weights (empty when there
             // are none). Only x86-64 kernels take prepared weights;
             // elsewhere this compiles away.
@@ -407,6 +441,9 @@ impl<'a> Generator<'a> {
             };
             if layer.run(data, label, a, b, pre).ok_or(scratch_err)? {
                 core::mem::swap(&mut a, &mut b);
+            }
+            if let Some(f) = observe.as_mut() {
+                f(i + 1, a.get(..layer.output.len()).unwrap_or(&[]));
             }
         }
         out.copy_from_slice(a.get(..out_len).ok_or(scratch_err)?);

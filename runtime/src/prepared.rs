@@ -67,7 +67,7 @@ impl<'a> Prepared<'_, 'a> {
         out: &mut [f32],
     ) -> Result<(), Error> {
         self.generator
-            .generate_with(z, class, scratch, out, self.weights)
+            .generate_with(z, class, scratch, out, self.weights, None)
     }
 
     pub fn generator(&self) -> &Generator<'a> {

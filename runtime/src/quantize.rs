@@ -15,13 +15,12 @@ use std::vec::Vec;
 
 use crate::error::Error;
 use crate::format::{LayerSpec, TensorRole};
-use crate::layers::weights;
 use crate::model::Generator;
 use crate::rng::LatentRng;
 use crate::write::{IntTensor, ModelBuilder};
 
 /// Calibration latents and their seed.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Calibration {
     pub count: usize,
     pub seed: u64,
@@ -58,7 +57,16 @@ const ACC_LIMIT: f64 = 2_147_483_647.0;
 
 /// Quantises `gen` (a version-1 generator) into a version-2 file builder with the same layers
 /// and provenance, plus `provenance.quantization`.
-pub fn quantize(gen: &Generator<'_>, cal: Calibration) -> Result<(ModelBuilder, QuantReport), Error> {
+pub fn quantize(
+    gen: &Generator<'_>,
+    cal: Calibration,
+) -> Result<(ModelBuilder, QuantReport), Error> {
+    if gen.is_integer() {
+        return Err(Error::CannotQuantize {
+            layer: 0,
+            reason: "the generator is already an integer one",
+        });
+    }
     let specs: Vec<LayerSpec> = gen.layers().collect();
     let max_abs = calibrate(gen, cal)?;
     let frac = choose_frac(&specs, &max_abs);
@@ -174,28 +182,27 @@ fn layer_tensors(
     bias: &[f32],
     f_in: u32,
 ) -> Result<(Vec<(TensorRole, IntTensor)>, usize), Error> {
-    Ok(match *spec {
-        LayerSpec::Dense { out_features, .. } => {
-            let q = quantize_channels(i, w, bias, out_features, ChannelAxis::Outer, f_in)?;
-            (q.tensors(), q.coarsened)
-        }
-        LayerSpec::Conv2d { out_channels, .. } => {
-            let q = quantize_channels(i, w, bias, out_channels, ChannelAxis::Outer, f_in)?;
-            (q.tensors(), q.coarsened)
-        }
+    let channels = match *spec {
+        LayerSpec::Dense { out_features, .. } => Some((out_features, ChannelAxis::Outer)),
+        LayerSpec::Conv2d { out_channels, .. } => Some((out_channels, ChannelAxis::Outer)),
         LayerSpec::ConvTranspose2d {
             in_channels,
             out_channels,
             kernel,
             ..
-        } => {
-            let axis = ChannelAxis::Middle {
+        } => Some((
+            out_channels,
+            ChannelAxis::Middle {
                 outer: in_channels,
                 inner: kernel * kernel,
-            };
-            let q = quantize_channels(i, w, bias, out_channels, axis, f_in)?;
-            (q.tensors(), q.coarsened)
-        }
+            },
+        )),
+        _ => None,
+    };
+    if let Some((out, axis)) = channels {
+        return Ok(quantize_channels(i, w, bias, out, axis, f_in)?.into_parts());
+    }
+    Ok(match *spec {
         LayerSpec::Tanh => (vec![(TensorRole::Table, table(f64::tanh))], 0),
         LayerSpec::Sigmoid => {
             let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
@@ -264,12 +271,14 @@ struct Channels {
 }
 
 impl Channels {
-    fn tensors(self) -> Vec<(TensorRole, IntTensor)> {
-        vec![
+    /// The stored tensors, and the number of channels coarsened.
+    fn into_parts(self) -> (Vec<(TensorRole, IntTensor)>, usize) {
+        let tensors = vec![
             (TensorRole::Weight, IntTensor::I8(self.weight)),
             (TensorRole::Bias, IntTensor::I32(self.bias)),
             (TensorRole::Scale, IntTensor::F32(self.scale)),
-        ]
+        ];
+        (tensors, self.coarsened)
     }
 }
 
@@ -314,10 +323,17 @@ fn quantize_channel(
     let max = w.iter().fold(0f64, |m, v| m.max(v.abs()));
     // A channel of zeros gets the scale that makes its bias exact enough: any positive scale is
     // valid for its weights.
-    let mut scale = if max > 0.0 { max / 127.0 } else { b.abs().max(1e-30) / 2e9 };
+    let mut scale = if max > 0.0 {
+        max / 127.0
+    } else {
+        b.abs().max(1e-30) / 2e9
+    };
     for attempt in 0..64 {
         let s = f64::from(scale as f32);
-        let ws: Vec<i8> = w.iter().map(|v| (v / s).round().clamp(-127.0, 127.0) as i8).collect();
+        let ws: Vec<i8> = w
+            .iter()
+            .map(|v| (v / s).round().clamp(-127.0, 127.0) as i8)
+            .collect();
         let qb = (b * f64::from(1u32 << f_in) / s).round();
         let sum: f64 = ws.iter().map(|&v| f64::from(v).abs()).sum();
         if qb.abs() + 32768.0 * sum <= ACC_LIMIT {
@@ -329,21 +345,6 @@ fn quantize_channel(
         layer,
         reason: "no weight scale keeps the accumulator within 32 bits",
     })
-}
-
-impl<'a> Generator<'a> {
-    /// Layer `i`'s weight and bias as f32 (empty where it has none).
-    fn layer_values(&self, i: usize) -> (Vec<f32>, Vec<f32>) {
-        let layer = self.layer_list().nth(i);
-        let read = |r| {
-            let w = weights(r, self.data());
-            (0..w.len()).map(|k| w.at(k)).collect()
-        };
-        match layer {
-            Some(l) => (read(l.weight), read(l.bias)),
-            None => (Vec::new(), Vec::new()),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -232,7 +232,10 @@ fn print_quantization(q: &QuantReport) {
         } else {
             format!("layer.{} out", i - 1)
         };
-        println!("    {what:<14} max |x| {m:>10.4}  F = {f:>2} (step {:.1e})", 0.5f64.powi(*f as i32));
+        println!(
+            "    {what:<14} max |x| {m:>10.4}  F = {f:>2} (step {:.1e})",
+            0.5f64.powi(*f as i32)
+        );
     }
 }
 
