@@ -103,7 +103,8 @@ fn layers() -> (&'static [L], ModelBuilder) {
 }
 
 /// The model file: [`layers`] with reproducible weights in -0.1..0.1, stored
-/// as F16 (F32 with the `f32-weights` feature).
+/// as F16 (F32 with the `f32-weights` feature), or with the `integer`
+/// feature quantised to a version-2 file (`runtime::reference::quantize`).
 fn model() -> Vec<u8> {
     let (layers, mut b) = layers();
     b.dtype(if feature("F32_WEIGHTS") {
@@ -111,6 +112,7 @@ fn model() -> Vec<u8> {
     } else {
         DType::F16
     });
+    let mut float_layers = Vec::new();
     let mut seed = 1u32;
     for &spec in layers {
         let mut values = |role| {
@@ -124,7 +126,16 @@ fn model() -> Vec<u8> {
             })
         };
         let (w, bias) = (values(TensorRole::Weight), values(TensorRole::Bias));
+        float_layers.push((spec, w.clone(), bias.clone()));
         b.layer(spec, w, bias);
+    }
+    if feature("INTEGER") {
+        let probe = b.build().expect("the footprint model builds");
+        let g = runtime::Generator::load(&probe).expect("the footprint model loads");
+        let (latent, classes, output) = (g.latent_dim(), g.num_classes(), g.output_shape());
+        return runtime::reference::quantize(&float_layers, latent, classes, output, 10)
+            .build()
+            .expect("the quantised footprint model builds");
     }
     b.build().expect("the footprint model builds")
 }

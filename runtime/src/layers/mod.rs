@@ -73,10 +73,10 @@ pub(crate) struct Layer {
     pub(crate) output: Act,
     pub(crate) weight: Option<TensorRef>,
     pub(crate) bias: Option<TensorRef>,
-    /// Version 2: the weight scales of `dense` and the convolutions.
-    pub(crate) scale: Option<TensorRef>,
-    /// Version 2: the table of `tanh` and `sigmoid`.
-    pub(crate) table: Option<TensorRef>,
+    /// Version 2: the weight scales of `dense` and the convolutions, or
+    /// the table of `tanh` and `sigmoid` (no kind has both, so one slot
+    /// keeps a loaded generator's RAM down).
+    pub(crate) scale_or_table: Option<TensorRef>,
     /// Version 2: the fraction bits of the input and the output.
     pub(crate) f_in: u8,
     pub(crate) f_out: u8,
@@ -129,8 +129,7 @@ impl Layer {
         output: Act::Flat(0),
         weight: None,
         bias: None,
-        scale: None,
-        table: None,
+        scale_or_table: None,
         f_in: 0,
         f_out: 0,
         int_slope: 0,
@@ -206,18 +205,17 @@ impl Layer {
         match role {
             TensorRole::Weight => self.weight,
             TensorRole::Bias => self.bias,
-            TensorRole::Scale => self.scale,
-            TensorRole::Table => self.table,
+            TensorRole::Scale | TensorRole::Table => self.scale_or_table,
         }
     }
 
-    /// Binds the layer's tensor in `role`.
+    /// Binds the layer's tensor in `role` (`Scale` and `Table` share a
+    /// slot: the loader binds only the roles a layer's kind has).
     pub(crate) fn set_tensor(&mut self, role: TensorRole, r: TensorRef) {
         let slot = match role {
             TensorRole::Weight => &mut self.weight,
             TensorRole::Bias => &mut self.bias,
-            TensorRole::Scale => &mut self.scale,
-            TensorRole::Table => &mut self.table,
+            TensorRole::Scale | TensorRole::Table => &mut self.scale_or_table,
         };
         *slot = Some(r);
     }
@@ -227,7 +225,7 @@ impl Layer {
         IntParams {
             weight: weights(self.weight, data),
             bias: weights(self.bias, data),
-            scale: weights(self.scale, data),
+            scale: weights(self.scale_or_table, data),
             f_in: u32::from(self.f_in),
             f_out: u32::from(self.f_out),
         }
@@ -270,7 +268,10 @@ impl Layer {
                 condition::one_hot_int(label, u32::from(self.f_in), tail);
             }
             LayerSpec::Reshape { .. } => {}
-            _ => activation::run_int(self, weights(self.table, data), a.get_mut(..n_in)?),
+            _ => {
+                let table = weights(self.scale_or_table, data);
+                activation::run_int(self, table, a.get_mut(..n_in)?);
+            }
         }
         Some(false)
     }

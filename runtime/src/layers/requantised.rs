@@ -18,7 +18,7 @@ pub(crate) fn check(layer: &Layer, i: usize, data: &[u8]) -> Result<(), Error> {
     let Some(channels) = Channels::of(&layer.spec) else {
         return Ok(());
     };
-    let scale = weights(layer.scale, data);
+    let scale = weights(layer.scale_or_table, data);
     let (w, bias) = (weights(layer.weight, data), weights(layer.bias, data));
     let (f_in, f_out) = (u32::from(layer.f_in), u32::from(layer.f_out));
     for o in 0..channels.out {
