@@ -4,7 +4,6 @@
 //! checkpoint is used instead.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
@@ -18,44 +17,6 @@ const FORMAT: &str = "microgan-checkpoint";
 const VERSION: &str = "1";
 /// Checkpoints kept per run; older ones are removed after a newer one is safely on disk.
 const KEEP: usize = 3;
-
-/// Writes `bytes` to `path` so that a crash leaves either the old file or the new one, never a
-/// mixture: write a temporary file in the same directory, fsync it, rename it over, fsync the dir.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    // A rename replaces whatever the name points at; a device node or a directory given as the
-    // output (`--out /dev/null`) must not be swapped for a regular file.
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if !meta.is_file() {
-            return Err(Error::io(
-                path,
-                std::io::Error::other("exists and is not a regular file; choose another path"),
-            ));
-        }
-    }
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            // Directory fsync is not supported everywhere; the rename is already done.
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
-}
 
 /// What a checkpoint holds besides tensors.
 #[derive(Debug, Clone)]
@@ -123,7 +84,7 @@ pub fn save(dir: &Path, gan: &Gan, opt_g: &Adam, opt_d: &Adam, step: u64) -> Res
             path: path.clone(),
             reason: e.to_string(),
         })?;
-    write_atomic(&path, &bytes)?;
+    crate::output_file::write_atomic(&path, &bytes)?;
     prune(&ck_dir, KEEP);
     Ok(path)
 }
@@ -290,33 +251,4 @@ fn describe(s: &ModelSpec) -> String {
         "latent {}, {} classes, output {}x{}x{}",
         s.latent_dim, s.num_classes, s.channels, s.height, s.width
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    #[cfg(unix)]
-    fn write_atomic_replaces_a_file_and_refuses_other_targets() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("a.bin");
-        write_atomic(&file, b"one").unwrap();
-        write_atomic(&file, b"two").unwrap();
-        assert_eq!(std::fs::read(&file).unwrap(), b"two");
-
-        let sub = dir.path().join("sub");
-        std::fs::create_dir(&sub).unwrap();
-        let err = write_atomic(&sub, b"x").unwrap_err().to_string();
-        assert!(err.contains("not a regular file"), "{err}");
-        assert!(sub.is_dir());
-
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink(&file, &link).unwrap();
-        assert!(write_atomic(&link, b"x").is_err());
-        assert_eq!(std::fs::read(&file).unwrap(), b"two");
-        // No temporary file is left behind.
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(names.len(), 3);
-    }
 }

@@ -320,7 +320,7 @@ impl TrainConfig {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        crate::checkpoint::write_atomic(&path, text.as_bytes())
+        crate::output_file::write_atomic(&path, text.as_bytes())
     }
 }
 

@@ -5,6 +5,7 @@
 //! other tools can drive training step by step.
 
 pub mod bench;
+pub mod budget;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
@@ -16,6 +17,7 @@ pub mod losses;
 pub mod models;
 pub mod ops;
 pub mod optim;
+pub mod output_file;
 pub mod run_dir;
 pub mod sample;
 pub mod train;

@@ -56,7 +56,9 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             match e {
-                trainer::Error::Interrupted { .. } => ExitCode::from(130),
+                trainer::Error::Interrupted { .. } | trainer::Error::Stopped { .. } => {
+                    ExitCode::from(130)
+                }
                 _ => ExitCode::FAILURE,
             }
         }
