@@ -140,6 +140,11 @@ pub struct TrainArgs {
     /// --steps/--epochs may extend it).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Memory the run may take, in GiB: the data, both networks with their gradients and Adam
+    /// moments, a batch's activations and a checkpoint being written, estimated from the sizes
+    /// before anything is allocated [default: 8].
+    #[arg(long, value_name = "GIB")]
+    pub max_memory: Option<u64>,
     /// Do not export the generator to models/ at the end.
     #[arg(long)]
     pub no_export: bool,
@@ -178,6 +183,10 @@ pub struct TrainConfig {
     pub log_every: u64,
     /// Epochs asked for, when the length was given in epochs.
     pub epochs: Option<u64>,
+    /// The memory budget in GiB (`crate::budget`); the default for configurations written before
+    /// it existed.
+    #[serde(default = "default_max_memory")]
+    pub max_memory_gib: u64,
     pub trainer_version: String,
 }
 
@@ -215,6 +224,11 @@ impl TrainConfig {
         if a.limit == Some(0) {
             return Err(Error::InvalidArgument("--limit must be at least 1".into()));
         }
+        if a.max_memory == Some(0) {
+            return Err(Error::InvalidArgument(
+                "--max-memory must be at least 1 (GiB)".into(),
+            ));
+        }
         let latent_dim = a
             .latent_dim
             .unwrap_or(if arch == Arch::Toy { 2 } else { 100 });
@@ -238,6 +252,7 @@ impl TrainConfig {
             checkpoint_every: a.checkpoint_every.unwrap_or(1000),
             log_every: a.log_every.max(1),
             epochs,
+            max_memory_gib: a.max_memory.unwrap_or(crate::budget::TRAIN_DEFAULT_GIB),
             trainer_version: env!("CARGO_PKG_VERSION").into(),
         };
         cfg.name = match &a.name {
@@ -415,6 +430,10 @@ fn adam_config(a: &TrainArgs) -> Result<AdamConfig> {
         }
     }
     Ok(adam)
+}
+
+fn default_max_memory() -> u64 {
+    crate::budget::TRAIN_DEFAULT_GIB
 }
 
 fn one() -> usize {

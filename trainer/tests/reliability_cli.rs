@@ -270,3 +270,51 @@ fn a_small_png_on_a_full_disk_is_reported() {
     command_fails_with_one_line(with_file_size_limit(&args, 64), &["small.png", "too large"]);
     assert!(!out.exists());
 }
+
+/// Options that were accepted and then took the machine's memory (an MLP at 1024 x 1024 has
+/// 1.6 billion parameters) are refused before anything is allocated, naming the option; the
+/// run directory is not created.
+#[test]
+fn training_beyond_the_memory_budget_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = png_folder(dir.path(), "imgs", &[(8, 8); 8]);
+    let runs = dir.path().join("runs");
+    for arch in ["mlp", "dcgan"] {
+        fails_with_one_line(
+            &[
+                "train",
+                "--arch",
+                arch,
+                "--images",
+                s(&images),
+                "--image-size",
+                "1024",
+                "--batch-size",
+                "2",
+                "--runs-dir",
+                s(&runs),
+                "--no-export",
+            ],
+            &["--image-size", "--max-memory", "budget"],
+        );
+    }
+    // A batch whose activations exceed the budget names --batch-size.
+    fails_with_one_line(
+        &[
+            "train",
+            "--arch",
+            "dcgan",
+            "--images",
+            s(&images),
+            "--image-size",
+            "512",
+            "--batch-size",
+            "8",
+            "--runs-dir",
+            s(&runs),
+            "--no-export",
+        ],
+        &["--batch-size"],
+    );
+    assert!(!runs.exists());
+}

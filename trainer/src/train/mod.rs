@@ -129,6 +129,9 @@ impl Trainer {
             )));
         }
         let spec = model_spec(&cfg, &data);
+        spec.validate()?;
+        let memory = crate::budget::train_memory(&spec, cfg.batch_size, data.samples.len());
+        crate::budget::check_train(&memory, cfg.max_memory_gib)?;
         let gan = Gan::new(&spec, device, cfg.seed)?;
         let opt_g = Adam::new(gan.g_params.trainable(), cfg.adam)?.with_horizon(cfg.steps);
         let opt_d = Adam::new(gan.d_params.trainable(), cfg.adam)?.with_horizon(cfg.steps);
