@@ -87,8 +87,6 @@ pub enum Error {
     NonFiniteOutput { image: usize },
     /// A run directory another process is training in.
     Locked { path: PathBuf },
-    /// A signal ended the command after training, before its outputs were all written.
-    Stopped { checkpoint: PathBuf },
 }
 
 impl Error {
@@ -188,11 +186,6 @@ impl std::fmt::Display for Error {
                 f,
                 "run {} is in use by another trainer process; wait for it to finish",
                 path.display()
-            ),
-            Error::Stopped { checkpoint } => write!(
-                f,
-                "interrupted after training; the final checkpoint is {}",
-                checkpoint.display()
             ),
         }
     }

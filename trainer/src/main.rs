@@ -31,6 +31,9 @@ enum Command {
 fn main() -> ExitCode {
     trainer::ops::tune_allocator();
     trainer::ops::default_threads();
+    // A signal ends any command at once, leaving no half-written file; training defers it to
+    // write a checkpoint first.
+    trainer::interrupt::install();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -56,9 +59,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             match e {
-                trainer::Error::Interrupted { .. } | trainer::Error::Stopped { .. } => {
-                    ExitCode::from(130)
-                }
+                trainer::Error::Interrupted { .. } => ExitCode::from(130),
                 _ => ExitCode::FAILURE,
             }
         }

@@ -3,8 +3,6 @@
 //! saved as a checkpoint, and the export at the end.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use candle_core::Device;
@@ -15,16 +13,8 @@ use crate::checkpoint;
 use crate::config::{TrainArgs, TrainConfig};
 use crate::error::{Error, Result};
 use crate::export::ExportOptions;
+use crate::interrupt;
 use crate::run_dir::{self, MetricsLog};
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-static HANDLER: OnceLock<bool> = OnceLock::new();
-
-/// Makes Ctrl-C set a flag the loop checks between steps, so it can write a checkpoint first.
-fn install_interrupt_handler() -> bool {
-    *HANDLER
-        .get_or_init(|| ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).is_ok())
-}
 
 /// A line of `metrics.jsonl`: averages over the steps since the previous line.
 #[derive(Serialize)]
@@ -192,8 +182,8 @@ fn check_finite(s: &StepStats, step: u64, last_checkpoint: &Option<PathBuf>) -> 
 
 /// Trains until `cfg.steps`, writing metrics, grids and checkpoints into `run`.
 pub fn train_loop(t: &mut Trainer, run: &Path, quiet: bool) -> Result<RunSummary> {
-    install_interrupt_handler();
-    INTERRUPTED.store(false, Ordering::SeqCst);
+    // Ctrl-C and SIGTERM are requests until the final checkpoint is written.
+    let deferral = interrupt::defer();
     let (total, start_step) = (t.cfg.steps, t.step);
     let mut metrics = MetricsLog::open(run)?;
     let samples_dir = run_dir::samples_dir(run);
@@ -203,7 +193,7 @@ pub fn train_loop(t: &mut Trainer, run: &Path, quiet: bool) -> Result<RunSummary
     let started = Instant::now();
     let mut window = Window::new();
     while t.step < total {
-        if INTERRUPTED.load(Ordering::SeqCst) {
+        if interrupt::requested() {
             bar.finish_and_clear();
             let ck = t.save_checkpoint(run)?;
             return Err(Error::Interrupted { checkpoint: ck });
@@ -231,12 +221,33 @@ pub fn train_loop(t: &mut Trainer, run: &Path, quiet: bool) -> Result<RunSummary
         }
     }
     bar.finish_and_clear();
-    finish(t, run, started.elapsed().as_secs_f64(), start_step)
+    finish(
+        t,
+        run,
+        started.elapsed().as_secs_f64(),
+        start_step,
+        deferral,
+    )
 }
 
 /// The last checkpoint and sample grid of a run that reached its step count, and its summary.
-fn finish(t: &Trainer, run: &Path, seconds: f64, start_step: u64) -> Result<RunSummary> {
+fn finish(
+    t: &Trainer,
+    run: &Path,
+    seconds: f64,
+    start_step: u64,
+    deferral: interrupt::Deferral,
+) -> Result<RunSummary> {
     let ck = t.save_checkpoint(run)?;
+    // From here a signal ends the process at once (the final grid and the export can be redone
+    // from the checkpoint); one that came while the checkpoint was written is honoured now.
+    interrupt::set_note(format!(
+        "training finished; the final checkpoint is {}",
+        ck.display()
+    ));
+    if deferral.end() {
+        return Err(Error::Interrupted { checkpoint: ck });
+    }
     let grid = run_dir::final_grid(run);
     t.save_samples(&grid)?;
     let done = t.step - start_step;
