@@ -185,7 +185,7 @@ pub fn train_loop(t: &mut Trainer, run: &Path, quiet: bool) -> Result<RunSummary
     // Ctrl-C and SIGTERM are requests until the final checkpoint is written.
     let deferral = interrupt::defer();
     let (total, start_step) = (t.cfg.steps, t.step);
-    let mut metrics = MetricsLog::open(run)?;
+    let mut metrics = MetricsLog::open(run, start_step)?;
     let samples_dir = run_dir::samples_dir(run);
     std::fs::create_dir_all(&samples_dir).map_err(|e| Error::io(&samples_dir, e))?;
     let bar = progress_bar(quiet, total, start_step);
