@@ -15,7 +15,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a GAN (by default on the bundled digits), then export its generator to models/.
-    Train(trainer::config::TrainArgs),
+    Train(Box<trainer::config::TrainArgs>),
     /// Export a run's generator as a model file, verified against the runtime.
     Export(trainer::export::ExportArgs),
     /// Draw images from an exported model file with the runtime.

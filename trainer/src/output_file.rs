@@ -35,7 +35,7 @@ impl OutputFile {
             }
         }
         let (dir, name) = split(path);
-        remove_stale(&dir, Some(&name));
+        remove_stale(&dir, Stale::DeadWriters(&name));
         let tmp = dir.join(temp_name(&name, std::process::id()));
         register(&tmp);
         let file = std::fs::OpenOptions::new()
@@ -150,10 +150,11 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Removes the temporary files of killed writes in `dir` (all of them, whichever target): for a
-/// directory that only one process writes, such as a locked run directory.
+/// Removes the temporary files of killed writes in `dir`, whichever target and process they
+/// belong to (a process id may have been reused): for a directory this process alone writes, such
+/// as a locked run directory.
 pub fn remove_stale_in(dir: &Path) {
-    remove_stale(dir, None);
+    remove_stale(dir, Stale::AnyTarget);
 }
 
 /// Removes the files the writes in flight were using; called when a signal ends the process.
@@ -200,9 +201,16 @@ fn parse_temp(file: &str) -> Option<(&str, u32)> {
     Some((name, pid.parse().ok()?))
 }
 
-/// Removes temporary files in `dir` (of `target`, or of any target) left by processes that no
-/// longer run. A process still alive may be writing its file, so its temporary file stays.
-fn remove_stale(dir: &Path, target: Option<&str>) {
+/// Which temporary files [`remove_stale`] removes.
+enum Stale<'a> {
+    /// Those of this target whose process no longer runs (another process may be writing it).
+    DeadWriters(&'a str),
+    /// Every one, except this process's own.
+    AnyTarget,
+}
+
+/// Removes temporary files in `dir` left by killed writes.
+fn remove_stale(dir: &Path, which: Stale<'_>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -211,10 +219,14 @@ fn remove_stale(dir: &Path, target: Option<&str>) {
         let Some((name, pid)) = file.to_str().and_then(parse_temp) else {
             continue;
         };
-        if target.is_some_and(|t| t != name) || pid == std::process::id() || alive(pid) {
-            continue;
+        let stale = pid != std::process::id()
+            && match which {
+                Stale::DeadWriters(target) => target == name && !alive(pid),
+                Stale::AnyTarget => true,
+            };
+        if stale {
+            let _ = std::fs::remove_file(e.path());
         }
-        let _ = std::fs::remove_file(e.path());
     }
 }
 
@@ -278,7 +290,7 @@ mod tests {
         write_atomic(&dir.path().join("a.bin"), b"new").unwrap();
         assert!(!dead.exists() && other.exists() && live.exists());
         remove_stale_in(dir.path());
-        assert!(!other.exists() && live.exists());
+        assert!(!other.exists() && !live.exists());
     }
 
     #[test]

@@ -109,6 +109,35 @@ pub fn newest(runs_dir: &Path) -> Result<PathBuf> {
     })
 }
 
+/// The lock a training process holds on its run directory, released when dropped or when the
+/// process ends (however it ends: the operating system drops the lock with the file handle, so a
+/// killed run leaves no stale lock).
+pub struct RunLock {
+    _file: File,
+}
+
+/// Locks `run` (an advisory lock on `run/train.lock`) for this process, or fails if another process
+/// trains in it. Two processes in one run would interleave their metrics and prune each other's
+/// checkpoints. Then removes the temporary files of writes a killed run left behind.
+pub fn lock(run: &Path) -> Result<RunLock> {
+    let path = run.join("train.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { path: run.into() }),
+        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+    }
+    for dir in [run.to_path_buf(), checkpoints_dir(run), samples_dir(run)] {
+        crate::output_file::remove_stale_in(&dir);
+    }
+    Ok(RunLock { _file: file })
+}
+
 /// A run's `metrics.jsonl`, open for appending (a resumed run continues it).
 pub struct MetricsLog {
     path: PathBuf,

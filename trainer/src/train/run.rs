@@ -14,7 +14,7 @@ use crate::config::{TrainArgs, TrainConfig};
 use crate::error::{Error, Result};
 use crate::export::ExportOptions;
 use crate::interrupt;
-use crate::run_dir::{self, MetricsLog};
+use crate::run_dir::{self, MetricsLog, RunLock};
 
 /// A line of `metrics.jsonl`: averages over the steps since the previous line.
 #[derive(Serialize)]
@@ -83,16 +83,22 @@ pub struct RunSummary {
 }
 
 /// `trainer train`: builds or resumes a run, trains it, and (unless `--no-export`) exports it.
+/// The run directory stays locked until the export is written.
 pub fn run(args: &TrainArgs) -> Result<RunSummary> {
     let device = select_device(args.device)?;
-    let (mut t, run) = match &args.resume {
+    let (mut t, run, _lock) = match &args.resume {
         Some(dir) => resume(dir, args, &device)?,
         None => start(args, &device)?,
     };
+    let model = run_dir::model_file(&t.cfg.name);
+    if !args.no_export && model.exists() && !args.force {
+        return Err(Error::WouldOverwrite { path: model });
+    }
     let summary = train_loop(&mut t, &run, args.quiet)?;
     if !args.no_export {
         let opts = ExportOptions {
-            out: Some(run_dir::model_file(&t.cfg.name)),
+            out: Some(model),
+            force: args.force,
             ..Default::default()
         };
         t.export(&opts)?;
@@ -100,40 +106,77 @@ pub fn run(args: &TrainArgs) -> Result<RunSummary> {
     Ok(summary)
 }
 
-/// Creates a new run directory for the configuration `args` give.
-fn start(args: &TrainArgs, device: &Device) -> Result<(Trainer, PathBuf)> {
+/// Creates a new run directory for the configuration `args` give, locked. Nothing is created
+/// unless the data loads and the run fits its memory budget, and a directory this creates is
+/// removed again if its configuration cannot be written.
+fn start(args: &TrainArgs, device: &Device) -> Result<(Trainer, PathBuf, RunLock)> {
     let cfg = TrainConfig::from_args(args)?;
     let runs = args
         .runs_dir
         .clone()
         .unwrap_or_else(run_dir::default_runs_dir);
     let run = runs.join(&cfg.name);
-    if run_dir::config_file(&run).exists() {
-        return Err(Error::InvalidArgument(format!(
+    let exists = || {
+        Error::InvalidArgument(format!(
             "run {} already exists; use --resume {} or another --name",
             run.display(),
             run.display()
-        )));
+        ))
+    };
+    if run_dir::config_file(&run).exists() {
+        return Err(exists());
     }
     let t = Trainer::new(cfg, device)?;
-    std::fs::create_dir_all(run_dir::samples_dir(&run)).map_err(|e| Error::io(&run, e))?;
-    t.cfg.save(&run)?;
-    Ok((t, run))
+    let created = !run.exists();
+    std::fs::create_dir_all(&run).map_err(|e| Error::io(&run, e))?;
+    let lock = run_dir::lock(&run)?;
+    // Another process may have started the same name since the check above.
+    if run_dir::config_file(&run).exists() {
+        return Err(exists());
+    }
+    let made = std::fs::create_dir_all(run_dir::samples_dir(&run))
+        .map_err(|e| Error::io(&run, e))
+        .and_then(|()| t.cfg.save(&run));
+    if let Err(e) = made {
+        if created {
+            drop(lock);
+            let _ = std::fs::remove_dir_all(&run);
+        }
+        return Err(e);
+    }
+    Ok((t, run, lock))
 }
 
-/// Rebuilds a run from its directory and its newest valid checkpoint.
-fn resume(dir: &Path, args: &TrainArgs, device: &Device) -> Result<(Trainer, PathBuf)> {
+/// Rebuilds a run from its directory and its newest valid checkpoint, locked.
+fn resume(dir: &Path, args: &TrainArgs, device: &Device) -> Result<(Trainer, PathBuf, RunLock)> {
+    if !run_dir::config_file(dir).is_file() {
+        // Read first for its error message; a directory without a configuration is no run.
+        TrainConfig::load(dir)?;
+    }
+    let lock = run_dir::lock(dir)?;
     let mut cfg = TrainConfig::load(dir)?;
+    crate::config::check_resume_options(args, &cfg)?;
     if let Some(s) = args.steps {
         cfg.steps = s;
         cfg.epochs = None;
     } else if let Some(e) = args.epochs {
         cfg.epochs = Some(e);
     }
+    if let Some(m) = args.max_memory {
+        cfg.max_memory_gib = m;
+    }
+    cfg.validate()?;
     let loaded = checkpoint::newest_valid(dir)?;
     let mut t = Trainer::new(cfg, device)?;
+    let at = loaded.info.step;
+    if t.cfg.steps < at {
+        return Err(Error::InvalidArgument(format!(
+            "--steps {} is below the run's step {at}: a resumed run can only go on",
+            t.cfg.steps
+        )));
+    }
     checkpoint::restore(&loaded, &t.gan, Some((&mut t.opt_g, &mut t.opt_d)))?;
-    t.step = loaded.info.step;
+    t.step = at;
     eprintln!(
         "resuming {} at step {} from {}",
         dir.display(),
@@ -141,7 +184,7 @@ fn resume(dir: &Path, args: &TrainArgs, device: &Device) -> Result<(Trainer, Pat
         loaded.info.path.display()
     );
     t.cfg.save(dir)?;
-    Ok((t, dir.to_path_buf()))
+    Ok((t, dir.to_path_buf(), lock))
 }
 
 /// The progress bar of a run (hidden with `--quiet`), at the step it starts from.

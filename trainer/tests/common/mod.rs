@@ -43,6 +43,7 @@ pub fn tiny_args(arch: Arch, conditional: bool, runs: &Path) -> TrainArgs {
         steps: Some(3),
         sample_every: Some(0),
         checkpoint_every: Some(0),
+        log_every: Some(1),
         runs_dir: Some(runs.to_path_buf()),
         name: Some(format!(
             "{}-{}",
