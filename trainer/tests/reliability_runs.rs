@@ -202,3 +202,138 @@ fn options_for_other_data_are_refused() {
     );
     assert!(!runs.exists());
 }
+
+#[test]
+fn a_checkpoint_whose_step_was_edited_or_renamed_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = finished_run(dir.path(), "r");
+    let ck = checkpoints(&run).pop().unwrap();
+    // Copied under a later step's name: the name and the metadata disagree.
+    let renamed = run
+        .join("checkpoints")
+        .join(trainer::checkpoint::file_name(30));
+    std::fs::copy(&ck, &renamed).unwrap();
+    let err = trainer::checkpoint::read(&renamed)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("step 20") && err.contains("step 30"), "{err}");
+    assert_eq!(
+        trainer::checkpoint::newest_valid(&run).unwrap().info.step,
+        20
+    );
+    std::fs::remove_file(&renamed).unwrap();
+    // The step edited in the header (same length, so the file still parses): the CRC covers it.
+    let bytes = std::fs::read(&ck).unwrap();
+    let at = bytes
+        .windows(11)
+        .position(|w| w == b"\"step\":\"20\"")
+        .unwrap();
+    let mut edited = bytes.clone();
+    edited[at..at + 11].copy_from_slice(b"\"step\":\"90\"");
+    let forged = run
+        .join("checkpoints")
+        .join(trainer::checkpoint::file_name(90));
+    std::fs::write(&forged, &edited).unwrap();
+    let err = trainer::checkpoint::read(&forged)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("checksum"), "{err}");
+}
+
+#[test]
+fn a_pack_mismatch_names_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path();
+    let mut args = run_args("20", runs, "p");
+    args.extend(["--pack", "2"]);
+    let (code, _, err) = trainer(&args);
+    assert_eq!(code, 0, "{err}");
+    let path = runs.join("p/config.json");
+    let cfg = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, cfg.replace("\"pack\": 2", "\"pack\": 4")).unwrap();
+    fails_with_one_line(
+        &resume_args(&runs.join("p"), "40"),
+        &["pack 2 in the checkpoint, 4 in this run"],
+    );
+}
+
+/// An IDX data directory of `labels.len()` blank 4 x 4 images with these labels.
+fn idx_dir(root: &Path, labels: &[u8]) -> PathBuf {
+    let dir = root.join("idx");
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = (labels.len() as u32).to_be_bytes();
+    let mut images = [vec![0, 0, 8, 3], n.to_vec(), vec![0, 0, 0, 4, 0, 0, 0, 4]].concat();
+    images.extend(vec![0u8; labels.len() * 16]);
+    std::fs::write(dir.join("train-images-idx3-ubyte"), images).unwrap();
+    let file = [vec![0, 0, 8, 1], n.to_vec(), labels.to_vec()].concat();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), file).unwrap();
+    dir
+}
+
+#[test]
+fn a_stray_label_does_not_make_a_model_of_unseen_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut labels: Vec<u8> = (0..64).map(|i| i % 2).collect();
+    labels[5] = 200;
+    let data = idx_dir(dir.path(), &labels);
+    let runs = dir.path().join("runs");
+    fails_with_one_line(
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--conditional",
+            "--arch",
+            "mlp",
+            "--batch-size",
+            "8",
+            "--steps",
+            "1",
+            "--runs-dir",
+            s(&runs),
+            "--no-export",
+        ],
+        &["--conditional", "200", "198"],
+    );
+    assert!(!runs.exists());
+}
+
+/// `train` exports to `models/<name>.safetensors` of the workspace it runs in: here a stand-in
+/// workspace in `root` (what `run_dir::workspace_root` recognises), so the test writes nothing
+/// into the real one.
+fn stand_in_workspace(root: &Path) {
+    std::fs::write(root.join("Cargo.toml"), "[workspace]\n").unwrap();
+    for d in ["trainer", "runtime", "models"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+}
+
+#[test]
+fn train_refuses_to_replace_a_model_before_training_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    stand_in_workspace(root);
+    let model = root.join("models/r.safetensors");
+    std::fs::write(&model, b"an older model").unwrap();
+    let args = toy_train_args("2", &["--name", "r", "--runs-dir", "runs", "--quiet"]);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trainer"));
+    command.args(&args).current_dir(root);
+    common::command_fails_with_one_line(command, &["r.safetensors", "--force"]);
+    assert!(!root.join("runs").exists(), "it trained before refusing");
+    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(&args)
+        .arg("--force")
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&model).unwrap();
+    assert!(runtime::Generator::load(&bytes).is_ok());
+    assert!(root.join("models/r.png").is_file());
+}

@@ -118,6 +118,9 @@ impl Trainer {
     /// Loads the data and builds fresh networks.
     pub fn new(mut cfg: TrainConfig, device: &Device) -> Result<Self> {
         let mut data = data::load(&cfg.data)?;
+        if let (true, DataSource::Idx { dir }) = (cfg.conditional, &cfg.data) {
+            data.check_labels_dense(dir)?;
+        }
         if let Some(n) = cfg.limit {
             data.truncate(n);
         }

@@ -91,9 +91,6 @@ pub fn run(args: &TrainArgs) -> Result<RunSummary> {
         None => start(args, &device)?,
     };
     let model = run_dir::model_file(&t.cfg.name);
-    if !args.no_export && model.exists() && !args.force {
-        return Err(Error::WouldOverwrite { path: model });
-    }
     let summary = train_loop(&mut t, &run, args.quiet)?;
     if !args.no_export {
         let opts = ExportOptions {
@@ -106,11 +103,22 @@ pub fn run(args: &TrainArgs) -> Result<RunSummary> {
     Ok(summary)
 }
 
+/// Refuses, before training, a run whose export would be refused at the end: its model file
+/// exists and `--force` was not given.
+fn check_export_target(args: &TrainArgs, name: &str) -> Result<()> {
+    let model = run_dir::model_file(name);
+    if !args.no_export && !args.force && model.exists() {
+        return Err(Error::WouldOverwrite { path: model });
+    }
+    Ok(())
+}
+
 /// Creates a new run directory for the configuration `args` give, locked. Nothing is created
 /// unless the data loads and the run fits its memory budget, and a directory this creates is
 /// removed again if its configuration cannot be written.
 fn start(args: &TrainArgs, device: &Device) -> Result<(Trainer, PathBuf, RunLock)> {
     let cfg = TrainConfig::from_args(args)?;
+    check_export_target(args, &cfg.name)?;
     let runs = args
         .runs_dir
         .clone()
@@ -156,6 +164,7 @@ fn resume(dir: &Path, args: &TrainArgs, device: &Device) -> Result<(Trainer, Pat
     let lock = run_dir::lock(dir)?;
     let mut cfg = TrainConfig::load(dir)?;
     crate::config::check_resume_options(args, &cfg)?;
+    check_export_target(args, &cfg.name)?;
     if let Some(s) = args.steps {
         cfg.steps = s;
         cfg.epochs = None;
