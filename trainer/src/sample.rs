@@ -168,19 +168,35 @@ fn check_request(count: usize, class: Option<usize>, classes: usize) -> Result<(
 /// it is allocated.
 fn check_budget(gen: &Generator<'_>, kind: Kind, count: usize) -> Result<()> {
     let shape = gen.output_shape();
-    let (count, n) = (count as u64, gen.output_len() as u64);
-    let held = match kind {
-        Kind::Raw => 2 * n,
-        Kind::Scatter => count * n * 4,
-        // Bytes of every image, the RGB grid with its borders, and its grey copy.
-        Kind::Grid => count * (n + 4 * (shape.h as u64 + 1) * (shape.w as u64 + 1)),
+    let n = gen.output_len() as u64;
+    // Bytes held per image: as f32 points; or as bytes, with the RGB grid and its grey copy.
+    let per_image = match kind {
+        Kind::Raw => 0,
+        Kind::Scatter => n * 4,
+        Kind::Grid => n + 4 * (shape.h as u64 + 1) * (shape.w as u64 + 1),
     };
-    let needed = budget::runtime_bytes(gen).saturating_add(held);
-    budget::check("sample", needed, budget::SAMPLE, "lower --count")?;
+    let runtime = budget::runtime_bytes(gen).saturating_add(2 * n);
+    let needed = runtime.saturating_add(per_image.saturating_mul(count as u64));
+    let fit = budget::SAMPLE.saturating_sub(runtime) / per_image.max(1);
+    budget::check("sample", needed, budget::SAMPLE, &lower_count(fit))?;
     if let Kind::Raw = kind {
-        budget::check_file("sample --format raw", count * n, "lower --count")?;
+        let bytes = n.saturating_mul(count as u64);
+        budget::check_file(
+            "sample --format raw",
+            bytes,
+            &lower_count(budget::RAW_FILE / n.max(1)),
+        )?;
     }
     Ok(())
+}
+
+/// The advice of a budget error: the largest `--count` that fits.
+fn lower_count(fit: u64) -> String {
+    if fit == 0 {
+        "this model's images are too large to draw even one".into()
+    } else {
+        format!("lower --count to at most {fit}")
+    }
 }
 
 /// Calls `each` with every output in turn (`count` of them), latents from

@@ -108,7 +108,10 @@ pub fn run(args: &TrainArgs) -> Result<RunSummary> {
 fn check_export_target(args: &TrainArgs, name: &str) -> Result<()> {
     let model = run_dir::model_file(name);
     if !args.no_export && !args.force && model.exists() {
-        return Err(Error::WouldOverwrite { path: model });
+        return Err(Error::InvalidArgument(format!(
+            "{} already exists; pass --force to replace it, --name to train under another name, or --no-export",
+            model.display()
+        )));
     }
     Ok(())
 }
