@@ -105,6 +105,20 @@ pub fn train_memory(spec: &crate::models::ModelSpec, batch: usize, samples: usiz
     }
 }
 
+/// An error unless an image folder's `count` images, as f32 samples of `size` x `size` x
+/// `channels`, fit in `max_gib` GiB: checked before any image is decoded.
+pub fn check_image_folder(count: usize, size: usize, channels: usize, max_gib: u64) -> Result<()> {
+    let bytes = (count as u64)
+        .saturating_mul((size * size * channels) as u64)
+        .saturating_mul(4);
+    check(
+        "train",
+        bytes,
+        max_gib.saturating_mul(GIB),
+        "the folder's images alone exceed it: use fewer images or a smaller --image-size, or raise --max-memory",
+    )
+}
+
 /// An error unless training fits in `max_gib` GiB, naming the option that lowers the largest part.
 pub fn check_train(m: &TrainMemory, max_gib: u64) -> Result<()> {
     let fix = if m.networks >= m.activations && m.networks >= m.data {

@@ -316,5 +316,33 @@ fn training_beyond_the_memory_budget_is_refused() {
         ],
         &["--batch-size"],
     );
+    // A folder whose images alone exceed the budget is refused before one is decoded: 100 images
+    // at 1024 x 1024 x 3 are 1.2 GiB as f32.
+    let many = dir.path().join("many");
+    std::fs::create_dir(&many).unwrap();
+    for i in 0..100 {
+        image::GrayImage::new(8, 8)
+            .save(many.join(format!("{i:03}.png")))
+            .unwrap();
+    }
+    fails_with_one_line(
+        &[
+            "train",
+            "--arch",
+            "dcgan",
+            "--images",
+            s(&many),
+            "--image-size",
+            "1024",
+            "--channels",
+            "3",
+            "--max-memory",
+            "1",
+            "--runs-dir",
+            s(&runs),
+            "--no-export",
+        ],
+        &["folder's images", "--image-size", "--max-memory"],
+    );
     assert!(!runs.exists());
 }

@@ -117,6 +117,15 @@ pub fn model_spec(cfg: &TrainConfig, data: &Dataset) -> ModelSpec {
 impl Trainer {
     /// Loads the data and builds fresh networks.
     pub fn new(mut cfg: TrainConfig, device: &Device) -> Result<Self> {
+        if let DataSource::Images {
+            dir,
+            size,
+            channels,
+        } = &cfg.data
+        {
+            let count = data::images::count(dir)?;
+            crate::budget::check_image_folder(count, *size, *channels, cfg.max_memory_gib)?;
+        }
         let mut data = data::load(&cfg.data)?;
         if let (true, DataSource::Idx { dir }) = (cfg.conditional, &cfg.data) {
             data.check_labels_dense(dir)?;
