@@ -246,6 +246,13 @@ fn a_failed_export_leaves_no_half_of_its_outputs() {
     let (code, _, err) = common::trainer(&export);
     assert_eq!(code, 0, "{err}");
     assert!(out.is_file() && png.is_file());
+    // A model named like its own picture would be replaced by it.
+    let png_model = dir.path().join("y.png");
+    fails_with_one_line(
+        &["export", "--run", s(&run), "--out", s(&png_model)],
+        &["y.png", "<out>.png"],
+    );
+    assert!(!png_model.exists());
     // An export never writes over the checkpoint it reads.
     let ck = trainer::checkpoint::list(&run.join("checkpoints")).unwrap();
     let ck = ck.last().unwrap();
