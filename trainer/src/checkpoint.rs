@@ -4,7 +4,6 @@
 //! checkpoint is used instead.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
@@ -15,47 +14,13 @@ use crate::optim::Adam;
 use crate::run_dir;
 
 const FORMAT: &str = "microgan-checkpoint";
-const VERSION: &str = "1";
+/// Version 2: the CRC covers the step and the other metadata too (version 1 files, whose CRC
+/// covers the tensors only, are still read).
+const VERSION: &str = "2";
+/// Metadata keys the CRC covers from version 2 on, in this order.
+const COVERED: [&str; 4] = ["step", "opt_g_t", "opt_d_t", "spec"];
 /// Checkpoints kept per run; older ones are removed after a newer one is safely on disk.
 const KEEP: usize = 3;
-
-/// Writes `bytes` to `path` so that a crash leaves either the old file or the new one, never a
-/// mixture: write a temporary file in the same directory, fsync it, rename it over, fsync the dir.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    // A rename replaces whatever the name points at; a device node or a directory given as the
-    // output (`--out /dev/null`) must not be swapped for a regular file.
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if !meta.is_file() {
-            return Err(Error::io(
-                path,
-                std::io::Error::other("exists and is not a regular file; choose another path"),
-            ));
-        }
-    }
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            // Directory fsync is not supported everywhere; the rename is already done.
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
-}
 
 /// What a checkpoint holds besides tensors.
 #[derive(Debug, Clone)]
@@ -65,8 +30,10 @@ pub struct CheckpointInfo {
     pub path: PathBuf,
 }
 
-/// CRC-32 over every tensor's name and f32 little-endian bytes, in name order.
-fn checksum(tensors: &[(String, Tensor)]) -> Result<u32> {
+/// CRC-32 over every tensor's name and f32 little-endian bytes, in name order, then (version 2)
+/// the [`COVERED`] metadata values, so a step edited into the header is caught like a flipped
+/// weight.
+fn checksum(tensors: &[(String, Tensor)], meta: Option<&HashMap<String, String>>) -> Result<u32> {
     let mut sorted: Vec<&(String, Tensor)> = tensors.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut h = crc32fast::Hasher::new();
@@ -76,7 +43,23 @@ fn checksum(tensors: &[(String, Tensor)]) -> Result<u32> {
             h.update(&v.to_le_bytes());
         }
     }
+    if let Some(meta) = meta {
+        for key in COVERED {
+            let value = meta.get(key).map_or("", String::as_str);
+            h.update(&(value.len() as u64).to_le_bytes());
+            h.update(value.as_bytes());
+        }
+    }
     Ok(h.finalize())
+}
+
+/// The step a checkpoint's file name states, if it is named as [`file_name`] names them.
+fn step_in_name(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    name.strip_prefix("step-")?
+        .strip_suffix(".safetensors")?
+        .parse()
+        .ok()
 }
 
 /// The checkpoint file name for a step; zero-padded so names sort by step.
@@ -105,25 +88,26 @@ pub fn save(dir: &Path, gan: &Gan, opt_g: &Adam, opt_d: &Adam, step: u64) -> Res
         path: dir.into(),
         reason: e.to_string(),
     })?;
-    let meta: HashMap<String, String> = [
+    let mut meta: HashMap<String, String> = [
         ("format", FORMAT.to_string()),
         ("version", VERSION.to_string()),
         ("step", step.to_string()),
         ("opt_g_t", opt_g.t.to_string()),
         ("opt_d_t", opt_d.t.to_string()),
         ("spec", spec),
-        ("crc32", format!("{:08x}", checksum(&tensors)?)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    let crc = checksum(&tensors, Some(&meta))?;
+    meta.insert("crc32".into(), format!("{crc:08x}"));
     let path = ck_dir.join(file_name(step));
     let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
         .map_err(|e| Error::Checkpoint {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-    write_atomic(&path, &bytes)?;
+    crate::output_file::write_atomic(&path, &bytes)?;
     prune(&ck_dir, KEEP);
     Ok(path)
 }
@@ -184,10 +168,10 @@ pub fn read(path: &Path) -> Result<Loaded> {
     if get("format")? != FORMAT {
         return Err(bad("not a microgan checkpoint".into()));
     }
-    if get("version")? != VERSION {
+    let version = get("version")?;
+    if version != VERSION && version != "1" {
         return Err(bad(format!(
-            "checkpoint version {} is not supported",
-            get("version")?
+            "checkpoint version {version} is not supported"
         )));
     }
     let num = |k: &str| -> Result<u64> {
@@ -196,6 +180,11 @@ pub fn read(path: &Path) -> Result<Loaded> {
             .map_err(|_| bad(format!("metadata {k:?} is not a number")))
     };
     let step = num("step")?;
+    if let Some(named) = step_in_name(path).filter(|&n| n != step) {
+        return Err(bad(format!(
+            "its metadata says step {step} but its name says step {named}"
+        )));
+    }
     let opt_g_t = num("opt_g_t")?;
     let opt_d_t = num("opt_d_t")?;
     let spec: ModelSpec =
@@ -211,7 +200,8 @@ pub fn read(path: &Path) -> Result<Loaded> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let want = get("crc32")?;
-    let got = format!("{:08x}", checksum(&list)?);
+    let covered = (version != "1").then_some(&meta);
+    let got = format!("{:08x}", checksum(&list, covered)?);
     if got != want {
         return Err(bad(format!(
             "checksum mismatch (stored {want}, computed {got}): the file is corrupted"
@@ -256,11 +246,8 @@ pub fn restore(l: &Loaded, gan: &Gan, opts: Option<(&mut Adam, &mut Adam)>) -> R
         return Err(Error::Checkpoint {
             path: path.clone(),
             reason: format!(
-                "it holds a {} model ({}), this run builds {} ({})",
-                l.info.spec.arch,
-                describe(&l.info.spec),
-                gan.spec.arch,
-                describe(&gan.spec)
+                "it holds another model than this run builds: {}",
+                differences(&l.info.spec, &gan.spec)
             ),
         });
     }
@@ -285,38 +272,25 @@ pub fn load_gan(l: &Loaded) -> Result<Gan> {
     Ok(gan)
 }
 
-fn describe(s: &ModelSpec) -> String {
-    format!(
-        "latent {}, {} classes, output {}x{}x{}",
-        s.latent_dim, s.num_classes, s.channels, s.height, s.width
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    #[cfg(unix)]
-    fn write_atomic_replaces_a_file_and_refuses_other_targets() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("a.bin");
-        write_atomic(&file, b"one").unwrap();
-        write_atomic(&file, b"two").unwrap();
-        assert_eq!(std::fs::read(&file).unwrap(), b"two");
-
-        let sub = dir.path().join("sub");
-        std::fs::create_dir(&sub).unwrap();
-        let err = write_atomic(&sub, b"x").unwrap_err().to_string();
-        assert!(err.contains("not a regular file"), "{err}");
-        assert!(sub.is_dir());
-
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink(&file, &link).unwrap();
-        assert!(write_atomic(&link, b"x").is_err());
-        assert_eq!(std::fs::read(&file).unwrap(), b"two");
-        // No temporary file is left behind.
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(names.len(), 3);
-    }
+/// What differs between the checkpoint's spec and the run's, each side named: "pack 4 in the
+/// checkpoint, 2 in this run".
+fn differences(checkpoint: &ModelSpec, run: &ModelSpec) -> String {
+    let fields = |s: &ModelSpec| {
+        [
+            ("architecture", s.arch.to_string()),
+            ("latent size", s.latent_dim.to_string()),
+            ("classes", s.num_classes.to_string()),
+            ("class embedding", s.embed_dim.to_string()),
+            ("output", format!("{}x{}x{}", s.channels, s.height, s.width)),
+            ("pack", s.pack.to_string()),
+            ("toy networks", s.toy_net.name().to_string()),
+        ]
+    };
+    fields(checkpoint)
+        .into_iter()
+        .zip(fields(run))
+        .filter(|(a, b)| a.1 != b.1)
+        .map(|((what, a), (_, b))| format!("{what} {a} in the checkpoint, {b} in this run"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

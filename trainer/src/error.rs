@@ -69,6 +69,24 @@ pub enum Error {
     NonFiniteValues(&'static str),
     /// A digit classifier file that is missing, corrupt or not a classifier.
     Classifier { path: PathBuf, reason: String },
+    /// A request that would take more memory than the command's budget (`crate::budget`).
+    OverBudget {
+        what: &'static str,
+        needed: u64,
+        budget: u64,
+        fix: String,
+    },
+    /// An output file larger than the limit on what one command writes.
+    OutputTooLarge {
+        what: &'static str,
+        bytes: u64,
+        limit: u64,
+        fix: String,
+    },
+    /// A generator whose output holds NaN or infinity (finite weights that overflow).
+    NonFiniteOutput { image: usize },
+    /// A run directory another process is training in.
+    Locked { path: PathBuf },
 }
 
 impl Error {
@@ -148,6 +166,27 @@ impl std::fmt::Display for Error {
             }
             Error::NonFiniteValues(what) => write!(f, "{what} contain NaN or infinity"),
             Error::Classifier { path, reason } => write!(f, "digit classifier {}: {reason}", path.display()),
+            Error::OverBudget { what, needed, budget, fix } => write!(
+                f,
+                "{what} would need {} of memory, above its budget of {}; {fix}",
+                crate::budget::human(*needed),
+                crate::budget::human(*budget)
+            ),
+            Error::OutputTooLarge { what, bytes, limit, fix } => write!(
+                f,
+                "{what} would write {}, above the limit of {}; {fix}",
+                crate::budget::human(*bytes),
+                crate::budget::human(*limit)
+            ),
+            Error::NonFiniteOutput { image } => write!(
+                f,
+                "the generator's output for image {image} holds NaN or infinity (its weights overflow); nothing written"
+            ),
+            Error::Locked { path } => write!(
+                f,
+                "run {} is in use by another trainer process; wait for it to finish",
+                path.display()
+            ),
         }
     }
 }

@@ -21,6 +21,20 @@ pub fn save_grid(
     w: usize,
     cols: usize,
 ) -> Result<()> {
+    let png = grid_png(path, images, count, c, h, w, cols)?;
+    crate::output_file::write_atomic(path, &png)
+}
+
+/// The PNG bytes [`save_grid`] writes; `path` only names the picture in errors.
+pub fn grid_png(
+    path: &Path,
+    images: &[u8],
+    count: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    cols: usize,
+) -> Result<Vec<u8>> {
     let cols = cols.clamp(1, count.max(1));
     let rows = count.div_ceil(cols);
     let (gw, gh) = (cols * (w + 1) + 1, rows * (h + 1) + 1);
@@ -43,31 +57,41 @@ pub fn save_grid(
         .ok_or_else(|| Error::InvalidArgument("internal: grid buffer size".into()))?;
     let img = image::DynamicImage::ImageRgb8(buf);
     if c == 1 {
-        write_png(path, &image::DynamicImage::ImageLuma8(img.to_luma8()))
+        encode_png(path, &image::DynamicImage::ImageLuma8(img.to_luma8()))
     } else {
-        write_png(path, &img)
+        encode_png(path, &img)
     }
 }
 
-/// Encodes in memory, then writes with every error checked: the image crate's own `save` flushes
-/// its buffer on drop, where an error (a full disk) would be lost and a small PNG reported as
-/// written.
-fn write_png(path: &Path, img: &image::DynamicImage) -> Result<()> {
-    let fail = |reason: String| Error::Image {
-        path: path.into(),
-        reason,
-    };
+/// Encodes in memory; the caller writes through a temporary file with every error checked (the
+/// image crate's own `save` flushes its buffer on drop, where an error such as a full disk would be
+/// lost, and it truncates the old file before writing the new one).
+fn encode_png(path: &Path, img: &image::DynamicImage) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     img.write_to(
         &mut std::io::Cursor::new(&mut bytes),
         image::ImageFormat::Png,
     )
-    .map_err(|e| fail(format!("cannot encode PNG: {e}")))?;
-    std::fs::write(path, &bytes).map_err(|e| fail(format!("cannot write PNG: {e}")))
+    .map_err(|e| Error::Image {
+        path: path.into(),
+        reason: format!("cannot encode PNG: {e}"),
+    })?;
+    Ok(bytes)
 }
 
 /// Draws 2-D points (pairs) over `extent` x `extent` around the origin, with the modes marked.
 pub fn save_scatter(path: &Path, points: &[f32], modes: &[[f32; 2]], extent: f32) -> Result<()> {
+    let png = scatter_png(path, points, modes, extent)?;
+    crate::output_file::write_atomic(path, &png)
+}
+
+/// The PNG bytes [`save_scatter`] writes; `path` only names the picture in errors.
+pub fn scatter_png(
+    path: &Path,
+    points: &[f32],
+    modes: &[[f32; 2]],
+    extent: f32,
+) -> Result<Vec<u8>> {
     const SIZE: u32 = 384;
     let mut img = image::RgbImage::from_pixel(SIZE, SIZE, image::Rgb([255, 255, 255]));
     let to_px = |v: f32| ((v / extent + 0.5) * SIZE as f32).round() as i64;
@@ -87,5 +111,5 @@ pub fn save_scatter(path: &Path, points: &[f32], modes: &[[f32; 2]], extent: f32
             img.put_pixel(x as u32, y as u32, image::Rgb([20, 20, 120]));
         }
     }
-    write_png(path, &image::DynamicImage::ImageRgb8(img))
+    encode_png(path, &image::DynamicImage::ImageRgb8(img))
 }

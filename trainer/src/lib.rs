@@ -5,6 +5,7 @@
 //! other tools can drive training step by step.
 
 pub mod bench;
+pub mod budget;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
@@ -12,10 +13,12 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod grid;
+pub mod interrupt;
 pub mod losses;
 pub mod models;
 pub mod ops;
 pub mod optim;
+pub mod output_file;
 pub mod run_dir;
 pub mod sample;
 pub mod train;

@@ -15,7 +15,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a GAN (by default on the bundled digits), then export its generator to models/.
-    Train(trainer::config::TrainArgs),
+    Train(Box<trainer::config::TrainArgs>),
     /// Export a run's generator as a model file, verified against the runtime.
     Export(trainer::export::ExportArgs),
     /// Draw images from an exported model file with the runtime.
@@ -31,6 +31,9 @@ enum Command {
 fn main() -> ExitCode {
     trainer::ops::tune_allocator();
     trainer::ops::default_threads();
+    // A signal ends any command at once, leaving no half-written file; training defers it to
+    // write a checkpoint first.
+    trainer::interrupt::install();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {

@@ -109,6 +109,35 @@ pub fn newest(runs_dir: &Path) -> Result<PathBuf> {
     })
 }
 
+/// The lock a training process holds on its run directory, released when dropped or when the
+/// process ends (however it ends: the operating system drops the lock with the file handle, so a
+/// killed run leaves no stale lock).
+pub struct RunLock {
+    _file: File,
+}
+
+/// Locks `run` (an advisory lock on `run/train.lock`) for this process, or fails if another process
+/// trains in it. Two processes in one run would interleave their metrics and prune each other's
+/// checkpoints. Then removes the temporary files of writes a killed run left behind.
+pub fn lock(run: &Path) -> Result<RunLock> {
+    let path = run.join("train.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { path: run.into() }),
+        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+    }
+    for dir in [run.to_path_buf(), checkpoints_dir(run), samples_dir(run)] {
+        crate::output_file::remove_stale_in(&dir);
+    }
+    Ok(RunLock { _file: file })
+}
+
 /// A run's `metrics.jsonl`, open for appending (a resumed run continues it).
 pub struct MetricsLog {
     path: PathBuf,
@@ -116,8 +145,22 @@ pub struct MetricsLog {
 }
 
 impl MetricsLog {
-    pub fn open(run: &Path) -> Result<Self> {
+    /// Opens the log of a run at `step`. Lines after that step (logged by a run that was killed
+    /// before its next checkpoint, and about to be logged again) and a last line cut short (a
+    /// kill or a full disk in the middle of a write) are dropped first, so every step is logged
+    /// once, on a line of its own.
+    pub fn open(run: &Path, step: u64) -> Result<Self> {
         let path = run.join("metrics.jsonl");
+        match std::fs::read(&path) {
+            Ok(old) => {
+                let kept = lines_up_to(&old, step);
+                if kept.len() != old.len() {
+                    crate::output_file::write_atomic(&path, kept)?;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&path, e)),
+        }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -126,14 +169,35 @@ impl MetricsLog {
         Ok(MetricsLog { path, file })
     }
 
-    /// Appends `line` as one line of JSON.
+    /// Appends `line` as one line of JSON, in one write.
     pub fn append(&mut self, line: &impl Serialize) -> Result<()> {
-        let json = serde_json::to_string(line).map_err(|e| Error::Json {
+        let mut json = serde_json::to_string(line).map_err(|e| Error::Json {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
-        writeln!(self.file, "{json}").map_err(|e| Error::io(&self.path, e))
+        json.push('\n');
+        self.file
+            .write_all(json.as_bytes())
+            .map_err(|e| Error::io(&self.path, e))
     }
+}
+
+/// The leading lines of a metrics log that are complete and record a step up to `step`.
+fn lines_up_to(log: &[u8], step: u64) -> &[u8] {
+    let mut end = 0;
+    for line in log.split_inclusive(|&b| b == b'\n') {
+        if !line.ends_with(b"\n") {
+            break;
+        }
+        let logged = serde_json::from_slice::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v.get("step").and_then(serde_json::Value::as_u64));
+        match logged {
+            Some(s) if s <= step => end += line.len(),
+            _ => break,
+        }
+    }
+    &log[..end]
 }
 
 /// UTC time as `YYYYMMDD-HHMMSS`, for run names that sort by age.
@@ -168,6 +232,14 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_lines_after_the_step_or_cut_short_are_dropped() {
+        let log = b"{\"step\":1}\n{\"step\":2}\n{\"step\":3}\n{\"st";
+        assert_eq!(lines_up_to(log, 2), b"{\"step\":1}\n{\"step\":2}\n");
+        assert_eq!(lines_up_to(log, 9), &log[..log.len() - 4]);
+        assert_eq!(lines_up_to(b"garbage\n{\"step\":1}\n", 5), b"");
+    }
 
     #[test]
     fn dates() {

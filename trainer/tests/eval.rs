@@ -471,3 +471,37 @@ fn classifier_trains_on_tiny_data_and_refuses_to_overwrite() {
     ]);
     assert_eq!(j["heldout_images"], 20);
 }
+
+/// A 28 x 28 generator whose finite weights overflow: +inf and -inf meet in the last dense layer,
+/// so every pixel is NaN, which would become a black pixel.
+fn overflowing_digit_generator() -> Vec<u8> {
+    let mut b = ModelBuilder::new(2, 0, Shape { c: 1, h: 28, w: 28 });
+    b.dtype(runtime::format::DType::F32);
+    let big = 3.0e38f32;
+    let dense = |i, o| LayerSpec::Dense {
+        in_features: i,
+        out_features: o,
+    };
+    b.layer(dense(2, 1), Some(vec![big, big]), Some(vec![1.0]));
+    b.layer(dense(1, 2), Some(vec![big, -big]), Some(vec![0.0; 2]));
+    b.layer(
+        dense(2, 784),
+        Some(vec![1.0; 2 * 784]),
+        Some(vec![0.0; 784]),
+    );
+    b.layer(LayerSpec::Tanh, None, None);
+    b.build().unwrap()
+}
+
+#[test]
+fn a_generator_that_draws_nan_is_not_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let nan = write(
+        dir.path(),
+        "nan.safetensors",
+        &overflowing_digit_generator(),
+    );
+    let (c, data) = (classifier(), digits_dir());
+    let args = ["eval", "--model", &nan, "--classifier", &c, "--data", &data];
+    assert_error(&args, "NaN");
+}

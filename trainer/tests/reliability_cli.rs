@@ -8,34 +8,13 @@ use std::process::Command;
 
 mod common;
 
-use common::toy_train_args;
+use common::{
+    command_fails_with_one_line, fails_with_one_line, toy_train_args, with_file_size_limit,
+};
 
 use runtime::format::{tensor_name, DType, LayerSpec, TensorRole};
 use runtime::write::ModelBuilder;
 use runtime::Shape;
-
-/// Runs the trainer and checks the failure: non-zero exit, one non-empty stderr line, starting
-/// with `error: ` and containing every needle.
-fn fails_with_one_line(args: &[&str], needles: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{args:?} succeeded: {err}");
-    assert_ne!(out.status.code(), Some(101), "{args:?} panicked: {err}");
-    assert!(
-        !err.contains("panicked") && !err.contains("stack backtrace"),
-        "{args:?} panicked: {err}"
-    );
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{args:?} printed {lines:?}");
-    assert!(lines[0].starts_with("error: "), "{args:?}: {}", lines[0]);
-    for n in needles {
-        assert!(lines[0].contains(n), "{args:?}: {:?} lacks {n:?}", lines[0]);
-    }
-}
 
 /// `trainer train` with `input` given by `flag` (`--data`, `--images`) fails as
 /// [`fails_with_one_line`] checks.
@@ -160,8 +139,8 @@ fn unwritable_and_full_outputs_are_reported() {
         &["sample", "--model", s(&model), "--out", s(&out)],
         &["a-file"],
     );
-    // A full disk: /dev/full fails every write with ENOSPC.
-    if let Some(full) = full_disk(dir.path(), "full.raw") {
+    // A device given as the output is refused: a rename would replace it with a regular file.
+    if let Some(full) = link_to_dev_full(dir.path(), "full.raw") {
         fails_with_one_line(
             &[
                 "sample",
@@ -172,8 +151,9 @@ fn unwritable_and_full_outputs_are_reported() {
                 "--format",
                 "raw",
             ],
-            &["full.raw", "No space left"],
+            &["full.raw", "not a regular file"],
         );
+        assert!(std::fs::symlink_metadata(&full).unwrap().is_symlink());
     }
     // Export of a real (two-step) run to an unwritable place.
     let runs = dir.path().join("runs");
@@ -268,9 +248,8 @@ fn out_of_range_sample_options_are_refused() {
     );
 }
 
-/// A path on a full disk: a link to /dev/full in `dir`, so a writer that renames over its output
-/// replaces only the link, never the device.
-fn full_disk(dir: &Path, name: &str) -> Option<PathBuf> {
+/// A link to /dev/full in `dir`, if the device exists.
+fn link_to_dev_full(dir: &Path, name: &str) -> Option<PathBuf> {
     if !Path::new("/dev/full").exists() {
         return None;
     }
@@ -286,10 +265,84 @@ fn a_small_png_on_a_full_disk_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.safetensors");
     std::fs::write(&model, small_model()).unwrap();
-    if let Some(full) = full_disk(dir.path(), "full.png") {
+    let out = dir.path().join("small.png");
+    let args = ["sample", "--model", s(&model), "--out", s(&out)];
+    command_fails_with_one_line(with_file_size_limit(&args, 64), &["small.png", "too large"]);
+    assert!(!out.exists());
+}
+
+/// Options that were accepted and then took the machine's memory (an MLP at 1024 x 1024 has
+/// 1.6 billion parameters) are refused before anything is allocated, naming the option; the
+/// run directory is not created.
+#[test]
+fn training_beyond_the_memory_budget_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = png_folder(dir.path(), "imgs", &[(8, 8); 8]);
+    let runs = dir.path().join("runs");
+    for arch in ["mlp", "dcgan"] {
         fails_with_one_line(
-            &["sample", "--model", s(&model), "--out", s(&full)],
-            &["full.png", "No space left"],
+            &[
+                "train",
+                "--arch",
+                arch,
+                "--images",
+                s(&images),
+                "--image-size",
+                "1024",
+                "--batch-size",
+                "2",
+                "--runs-dir",
+                s(&runs),
+                "--no-export",
+            ],
+            &["--image-size", "--max-memory", "budget"],
         );
     }
+    // A batch whose activations exceed the budget names --batch-size.
+    fails_with_one_line(
+        &[
+            "train",
+            "--arch",
+            "dcgan",
+            "--images",
+            s(&images),
+            "--image-size",
+            "512",
+            "--batch-size",
+            "8",
+            "--runs-dir",
+            s(&runs),
+            "--no-export",
+        ],
+        &["--batch-size"],
+    );
+    // A folder whose images alone exceed the budget is refused before one is decoded: 100 images
+    // at 1024 x 1024 x 3 are 1.2 GiB as f32.
+    let many = dir.path().join("many");
+    std::fs::create_dir(&many).unwrap();
+    for i in 0..100 {
+        image::GrayImage::new(8, 8)
+            .save(many.join(format!("{i:03}.png")))
+            .unwrap();
+    }
+    fails_with_one_line(
+        &[
+            "train",
+            "--arch",
+            "dcgan",
+            "--images",
+            s(&many),
+            "--image-size",
+            "1024",
+            "--channels",
+            "3",
+            "--max-memory",
+            "1",
+            "--runs-dir",
+            s(&runs),
+            "--no-export",
+        ],
+        &["folder's images", "--image-size", "--max-memory"],
+    );
+    assert!(!runs.exists());
 }

@@ -161,7 +161,7 @@ fn a_checkpoint_of_another_architecture_is_refused() {
         .unwrap()
         .to_string();
     assert!(
-        err.contains("holds a mlp model") && err.contains("dcgan"),
+        err.contains("architecture mlp in the checkpoint, dcgan in this run"),
         "{err}"
     );
 }

@@ -32,6 +32,12 @@ fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The number of images [`load_dir`] would load from `dir`, found without decoding them: the
+/// training budget checks what they will take before they are read.
+pub fn count(dir: &Path) -> Result<usize> {
+    image_files(dir).map(|f| f.len())
+}
+
 /// Loads every image in `dir`, resized to `size` x `size` with `channels` 1 (grey) or 3 (RGB).
 pub fn load_dir(dir: &Path, size: usize, channels: usize) -> Result<Dataset> {
     if !(1..=1024).contains(&size) {

@@ -79,6 +79,30 @@ impl Dataset {
         self.height == 1 && self.width == 1
     }
 
+    /// An error unless every class below [`Dataset::num_classes`] has a sample: a conditional
+    /// model gets one class per label value up to the largest, so a stray label (200 in a file of
+    /// digits) would silently add classes that have never been seen.
+    pub fn check_labels_dense(&self, path: &Path) -> Result<()> {
+        let Some(labels) = &self.labels else {
+            return Ok(());
+        };
+        let mut seen = vec![false; self.num_classes];
+        for &l in labels {
+            seen[l as usize] = true;
+        }
+        let missing: Vec<usize> = (0..seen.len()).filter(|&k| !seen[k]).collect();
+        if let Some(first) = missing.first() {
+            return Err(Error::InvalidArgument(format!(
+                "--conditional: the labels in {} run up to {}, but {} of the classes below have no sample \
+                 (the first is {first}); a conditional model needs labels 0..K-1 that all occur",
+                path.display(),
+                self.num_classes - 1,
+                missing.len()
+            )));
+        }
+        Ok(())
+    }
+
     /// Keeps only the first `n` samples (the bundled digits are interleaved, so any prefix holds
     /// every class).
     pub fn truncate(&mut self, n: usize) {

@@ -347,11 +347,11 @@ pub fn save(vars: &VarMap, path: &Path, provenance: &[(&str, String)]) -> Result
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    safetensors::serialize_to_file(tensors, Some(meta), path).map_err(|e| Error::Classifier {
+    let bytes = safetensors::serialize(tensors, Some(meta)).map_err(|e| Error::Classifier {
         path: path.into(),
         reason: format!("cannot write: {e}"),
     })?;
-    Ok(())
+    crate::output_file::write_atomic(path, &bytes)
 }
 
 #[cfg(test)]

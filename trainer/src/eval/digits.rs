@@ -263,6 +263,10 @@ pub fn generate(model_bytes: &[u8], path: &Path, count: usize, seed: u64) -> Res
             "has {classes} classes; the digit classifier knows {CLASSES}"
         )));
     }
+    // The classifier's features of every image are held too (a few hundred floats each).
+    let needed = crate::budget::runtime_bytes(&g)
+        .saturating_add(count as u64 * (PIXELS as u64 + 4 * super::classifier::FEATURES as u64));
+    crate::budget::check("eval", needed, crate::budget::SAMPLE, "lower --count")?;
     let act = g.output_activation();
     let mut rng = runtime::rng::LatentRng::new(seed);
     let mut z = vec![0.0f32; g.latent_dim()];
@@ -278,6 +282,9 @@ pub fn generate(model_bytes: &[u8], path: &Path, count: usize, seed: u64) -> Res
         let class = (classes > 0).then_some(i % classes.max(1));
         g.generate(&z, class, &mut scratch, &mut out)
             .map_err(|e| bad(e.to_string()))?;
+        if out.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteOutput { image: i });
+        }
         runtime::output::to_grey_u8(&out, act, img);
         if let Some(c) = class {
             asked.push(c);

@@ -104,15 +104,20 @@ pub fn generate(
             "is conditional; the 2-D protocol scores unconditional generators".into(),
         ));
     }
+    let needed = crate::budget::runtime_bytes(&g).saturating_add(8 * count as u64);
+    crate::budget::check("eval", needed, crate::budget::SAMPLE, "lower --toy-samples")?;
     let mut rng = runtime::rng::LatentRng::new(seed);
     let mut z = vec![0.0f32; g.latent_dim()];
     let mut scratch = vec![0.0f32; g.scratch_len()];
     let mut out = [0.0f32; 2];
     let mut points = Vec::with_capacity(count);
-    for _ in 0..count {
+    for image in 0..count {
         rng.fill_normal(&mut z);
         g.generate(&z, None, &mut scratch, &mut out)
             .map_err(|e| bad(e.to_string()))?;
+        if !out.iter().all(|v| v.is_finite()) {
+            return Err(Error::NonFiniteOutput { image });
+        }
         points.push(out);
     }
     Ok(points)

@@ -9,7 +9,8 @@ use super::file::{default_out, export_run, ExportOptions};
 use super::ExportDtype;
 use crate::checkpoint;
 use crate::config::TrainConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::output_file;
 use crate::run_dir;
 
 /// `trainer export` options.
@@ -54,8 +55,30 @@ pub fn run(a: &ExportArgs) -> Result<()> {
             (checkpoint::newest_valid(&dir)?, Some(cfg))
         }
     };
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&name_of(&loaded, cfg.as_ref()), a.dtype));
+    if output_file::same_file(&out, &loaded.info.path) {
+        return Err(Error::InvalidArgument(format!(
+            "--out {} is the checkpoint being exported; choose another output",
+            out.display()
+        )));
+    }
     let gan = checkpoint::load_gan(&loaded)?;
-    let name = cfg.as_ref().map_or_else(
+    let opts = ExportOptions {
+        out: Some(out),
+        dtype: a.dtype,
+        force: a.force,
+        no_samples: false,
+        check_latents: CHECK_LATENTS,
+    };
+    export_run(&gan, cfg.as_ref(), loaded.info.step, &opts).map(|_| ())
+}
+
+/// The run's name, else the checkpoint file's stem: the default model file's name.
+fn name_of(loaded: &checkpoint::Loaded, cfg: Option<&TrainConfig>) -> String {
+    cfg.map_or_else(
         || {
             loaded
                 .info
@@ -64,13 +87,5 @@ pub fn run(a: &ExportArgs) -> Result<()> {
                 .map_or("model".into(), |s| s.to_string_lossy().into_owned())
         },
         |c| c.name.clone(),
-    );
-    let opts = ExportOptions {
-        out: Some(a.out.clone().unwrap_or_else(|| default_out(&name, a.dtype))),
-        dtype: a.dtype,
-        force: a.force,
-        no_samples: false,
-        check_latents: CHECK_LATENTS,
-    };
-    export_run(&gan, cfg.as_ref(), loaded.info.step, &opts).map(|_| ())
+    )
 }

@@ -12,6 +12,7 @@ use super::{model_error, ExportDtype};
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::models::Gan;
+use crate::output_file::{self, OutputFile};
 
 /// Options shared by `export` and the export at the end of `train`.
 #[derive(Debug, Clone, Default)]
@@ -135,6 +136,12 @@ pub fn export_gan(
     if out.exists() && !opts.force {
         return Err(Error::WouldOverwrite { path: out });
     }
+    if !opts.no_samples && out.with_extension("png") == out {
+        return Err(Error::InvalidArgument(format!(
+            "--out {}: the samples are written to <out>.png; give the model another extension",
+            out.display()
+        )));
+    }
     let (bytes, quantization) = build_file(gan, prov, opts.dtype).map_err(|e| match e {
         Error::Model { reason, .. } => Error::Model {
             path: out.clone(),
@@ -162,7 +169,6 @@ pub fn export_gan(
     if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    crate::checkpoint::write_atomic(&out, &bytes)?;
     let gen = Generator::load(&bytes).map_err(|e| model_error(&out, e))?;
     let report = ExportReport {
         path: out.clone(),
@@ -175,11 +181,23 @@ pub fn export_gan(
         checked_latents: count,
         quantization,
     };
-    // The picture the board would draw, made by the runtime from the file just written.
+    let mut model = OutputFile::create(&out)?;
+    model.write_bytes(&bytes)?;
+    let mut files = vec![model];
+    // The picture the board would draw, made by the runtime from the file's own bytes. Both files
+    // are complete before either is renamed into place: a failure leaves neither.
     if !opts.no_samples {
         let png = out.with_extension("png");
-        crate::sample::write_samples(&gen, &png, crate::sample::SampleFormat::Png, 0, None, None)?;
+        files.push(crate::sample::render(
+            &gen,
+            &png,
+            crate::sample::SampleFormat::Png,
+            0,
+            None,
+            None,
+        )?);
     }
+    output_file::commit_all(files)?;
     Ok(report)
 }
 

@@ -8,6 +8,7 @@ pub mod dcgan;
 pub mod layers;
 pub mod mlp;
 pub mod params;
+pub mod size;
 pub mod toy;
 
 use candle_core::{Device, Tensor};

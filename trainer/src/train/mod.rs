@@ -117,7 +117,19 @@ pub fn model_spec(cfg: &TrainConfig, data: &Dataset) -> ModelSpec {
 impl Trainer {
     /// Loads the data and builds fresh networks.
     pub fn new(mut cfg: TrainConfig, device: &Device) -> Result<Self> {
+        if let DataSource::Images {
+            dir,
+            size,
+            channels,
+        } = &cfg.data
+        {
+            let count = data::images::count(dir)?;
+            crate::budget::check_image_folder(count, *size, *channels, cfg.max_memory_gib)?;
+        }
         let mut data = data::load(&cfg.data)?;
+        if let (true, DataSource::Idx { dir }) = (cfg.conditional, &cfg.data) {
+            data.check_labels_dense(dir)?;
+        }
         if let Some(n) = cfg.limit {
             data.truncate(n);
         }
@@ -129,6 +141,9 @@ impl Trainer {
             )));
         }
         let spec = model_spec(&cfg, &data);
+        spec.validate()?;
+        let memory = crate::budget::train_memory(&spec, cfg.batch_size, data.samples.len());
+        crate::budget::check_train(&memory, cfg.max_memory_gib)?;
         let gan = Gan::new(&spec, device, cfg.seed)?;
         let opt_g = Adam::new(gan.g_params.trainable(), cfg.adam)?.with_horizon(cfg.steps);
         let opt_d = Adam::new(gan.d_params.trainable(), cfg.adam)?.with_horizon(cfg.steps);

@@ -3,8 +3,6 @@
 //! saved as a checkpoint, and the export at the end.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use candle_core::Device;
@@ -16,16 +14,8 @@ use crate::checkpoint;
 use crate::config::{TrainArgs, TrainConfig};
 use crate::error::{Error, Result};
 use crate::export::{default_out, ExportDtype, ExportOptions};
-use crate::run_dir::{self, MetricsLog};
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-static HANDLER: OnceLock<bool> = OnceLock::new();
-
-/// Makes Ctrl-C set a flag the loop checks between steps, so it can write a checkpoint first.
-fn install_interrupt_handler() -> bool {
-    *HANDLER
-        .get_or_init(|| ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).is_ok())
-}
+use crate::interrupt;
+use crate::run_dir::{self, MetricsLog, RunLock};
 
 /// A line of `metrics.jsonl`: averages over the steps since the previous line.
 #[derive(Serialize)]
@@ -94,66 +84,130 @@ pub struct RunSummary {
 }
 
 /// `trainer train`: builds or resumes a run, trains it, and (unless `--no-export`) exports it.
+/// The run directory stays locked until the export is written.
 pub fn run(args: &TrainArgs) -> Result<RunSummary> {
     let device = select_device(args.device)?;
-    let (mut t, run) = match &args.resume {
+    let (mut t, run, _lock) = match &args.resume {
         Some(dir) => resume(dir, args, &device)?,
         None => start(args, &device)?,
     };
+    let dtypes = export_dtypes(args)?;
     let summary = train_loop(&mut t, &run, args.quiet)?;
-    if !args.no_export {
-        // Arguments built in code (not parsed) may leave the list empty: f16, as on the command line.
-        let names = match args.export_dtype.as_slice() {
-            [] => &["f16".to_string()][..],
-            names => names,
+    for dtype in dtypes {
+        let opts = ExportOptions {
+            out: Some(default_out(&t.cfg.name, dtype)),
+            dtype,
+            force: args.force,
+            ..Default::default()
         };
-        for name in names {
-            let dtype = ExportDtype::from_str(name, true).map_err(Error::InvalidArgument)?;
-            let opts = ExportOptions {
-                out: Some(default_out(&t.cfg.name, dtype)),
-                dtype,
-                ..Default::default()
-            };
-            t.export(&opts)?;
-        }
+        t.export(&opts)?;
     }
     Ok(summary)
 }
 
-/// Creates a new run directory for the configuration `args` give.
-fn start(args: &TrainArgs, device: &Device) -> Result<(Trainer, PathBuf)> {
+/// The dtypes `--export-dtype` names (none with `--no-export`). Arguments built in code rather
+/// than parsed may leave the list empty: f16 then, as on the command line.
+fn export_dtypes(args: &TrainArgs) -> Result<Vec<ExportDtype>> {
+    if args.no_export {
+        return Ok(Vec::new());
+    }
+    if args.export_dtype.is_empty() {
+        return Ok(vec![ExportDtype::F16]);
+    }
+    args.export_dtype
+        .iter()
+        .map(|name| ExportDtype::from_str(name, true).map_err(Error::InvalidArgument))
+        .collect()
+}
+
+/// Refuses, before training, a run whose export would be refused at the end: its model file
+/// exists and `--force` was not given.
+fn check_export_target(args: &TrainArgs, name: &str) -> Result<()> {
+    for dtype in export_dtypes(args)? {
+        let model = default_out(name, dtype);
+        if !args.force && model.exists() {
+            return Err(Error::InvalidArgument(format!(
+                "{} already exists; pass --force to replace it, --name to train under another name, or --no-export",
+                model.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a new run directory for the configuration `args` give, locked. Nothing is created
+/// unless the data loads and the run fits its memory budget, and a directory this creates is
+/// removed again if its configuration cannot be written.
+fn start(args: &TrainArgs, device: &Device) -> Result<(Trainer, PathBuf, RunLock)> {
     let cfg = TrainConfig::from_args(args)?;
+    check_export_target(args, &cfg.name)?;
     let runs = args
         .runs_dir
         .clone()
         .unwrap_or_else(run_dir::default_runs_dir);
     let run = runs.join(&cfg.name);
-    if run_dir::config_file(&run).exists() {
-        return Err(Error::InvalidArgument(format!(
+    let exists = || {
+        Error::InvalidArgument(format!(
             "run {} already exists; use --resume {} or another --name",
             run.display(),
             run.display()
-        )));
+        ))
+    };
+    if run_dir::config_file(&run).exists() {
+        return Err(exists());
     }
     let t = Trainer::new(cfg, device)?;
-    std::fs::create_dir_all(run_dir::samples_dir(&run)).map_err(|e| Error::io(&run, e))?;
-    t.cfg.save(&run)?;
-    Ok((t, run))
+    let created = !run.exists();
+    std::fs::create_dir_all(&run).map_err(|e| Error::io(&run, e))?;
+    let lock = run_dir::lock(&run)?;
+    // Another process may have started the same name since the check above.
+    if run_dir::config_file(&run).exists() {
+        return Err(exists());
+    }
+    let made = std::fs::create_dir_all(run_dir::samples_dir(&run))
+        .map_err(|e| Error::io(&run, e))
+        .and_then(|()| t.cfg.save(&run));
+    if let Err(e) = made {
+        if created {
+            drop(lock);
+            let _ = std::fs::remove_dir_all(&run);
+        }
+        return Err(e);
+    }
+    Ok((t, run, lock))
 }
 
-/// Rebuilds a run from its directory and its newest valid checkpoint.
-fn resume(dir: &Path, args: &TrainArgs, device: &Device) -> Result<(Trainer, PathBuf)> {
+/// Rebuilds a run from its directory and its newest valid checkpoint, locked.
+fn resume(dir: &Path, args: &TrainArgs, device: &Device) -> Result<(Trainer, PathBuf, RunLock)> {
+    if !run_dir::config_file(dir).is_file() {
+        // Read first for its error message; a directory without a configuration is no run.
+        TrainConfig::load(dir)?;
+    }
+    let lock = run_dir::lock(dir)?;
     let mut cfg = TrainConfig::load(dir)?;
+    crate::config::check_resume_options(args, &cfg)?;
+    check_export_target(args, &cfg.name)?;
     if let Some(s) = args.steps {
         cfg.steps = s;
         cfg.epochs = None;
     } else if let Some(e) = args.epochs {
         cfg.epochs = Some(e);
     }
+    if let Some(m) = args.max_memory {
+        cfg.max_memory_gib = m;
+    }
+    cfg.validate()?;
     let loaded = checkpoint::newest_valid(dir)?;
     let mut t = Trainer::new(cfg, device)?;
+    let at = loaded.info.step;
+    if t.cfg.steps < at {
+        return Err(Error::InvalidArgument(format!(
+            "--steps {} is below the run's step {at}: a resumed run can only go on",
+            t.cfg.steps
+        )));
+    }
     checkpoint::restore(&loaded, &t.gan, Some((&mut t.opt_g, &mut t.opt_d)))?;
-    t.step = loaded.info.step;
+    t.step = at;
     eprintln!(
         "resuming {} at step {} from {}",
         dir.display(),
@@ -161,7 +215,7 @@ fn resume(dir: &Path, args: &TrainArgs, device: &Device) -> Result<(Trainer, Pat
         loaded.info.path.display()
     );
     t.cfg.save(dir)?;
-    Ok((t, dir.to_path_buf()))
+    Ok((t, dir.to_path_buf(), lock))
 }
 
 /// The progress bar of a run (hidden with `--quiet`), at the step it starts from.
@@ -202,10 +256,10 @@ fn check_finite(s: &StepStats, step: u64, last_checkpoint: &Option<PathBuf>) -> 
 
 /// Trains until `cfg.steps`, writing metrics, grids and checkpoints into `run`.
 pub fn train_loop(t: &mut Trainer, run: &Path, quiet: bool) -> Result<RunSummary> {
-    install_interrupt_handler();
-    INTERRUPTED.store(false, Ordering::SeqCst);
+    // Ctrl-C and SIGTERM are requests until the final checkpoint is written.
+    let deferral = interrupt::defer();
     let (total, start_step) = (t.cfg.steps, t.step);
-    let mut metrics = MetricsLog::open(run)?;
+    let mut metrics = MetricsLog::open(run, start_step)?;
     let samples_dir = run_dir::samples_dir(run);
     std::fs::create_dir_all(&samples_dir).map_err(|e| Error::io(&samples_dir, e))?;
     let bar = progress_bar(quiet, total, start_step);
@@ -213,7 +267,7 @@ pub fn train_loop(t: &mut Trainer, run: &Path, quiet: bool) -> Result<RunSummary
     let started = Instant::now();
     let mut window = Window::new();
     while t.step < total {
-        if INTERRUPTED.load(Ordering::SeqCst) {
+        if interrupt::requested() {
             bar.finish_and_clear();
             let ck = t.save_checkpoint(run)?;
             return Err(Error::Interrupted { checkpoint: ck });
@@ -241,12 +295,33 @@ pub fn train_loop(t: &mut Trainer, run: &Path, quiet: bool) -> Result<RunSummary
         }
     }
     bar.finish_and_clear();
-    finish(t, run, started.elapsed().as_secs_f64(), start_step)
+    finish(
+        t,
+        run,
+        started.elapsed().as_secs_f64(),
+        start_step,
+        deferral,
+    )
 }
 
 /// The last checkpoint and sample grid of a run that reached its step count, and its summary.
-fn finish(t: &Trainer, run: &Path, seconds: f64, start_step: u64) -> Result<RunSummary> {
+fn finish(
+    t: &Trainer,
+    run: &Path,
+    seconds: f64,
+    start_step: u64,
+    deferral: interrupt::Deferral,
+) -> Result<RunSummary> {
     let ck = t.save_checkpoint(run)?;
+    // From here a signal ends the process at once (the final grid and the export can be redone
+    // from the checkpoint); one that came while the checkpoint was written is honoured now.
+    interrupt::set_note(format!(
+        "training finished; the final checkpoint is {}",
+        ck.display()
+    ));
+    if deferral.end() {
+        return Err(Error::Interrupted { checkpoint: ck });
+    }
     let grid = run_dir::final_grid(run);
     t.save_samples(&grid)?;
     let done = t.step - start_step;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::Command;
 
 use trainer::config::{TrainArgs, TrainConfig};
 use trainer::models::params::ParamStore;
@@ -42,6 +43,7 @@ pub fn tiny_args(arch: Arch, conditional: bool, runs: &Path) -> TrainArgs {
         steps: Some(3),
         sample_every: Some(0),
         checkpoint_every: Some(0),
+        log_every: Some(1),
         runs_dir: Some(runs.to_path_buf()),
         name: Some(format!(
             "{}-{}",
@@ -90,4 +92,80 @@ pub fn snapshot(p: &ParamStore) -> BTreeMap<String, Vec<f32>> {
         .keys()
         .map(|k| (k.clone(), p.values(k).unwrap()))
         .collect()
+}
+
+/// Runs the trainer and checks the failure: non-zero exit, one non-empty stderr line, starting
+/// with `error: ` and containing every needle.
+pub fn fails_with_one_line(args: &[&str], needles: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} succeeded: {err}");
+    assert_ne!(out.status.code(), Some(101), "{args:?} panicked: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("stack backtrace"),
+        "{args:?} panicked: {err}"
+    );
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{args:?} printed {lines:?}");
+    assert!(lines[0].starts_with("error: "), "{args:?}: {}", lines[0]);
+    for n in needles {
+        assert!(lines[0].contains(n), "{args:?}: {:?} lacks {n:?}", lines[0]);
+    }
+}
+
+/// [`fails_with_one_line`] for a command built by the caller (a limit set, a directory chosen).
+pub fn command_fails_with_one_line(mut command: Command, needles: &[&str]) {
+    let out = command.env("RUST_BACKTRACE", "1").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{command:?} succeeded: {err}");
+    assert_ne!(out.status.code(), Some(101), "{command:?} panicked: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{command:?} printed {lines:?}");
+    assert!(lines[0].starts_with("error: "), "{command:?}: {}", lines[0]);
+    for n in needles {
+        assert!(
+            lines[0].contains(n),
+            "{command:?}: {:?} lacks {n:?}",
+            lines[0]
+        );
+    }
+}
+
+/// The trainer binary with `args`, every file it writes limited to `bytes`: a write past the limit
+/// fails (EFBIG) as a write on a full disk fails (ENOSPC), without a full disk.
+#[cfg(unix)]
+pub fn with_file_size_limit(args: &[&str], bytes: u64) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trainer"));
+    command.args(args);
+    // SAFETY: between fork and exec only async-signal-safe calls (setrlimit, signal).
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes as libc::rlim_t,
+                rlim_max: bytes as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The write then fails with EFBIG instead of the signal ending the process.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    command
+}
+
+/// The names in `dir`, sorted.
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }

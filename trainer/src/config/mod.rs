@@ -13,6 +13,11 @@ use crate::models::{Arch, ToyNet};
 use crate::optim::{AdamConfig, LrDecay};
 use crate::run_dir;
 
+mod checks;
+mod resume;
+
+pub use resume::check_resume_options;
+
 /// Named starting points; any option given on the command line overrides them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum, Default)]
 #[serde(rename_all = "snake_case")]
@@ -64,12 +69,12 @@ pub struct TrainArgs {
     /// Train on a folder of PNG/JPEG images (unlabelled) instead.
     #[arg(long, value_name = "DIR", conflicts_with = "toy")]
     pub images: Option<PathBuf>,
-    /// Side of the square images made from --images.
-    #[arg(long, default_value_t = 28, value_name = "PIXELS")]
-    pub image_size: usize,
-    /// Channels of the images made from --images: 1 (grey) or 3 (RGB).
-    #[arg(long, default_value_t = 1)]
-    pub channels: usize,
+    /// Side of the square images made from --images [default: 28].
+    #[arg(long, value_name = "PIXELS")]
+    pub image_size: Option<usize>,
+    /// Channels of the images made from --images: 1 (grey) or 3 (RGB) [default: 1].
+    #[arg(long)]
+    pub channels: Option<usize>,
     /// Train on a 2-D toy distribution (use with --arch toy).
     #[arg(long, value_enum)]
     pub toy: Option<ToyKind>,
@@ -124,9 +129,9 @@ pub struct TrainArgs {
     /// Write a checkpoint every N steps (0: only at the end).
     #[arg(long, value_name = "N")]
     pub checkpoint_every: Option<u64>,
-    /// Append a line to metrics.jsonl every N steps.
-    #[arg(long, default_value_t = 50, value_name = "N")]
-    pub log_every: u64,
+    /// Append a line to metrics.jsonl every N steps [default: 50].
+    #[arg(long, value_name = "N")]
+    pub log_every: Option<u64>,
     /// Run name [default: <arch>[-cond]-<loss>[-pack<N>]-<data>-<UTC time>].
     #[arg(long)]
     pub name: Option<String>,
@@ -140,6 +145,14 @@ pub struct TrainArgs {
     /// --steps/--epochs may extend it).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Memory the run may take, in GiB: the data, both networks with their gradients and Adam
+    /// moments, a batch's activations and a checkpoint being written, estimated from the sizes
+    /// before anything is allocated [default: 8].
+    #[arg(long, value_name = "GIB")]
+    pub max_memory: Option<u64>,
+    /// Replace models/<name>.safetensors (and .png) at the end if they exist.
+    #[arg(long)]
+    pub force: bool,
     /// Do not export the generator to models/ at the end.
     #[arg(long)]
     pub no_export: bool,
@@ -188,6 +201,10 @@ pub struct TrainConfig {
     pub log_every: u64,
     /// Epochs asked for, when the length was given in epochs.
     pub epochs: Option<u64>,
+    /// The memory budget in GiB (`crate::budget`); the default for configurations written before
+    /// it existed.
+    #[serde(default = "default_max_memory")]
+    pub max_memory_gib: u64,
     pub trainer_version: String,
 }
 
@@ -205,26 +222,24 @@ impl TrainConfig {
         } else {
             Arch::Dcgan
         });
-        let labelled = !matches!(data, DataSource::Images { .. });
         let conditional = a.conditional && !a.unconditional;
-        if conditional && !labelled {
-            return Err(Error::InvalidArgument(
-                "--conditional needs labelled data (--data or --toy); an --images folder has no labels".into(),
-            ));
-        }
         let loss = a.loss.unwrap_or(GanLoss::Ns);
-        let (batch_size, pack, mode_seeking) = batch_options(a)?;
         let toy_net = a.toy_net.unwrap_or_default();
         if a.toy_net.is_some() && arch != Arch::Toy {
             return Err(Error::InvalidArgument(format!(
                 "--toy-net sizes the toy networks; {arch} has a fixed size"
             )));
         }
+        checks::only_for_images(a)?;
         let (steps, epochs) = length(a, classic)?;
-        let adam = adam_config(a)?;
-        if a.limit == Some(0) {
-            return Err(Error::InvalidArgument("--limit must be at least 1".into()));
-        }
+        let d = AdamConfig::default();
+        let adam = AdamConfig {
+            lr: a.lr.unwrap_or(d.lr),
+            beta1: a.beta1.unwrap_or(d.beta1),
+            beta2: a.beta2.unwrap_or(d.beta2),
+            eps: d.eps,
+            decay: a.lr_decay.unwrap_or_default(),
+        };
         let latent_dim = a
             .latent_dim
             .unwrap_or(if arch == Arch::Toy { 2 } else { 100 });
@@ -237,30 +252,25 @@ impl TrainConfig {
             data,
             limit: a.limit,
             steps,
-            batch_size,
-            pack,
+            batch_size: a.batch_size.unwrap_or(64),
+            pack: a.pack.unwrap_or(1),
             toy_net,
-            mode_seeking,
+            mode_seeking: a.mode_seeking.unwrap_or(0.0),
             adam,
             latent_dim,
             seed: a.seed,
             sample_every: a.sample_every.unwrap_or(500),
             checkpoint_every: a.checkpoint_every.unwrap_or(1000),
-            log_every: a.log_every.max(1),
+            log_every: a.log_every.unwrap_or(50),
             epochs,
+            max_memory_gib: a.max_memory.unwrap_or(crate::budget::TRAIN_DEFAULT_GIB),
             trainer_version: env!("CARGO_PKG_VERSION").into(),
         };
         cfg.name = match &a.name {
-            Some(n) => {
-                if n.is_empty() || n.contains(['/', '\\']) || n == "." || n == ".." {
-                    return Err(Error::InvalidArgument(format!(
-                        "--name {n:?} must be a plain file name"
-                    )));
-                }
-                n.clone()
-            }
+            Some(n) => n.clone(),
             None => cfg.default_name(),
         };
+        cfg.validate()?;
         Ok(cfg)
     }
 
@@ -317,10 +327,17 @@ impl TrainConfig {
             });
         }
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::Json {
+        let cfg: TrainConfig = serde_json::from_str(&text).map_err(|e| Error::Json {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        // Checked as strictly as the command line: an edited file must not train what the
+        // options would refuse.
+        cfg.validate().map_err(|e| Error::Json {
             path,
             reason: e.to_string(),
-        })
+        })?;
+        Ok(cfg)
     }
 
     /// Writes `config.json` into a run directory.
@@ -330,7 +347,7 @@ impl TrainConfig {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        crate::checkpoint::write_atomic(&path, text.as_bytes())
+        crate::output_file::write_atomic(&path, text.as_bytes())
     }
 }
 
@@ -340,8 +357,8 @@ fn data_source(a: &TrainArgs) -> DataSource {
     if let Some(dir) = &a.images {
         DataSource::Images {
             dir: dir.clone(),
-            size: a.image_size,
-            channels: a.channels,
+            size: a.image_size.unwrap_or(28),
+            channels: a.channels.unwrap_or(1),
         }
     } else if let Some(kind) = a.toy {
         DataSource::Toy { kind }
@@ -350,40 +367,6 @@ fn data_source(a: &TrainArgs) -> DataSource {
             dir: a.data.clone().unwrap_or_else(run_dir::default_data_dir),
         }
     }
-}
-
-/// The batch size, the pack and the mode-seeking weight, checked against one another.
-fn batch_options(a: &TrainArgs) -> Result<(usize, usize, f64)> {
-    let batch_size = a.batch_size.unwrap_or(64);
-    if batch_size < 2 {
-        return Err(Error::InvalidArgument(format!(
-            "--batch-size {batch_size} is too small (batch norm needs at least 2)"
-        )));
-    }
-    let pack = a.pack.unwrap_or(1);
-    if pack == 0 || pack > crate::models::MAX_PACK {
-        return Err(Error::InvalidArgument(format!(
-            "--pack {pack} must be 1..={}",
-            crate::models::MAX_PACK
-        )));
-    }
-    if !batch_size.is_multiple_of(pack) {
-        return Err(Error::InvalidArgument(format!(
-            "--batch-size {batch_size} is not a multiple of --pack {pack}: the discriminator needs whole packs of real and of generated samples"
-        )));
-    }
-    let mode_seeking = a.mode_seeking.unwrap_or(0.0);
-    if !(mode_seeking >= 0.0 && mode_seeking.is_finite()) {
-        return Err(Error::InvalidArgument(format!(
-            "--mode-seeking {mode_seeking} must be a finite weight >= 0"
-        )));
-    }
-    if mode_seeking > 0.0 && !batch_size.is_multiple_of(2) {
-        return Err(Error::InvalidArgument(format!(
-            "--mode-seeking pairs the two halves of a batch; --batch-size {batch_size} is odd"
-        )));
-    }
-    Ok((batch_size, pack, mode_seeking))
 }
 
 /// The run's length: (steps, epochs), steps 0 when given in epochs (the classic preset's 200).
@@ -403,28 +386,8 @@ fn length(a: &TrainArgs, classic: bool) -> Result<(u64, Option<u64>)> {
     Ok((steps, epochs))
 }
 
-/// Adam's settings: the defaults, overridden by the options, checked.
-fn adam_config(a: &TrainArgs) -> Result<AdamConfig> {
-    let d = AdamConfig::default();
-    let adam = AdamConfig {
-        lr: a.lr.unwrap_or(d.lr),
-        beta1: a.beta1.unwrap_or(d.beta1),
-        beta2: a.beta2.unwrap_or(d.beta2),
-        eps: d.eps,
-        decay: a.lr_decay.unwrap_or_default(),
-    };
-    if !(adam.lr > 0.0 && adam.lr.is_finite()) {
-        return Err(Error::InvalidArgument(format!(
-            "--lr {} must be positive",
-            adam.lr
-        )));
-    }
-    for (n, b) in [("--beta1", adam.beta1), ("--beta2", adam.beta2)] {
-        if !(0.0..1.0).contains(&b) {
-            return Err(Error::InvalidArgument(format!("{n} {b} must be in [0, 1)")));
-        }
-    }
-    Ok(adam)
+fn default_max_memory() -> u64 {
+    crate::budget::TRAIN_DEFAULT_GIB
 }
 
 fn one() -> usize {

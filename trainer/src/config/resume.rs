@@ -1,0 +1,123 @@
+//! `train --resume DIR` continues a run as its `config.json` describes it. Options that would
+//! change what is trained are refused, by name, instead of being ignored; those that only extend
+//! the run or concern this machine (`--steps`, `--epochs`, `--max-memory`, `--device`, `--quiet`,
+//! `--no-export`, `--force`) are taken.
+
+use super::{data_source, Preset, TrainArgs, TrainConfig};
+use crate::error::{Error, Result};
+
+/// An error naming every option given with `--resume` that contradicts the run's configuration.
+pub fn check_resume_options(a: &TrainArgs, cfg: &TrainConfig) -> Result<()> {
+    let differs: Vec<String> = given(a, cfg)
+        .into_iter()
+        .filter(|(_, given, kept)| given != kept)
+        .map(|(option, given, kept)| format!("{option} {given} (the run has {kept})"))
+        .collect();
+    if differs.is_empty() {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "--resume continues the run as configured; these options contradict it: {}. Start a new run (--name) to change them",
+        differs.join(", ")
+    )))
+}
+
+/// (option, value given, value of the run) for every option given on the command line.
+fn given(a: &TrainArgs, cfg: &TrainConfig) -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::new();
+    let mut add = |option, given: Option<String>, kept: String| {
+        if let Some(g) = given {
+            out.push((option, g, kept));
+        }
+    };
+    let text = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
+    add(
+        "--arch",
+        a.arch.map(|v| v.to_string()),
+        cfg.arch.to_string(),
+    );
+    let conditional = (a.conditional && !a.unconditional).then_some(true);
+    let conditional = conditional.or(a.unconditional.then_some(false));
+    add(
+        "--conditional",
+        conditional.map(|c| c.to_string()),
+        cfg.conditional.to_string(),
+    );
+    add("--loss", a.loss.map(|v| text(&v)), text(&cfg.loss));
+    let data_given = a.data.is_some() || a.images.is_some() || a.toy.is_some();
+    add(
+        "--data/--images/--toy",
+        data_given.then(|| format!("{:?}", data_source(a))),
+        format!("{:?}", cfg.data),
+    );
+    add(
+        "--limit",
+        a.limit.map(|v| v.to_string()),
+        text(&cfg.limit.unwrap_or(0)),
+    );
+    add(
+        "--batch-size",
+        a.batch_size.map(|v| v.to_string()),
+        cfg.batch_size.to_string(),
+    );
+    add(
+        "--pack",
+        a.pack.map(|v| v.to_string()),
+        cfg.pack.to_string(),
+    );
+    add(
+        "--mode-seeking",
+        a.mode_seeking.map(|v| v.to_string()),
+        cfg.mode_seeking.to_string(),
+    );
+    add("--toy-net", a.toy_net.map(|v| text(&v)), text(&cfg.toy_net));
+    add("--lr", a.lr.map(|v| v.to_string()), cfg.adam.lr.to_string());
+    add(
+        "--lr-decay",
+        a.lr_decay.map(|v| text(&v)),
+        text(&cfg.adam.decay),
+    );
+    add(
+        "--beta1",
+        a.beta1.map(|v| v.to_string()),
+        cfg.adam.beta1.to_string(),
+    );
+    add(
+        "--beta2",
+        a.beta2.map(|v| v.to_string()),
+        cfg.adam.beta2.to_string(),
+    );
+    add(
+        "--latent-dim",
+        a.latent_dim.map(|v| v.to_string()),
+        cfg.latent_dim.to_string(),
+    );
+    add(
+        "--sample-every",
+        a.sample_every.map(|v| v.to_string()),
+        cfg.sample_every.to_string(),
+    );
+    add(
+        "--checkpoint-every",
+        a.checkpoint_every.map(|v| v.to_string()),
+        cfg.checkpoint_every.to_string(),
+    );
+    add("--name", a.name.clone(), cfg.name.clone());
+    // Options with a default: given only when they differ from it.
+    add(
+        "--seed",
+        (a.seed != 0).then(|| a.seed.to_string()),
+        cfg.seed.to_string(),
+    );
+    add(
+        "--log-every",
+        a.log_every.map(|v| v.to_string()),
+        cfg.log_every.to_string(),
+    );
+    add(
+        "--preset",
+        (a.preset != Preset::Default).then(|| text(&a.preset)),
+        text(&cfg.preset),
+    );
+    out
+}
