@@ -16,6 +16,9 @@ use crate::layers::{check_conditioning, check_requantised, Act, Layer, TensorRef
 
 pub use crate::format::Shape;
 
+/// What [`Generator::trace`] calls with each activation: `(boundary, values)`.
+pub type Observer<'o> = &'o mut dyn FnMut(usize, &[f32]);
+
 /// A validated generator borrowing its file's bytes. Loading checks
 /// everything once, so that generating can neither fail on the file nor
 /// allocate.
@@ -337,7 +340,7 @@ impl<'a> Generator<'a> {
         &self,
         z: &[f32],
         class: Option<usize>,
-        observe: &mut dyn FnMut(usize, &[f32]),
+        observe: Observer<'_>,
     ) -> Result<(), Error> {
         let mut scratch = std::vec![0f32; self.scratch_len()];
         let mut out = std::vec![0f32; self.output_len()];
@@ -397,7 +400,7 @@ impl<'a> Generator<'a> {
         scratch: &mut [f32],
         out: &mut [f32],
         prepared: &[f32],
-        mut observe: Option<&mut dyn FnMut(usize, &[f32])>,
+        mut observe: Option<Observer<'_>>,
     ) -> Result<(), Error> {
         if z.len() != self.latent_dim {
             return Err(Error::LatentLength {
