@@ -162,6 +162,12 @@ fn fastest() -> KernelSet {
     PORTABLE
 }
 
+/// The set [`dense`], [`conv2d`] and [`conv_transpose2d`] run here (on
+/// x86-64 after the cap of `x86_64::CAP_VAR`), for reports and benchmarks.
+pub fn dispatched() -> KernelSet {
+    fastest()
+}
+
 /// Dense layer with the fastest kernel this target has.
 pub fn dense(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]) {
     (fastest().dense)(w, b, x, y)

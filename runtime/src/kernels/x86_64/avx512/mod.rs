@@ -59,9 +59,13 @@ use super::avx2::Avx;
 use crate::format::DType;
 use crate::kernels::{conv_fits, lane8, ConvArgs, ConvGeom, Weights};
 
-/// Whether this CPU runs the kernels of this module.
+/// Whether this CPU runs the kernels of this module (and
+/// [`CAP_VAR`](super::CAP_VAR) does not keep dispatch off them).
 #[inline]
 pub(crate) fn available() -> bool {
+    if !super::avx512_allowed() {
+        return false;
+    }
     if cfg!(all(
         target_feature = "avx512f",
         target_feature = "avx512bw",
