@@ -73,7 +73,7 @@ mod taps;
 pub mod x86_64;
 
 // Weights prepared once for the kernels that read them faster in another
-// order (the AVX-512 ones; [`conv_prepared`], [`dense_prepared`]): the same
+// order (the x86-64 ones; [`conv_prepared`], [`dense_prepared`]): the same
 // bits as without.
 #[cfg(not(target_arch = "x86_64"))]
 use as_stored as prepared;
@@ -82,7 +82,7 @@ use interface::ConvArgs;
 pub use interface::{conv_fits, dense_fits, ConvFn, ConvGeom, DenseFn, KernelSet, Weights, LANES};
 pub use prepared::{dense_prepared, dense_prepared_len, prepare_conv, prepare_dense, prepared_len};
 #[cfg(target_arch = "x86_64")]
-use x86_64::avx512 as prepared;
+use x86_64::prepared;
 
 /// [`conv2d`] or [`conv_transpose2d`] (`transpose`) with the weights that
 /// [`prepare_conv`] transposed into `pre`; the kernels without them where

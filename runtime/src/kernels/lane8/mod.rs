@@ -42,6 +42,8 @@ mod dense;
 mod narrow;
 
 pub(crate) use self::conv::conv as conv_body;
+pub(crate) use self::conv::prepare_wide as prepare_body;
+pub(crate) use self::conv::wide_prepared_len;
 pub(crate) use self::dense::dense as dense_body;
 
 use super::taps::conv_supported;
@@ -60,7 +62,14 @@ pub(crate) unsafe trait Lane8: Copy {
     /// [`dense::dense`] with the features enabled ([`lane8_kernels`]).
     unsafe fn dense_kernel(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]);
     /// [`conv::conv`] with the features enabled ([`lane8_kernels`]).
-    unsafe fn conv_kernel(c: ConvArgs<'_>, y: &mut [f32]);
+    unsafe fn conv_kernel(c: ConvArgs<'_>, y: &mut [f32], pre: &[f32]);
+    /// [`conv::prepare_wide`] with the features enabled.
+    unsafe fn prepare_kernel(
+        w: Weights<'_>,
+        g: &ConvGeom,
+        transpose: bool,
+        dst: &mut [f32],
+    ) -> bool;
     /// All lanes `+0.0`.
     unsafe fn zero() -> Self;
     /// Eight f32 at `p` (any alignment).
@@ -112,8 +121,17 @@ macro_rules! lane8_kernels {
             $crate::kernels::lane8::dense_body::<Self>(w, b, x, y)
         }
         #[target_feature(enable = $features)]
-        unsafe fn conv_kernel(c: $crate::kernels::ConvArgs<'_>, y: &mut [f32]) {
-            $crate::kernels::lane8::conv_body::<Self>(c, y)
+        unsafe fn conv_kernel(c: $crate::kernels::ConvArgs<'_>, y: &mut [f32], pre: &[f32]) {
+            $crate::kernels::lane8::conv_body::<Self>(c, y, pre)
+        }
+        #[target_feature(enable = $features)]
+        unsafe fn prepare_kernel(
+            w: $crate::kernels::Weights<'_>,
+            g: &$crate::kernels::ConvGeom,
+            transpose: bool,
+            dst: &mut [f32],
+        ) -> bool {
+            $crate::kernels::lane8::prepare_body::<Self>(&w, g, transpose, dst)
         }
     };
 }
@@ -135,6 +153,12 @@ pub(crate) fn dense<V: Lane8>(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut
 /// Either convolution; the portable kernel where the CPU lacks `V`'s
 /// features or the geometry is outside what the vector kernel handles.
 pub(crate) fn conv<V: Lane8>(c: ConvArgs<'_>, y: &mut [f32]) {
+    conv_prepared::<V>(c, y, &[])
+}
+
+/// [`conv`] reading the weights [`prepare`] wrote into `pre` (the same
+/// bits; ignored where shorter than [`wide_prepared_len`]).
+pub(crate) fn conv_prepared<V: Lane8>(c: ConvArgs<'_>, y: &mut [f32], pre: &[f32]) {
     if !V::available() || !conv_supported(c.g) {
         return portable::conv(c, y);
     }
@@ -142,7 +166,16 @@ pub(crate) fn conv<V: Lane8>(c: ConvArgs<'_>, y: &mut [f32]) {
         return;
     }
     // SAFETY: the features are present and the sizes checked.
-    unsafe { V::conv_kernel(c, y) }
+    unsafe { V::conv_kernel(c, y, pre) }
+}
+
+/// Converts and transposes a convolution's weights into `dst` once, for
+/// [`conv_prepared`] (at least [`wide_prepared_len`] values). False, with
+/// nothing written, where the CPU lacks `V`'s features, there is nothing to
+/// prepare, or the weights or `dst` are too short.
+pub(crate) fn prepare<V: Lane8>(w: Weights<'_>, g: &ConvGeom, transpose: bool, dst: &mut [f32]) -> bool {
+    // SAFETY: the features are present; the kernel checks the lengths.
+    V::available() && unsafe { V::prepare_kernel(w, g, transpose, dst) }
 }
 
 fn forward<V: Lane8>(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {

@@ -10,6 +10,7 @@
 pub(crate) mod avx2;
 pub(crate) mod avx512;
 mod cap;
+pub(crate) mod prepared;
 
 pub use self::cap::{avx512_allowed, CAP_VAR};
 
