@@ -129,6 +129,7 @@ pub(crate) fn wide_prepared_len(g: &ConvGeom) -> usize {
 /// # Safety
 ///
 /// `V`'s CPU features must be present.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 pub(crate) unsafe fn prepare_wide<V: Lane8>(
     w: &Weights<'_>,
@@ -146,7 +147,14 @@ pub(crate) unsafe fn prepare_wide<V: Lane8>(
         let at = (ob / 16) * g.in_c * kk * 16;
         // SAFETY: the block's `in_c * kk * 16` elements end at or before
         // `n <= dst.len()`.
-        transpose_block::<V>(w, g, transpose, (ob, 16), (0, g.in_c), dst.as_mut_ptr().add(at));
+        transpose_block::<V>(
+            w,
+            g,
+            transpose,
+            (ob, 16),
+            (0, g.in_c),
+            dst.as_mut_ptr().add(at),
+        );
     }
     true
 }

@@ -117,10 +117,24 @@ impl Layer<'_> {
         for t in t0[1..].iter().chain(&t1) {
             s = s.add(*t);
         }
+        let wb = w.bytes();
         for (i, xv) in x.iter().enumerate().skip(full) {
-            let col: [f32; 8] = core::array::from_fn(|r| weight(w, (first + r) * n + i));
-            // SAFETY: `col` holds 8 f32, `xv` is one.
-            s = s.add_mul(V::load(col.as_ptr()), V::splat(xv));
+            // Column `i` of the eight rows, as stored, then converted in one
+            // vector operation (not element by element in software).
+            let mut col = [0u8; 32];
+            for (r, c) in col.chunks_exact_mut(SIZE).enumerate() {
+                let at = ((first + r) * n + i) * SIZE;
+                if let Some(b) = wb.get(at..at + SIZE) {
+                    c.copy_from_slice(b);
+                }
+            }
+            // SAFETY: `col` holds 8 elements of SIZE bytes, `xv` is one.
+            let wv = if SIZE == 2 {
+                V::load_f16(col.as_ptr())
+            } else {
+                V::load_f32_bytes(col.as_ptr())
+            };
+            s = s.add_mul(wv, V::splat(xv));
         }
         // SAFETY: `b` holds at least y.len() >= first + 8 elements.
         let bp = b.bytes().as_ptr().add(first * SIZE);

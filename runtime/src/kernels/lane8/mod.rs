@@ -43,6 +43,7 @@ mod narrow;
 
 pub(crate) use self::conv::conv as conv_body;
 pub(crate) use self::conv::prepare_wide as prepare_body;
+#[cfg(target_arch = "x86_64")]
 pub(crate) use self::conv::wide_prepared_len;
 pub(crate) use self::dense::dense as dense_body;
 
@@ -63,7 +64,9 @@ pub(crate) unsafe trait Lane8: Copy {
     unsafe fn dense_kernel(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]);
     /// [`conv::conv`] with the features enabled ([`lane8_kernels`]).
     unsafe fn conv_kernel(c: ConvArgs<'_>, y: &mut [f32], pre: &[f32]);
-    /// [`conv::prepare_wide`] with the features enabled.
+    /// [`conv::prepare_wide`] with the features enabled (prepared weights
+    /// are read on x86-64 only).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     unsafe fn prepare_kernel(
         w: Weights<'_>,
         g: &ConvGeom,
@@ -84,9 +87,9 @@ pub(crate) unsafe trait Lane8: Copy {
     unsafe fn add_mul(self, a: Self, b: Self) -> Self;
     /// `self + a` per lane.
     unsafe fn add(self, a: Self) -> Self;
-    /// Per lane, `a` where `mask` (loaded with [`load`](Self::load) from
-    /// all-ones or all-zeros bit patterns) is all ones, else `self`.
-    unsafe fn select(self, mask: Self, a: Self) -> Self;
+    /// Per lane, the bits of `self` OR those of `bits` (which set sign
+    /// bits: see `narrow`).
+    unsafe fn or(self, bits: Self) -> Self;
     /// Lane `j` of vector `r` to lane `r` of vector `j`. This default goes
     /// through memory; targets override it with register shuffles.
     #[inline(always)]
@@ -173,7 +176,13 @@ pub(crate) fn conv_prepared<V: Lane8>(c: ConvArgs<'_>, y: &mut [f32], pre: &[f32
 /// [`conv_prepared`] (at least [`wide_prepared_len`] values). False, with
 /// nothing written, where the CPU lacks `V`'s features, there is nothing to
 /// prepare, or the weights or `dst` are too short.
-pub(crate) fn prepare<V: Lane8>(w: Weights<'_>, g: &ConvGeom, transpose: bool, dst: &mut [f32]) -> bool {
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) fn prepare<V: Lane8>(
+    w: Weights<'_>,
+    g: &ConvGeom,
+    transpose: bool,
+    dst: &mut [f32],
+) -> bool {
     // SAFETY: the features are present; the kernel checks the lengths.
     V::available() && unsafe { V::prepare_kernel(w, g, transpose, dst) }
 }

@@ -79,8 +79,8 @@ unsafe impl Lane8 for Avx {
     }
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
-    unsafe fn select(self, mask: Self, a: Self) -> Self {
-        Avx(_mm256_blendv_ps(self.0, a.0, mask.0))
+    unsafe fn or(self, bits: Self) -> Self {
+        Avx(_mm256_or_ps(self.0, bits.0))
     }
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
