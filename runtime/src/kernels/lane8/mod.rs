@@ -23,13 +23,15 @@
 //!   way each lane adds exactly the taps its output adds, in order (input
 //!   channel, kernel row, kernel column). The weights of a block of
 //!   channels are first converted to f32 and transposed to
-//!   `[input channel][tap][output channel]` in a stack buffer, and a
-//!   group's (input channel, tap) pairs are listed once with their weight
-//!   and input offsets, so the inner loop is one list walk.
+//!   `[input channel][tap][output channel]` in a stack buffer (eight
+//!   channels' rows of eight taps at a time, transposed in registers), or
+//!   read as [`prepare`] left them; a group's taps are listed once with
+//!   their weight and input offsets, and the inner loops walk the input
+//!   channels, then that short list.
 //!
-//! Stack use of a convolution: 64 KiB of transposed weights, 32 KiB of
-//! tap lists and 8 KiB of masks (host and Raspberry Pi targets only; the
-//! Cortex-M kernels do not use this module).
+//! Stack use of a convolution: 64 KiB of transposed weights and 8 KiB of
+//! masks (host and Raspberry Pi targets only; the Cortex-M kernels do not
+//! use this module).
 //!
 //! The entry points here ([`dense`], [`conv2d`], [`conv_transpose2d`])
 //! check the buffer sizes (`dense_fits`, `conv_fits`) and the CPU features
@@ -46,6 +48,10 @@ pub(crate) use self::conv::prepare_wide as prepare_body;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use self::conv::wide_prepared_len;
 pub(crate) use self::dense::dense as dense_body;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use self::dense::{
+    prepare as prepare_dense, prepared as dense_prepared_body, prepared_len as dense_prepared_len,
+};
 
 use super::taps::conv_supported;
 use super::{conv_fits, dense_fits, portable, ConvArgs, ConvGeom, KernelSet, Weights};

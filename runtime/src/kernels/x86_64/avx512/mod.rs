@@ -41,8 +41,8 @@
 //!   weights read them reordered as `[block of 16 rows][input][row]`.
 //!
 //! Stack use of a convolution: 64 KiB of transposed weights, 8 KiB of
-//! masks and 9 KiB of row and run lists (less than the AVX2 kernels' 104
-//! KiB, which run instead where this set does not apply).
+//! masks and 9 KiB of row and run lists (the AVX2 kernels, which run
+//! instead where this set does not apply, take 72 KiB).
 
 mod conv;
 mod dense;
