@@ -55,7 +55,9 @@ pub fn measure(width: Width) -> Option<Limits> {
     #[cfg(target_arch = "x86_64")]
     {
         use std::time::Instant;
-        let (present, lanes, loops): (bool, f64, [fn(u64); 2]) = match width {
+        /// The two timing loops of a width: without, then with conversion.
+        type Loops = [fn(u64); 2];
+        let (present, lanes, loops): (bool, f64, Loops) = match width {
             Width::Zmm => (
                 std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("f16c"),
                 16.0,

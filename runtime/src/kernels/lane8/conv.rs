@@ -191,7 +191,7 @@ unsafe fn transpose_block<V: Lane8>(
     for c in 0..cn {
         let dc = dst.add(c * kk * width);
         for l0 in (0..width).step_by(8) {
-            if kk % 8 != 0 {
+            if !kk.is_multiple_of(8) {
                 for t in 0..kk {
                     for l in l0..l0 + 8 {
                         let o = ob + l;

@@ -186,6 +186,7 @@ impl Layer<'_> {
 /// f32 slots [`prepare`] fills for a dense layer: its full blocks of 8 rows
 /// as f16, `[block][input][row]`, two f16 per slot. 0 for f32 weights
 /// (their f32 copy would outgrow L2 and gain nothing).
+#[cfg(target_arch = "x86_64")]
 pub(crate) fn prepared_len(w: &Weights<'_>, n_in: usize, n_out: usize) -> usize {
     if w.dtype() != DType::F16 {
         return 0;
@@ -197,6 +198,7 @@ pub(crate) fn prepared_len(w: &Weights<'_>, n_in: usize, n_out: usize) -> usize 
 /// them: for every block of 8 rows, input by input, the 8 rows' weights
 /// side by side. False, with nothing written, where there is nothing to
 /// prepare or `w` or `dst` is too short.
+#[cfg(target_arch = "x86_64")]
 pub(crate) fn prepare(w: &Weights<'_>, n_in: usize, n_out: usize, dst: &mut [f32]) -> bool {
     let n = prepared_len(w, n_in, n_out);
     let src = w.bytes();
@@ -230,6 +232,7 @@ pub(crate) fn prepare(w: &Weights<'_>, n_in: usize, n_out: usize, dst: &mut [f32
 /// `V`'s CPU features must be present, `dense_fits(w, b, x.len(),
 /// y.len())` must hold and `pre` must hold [`prepared_len`] values
 /// written by [`prepare`].
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(crate) unsafe fn prepared<V: Lane8>(
     w: Weights<'_>,
