@@ -17,10 +17,15 @@
 //! after checking that all the runtime's kernel sets give the same bits.
 //! Criterion measures each; a summary table of medians, GFLOP/s (2 FLOPs
 //! per MAC) and speed-ups follows. Run: `cargo bench -p runtime`, and with
-//! `RUSTFLAGS="-C target-cpu=native"` for the compile-time selection.
+//! `RUSTFLAGS="-C target-cpu=native"` for the compile-time selection;
+//! `MICROGAN_KERNELS=avx2 cargo bench -p runtime` times the AVX2 kernels as
+//! the dispatched ones on a CPU that also has AVX-512 (the table's first
+//! line names the set that ran).
 
 #[path = "support/limits.rs"]
 mod limits;
+
+use limits::Width;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -28,7 +33,7 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use half::f16;
 use runtime::format::{DType, LayerSpec};
-use runtime::kernels::{kernel_sets, ConvGeom, KernelSet, Weights, PLAIN, PORTABLE};
+use runtime::kernels::{dispatched, kernel_sets, ConvGeom, KernelSet, Weights, PLAIN, PORTABLE};
 use runtime::rng::LatentRng;
 use runtime::Generator;
 use safetensors::SafeTensors;
@@ -229,7 +234,34 @@ fn median_secs(mut f: impl FnMut(), samples: usize) -> (f64, f64) {
     (times[times.len() / 2], times[0])
 }
 
+/// The value of the kernel cap (`MICROGAN_KERNELS`, module
+/// `runtime::kernels::x86_64`), checked: `avx2`, `avx512` or unset. The
+/// runtime ignores other values; the benchmark refuses them, so that a
+/// typo cannot pass for a measurement of the capped set.
+fn kernel_cap() -> Result<Option<String>, String> {
+    const VAR: &str = "MICROGAN_KERNELS";
+    match std::env::var(VAR) {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Ok(v) if v.eq_ignore_ascii_case("avx2") || v.eq_ignore_ascii_case("avx512") => Ok(Some(v)),
+        Ok(v) => Err(format!("{VAR}={v}: expected avx2 or avx512")),
+        Err(e) => Err(format!("{VAR}: {e}")),
+    }
+}
+
 fn main() {
+    let cap = match kernel_cap() {
+        Ok(cap) => cap,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let set_line = format!(
+        "kernel set dispatched: {}{}",
+        dispatched().name,
+        cap.map_or(String::new(), |v| format!(" (MICROGAN_KERNELS={v})"))
+    );
+    println!("{set_line}");
     let mut c = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
@@ -249,10 +281,16 @@ fn main() {
         model(runtime::reference::small_dcgan()),
         shipped,
     ];
-    let limits_early = limits::measure();
-    let vector = kernel_sets()
-        .filter(|k| k.name != "plain" && k.name != "portable")
-        .last();
+    // The widest set's floor (when the dispatched set is AVX-512) and the
+    // AVX2 floor, at the start and again at the end.
+    let avx512 = dispatched().name == "x86-64 AVX-512";
+    let measure = || {
+        (
+            avx512.then(|| limits::measure(Width::Zmm)).flatten(),
+            limits::measure(Width::Ymm),
+        )
+    };
+    let limits_early = measure();
     let mut rows = Vec::new();
     for m in &models {
         let g = Generator::load(&m.file).expect("benchmark model loads");
@@ -401,23 +439,28 @@ fn main() {
     );
 
     println!();
-    println!(
-        "vector kernels: {}",
-        vector.map_or("none on this CPU", |k| k.name)
-    );
+    println!("{set_line}");
     println!("Medians (minimum in brackets), microseconds per image:");
     println!("| model | MACs | params | runtime | GFLOP/s | prepared (KiB) | AVX2 kernels | portable | plain | naive scalar | vs portable | vs plain |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let limits = limits::measure().map(|l| l.best(limits_early));
+    let (zmm, ymm) = measure();
+    let zmm = zmm.map(|l| l.best(limits_early.0));
+    let ymm = ymm.map(|l| l.best(limits_early.1));
+    // The dispatched set's rates: AVX-512 where it ran, else AVX2.
+    let top = zmm.or(ymm);
     let mut floors = Vec::new();
     for (name, dense_macs, macs, params, run, prep, prep_len, po, avx2, pl, nv) in rows {
-        if let Some(l) = &limits {
-            floors.push((
-                name,
-                l.floor_us(dense_macs, macs - dense_macs),
-                prep.0 * 1e6,
-            ));
-        }
+        let floor = |l: &Option<limits::Limits>| {
+            l.as_ref()
+                .map(|l| l.floor_us(dense_macs, macs - dense_macs))
+        };
+        floors.push((
+            name,
+            floor(&top),
+            prep.0 * 1e6,
+            floor(&ymm),
+            avx2.map(|v| v.0 * 1e6),
+        ));
         println!(
             "| {name} | {macs} | {params} | {:.1} ({:.1}) | {:.2} | {:.1} ({:.1}; {}) | {} | {:.1} ({:.1}) | {:.1} ({:.1}) | {} | {:.1}x | {:.1}x |",
             run.0 * 1e6,
@@ -444,25 +487,48 @@ fn main() {
         tanh_libm.1 * 1e6,
         tanh_libm.0 / tanh_rt.0
     );
-    match &limits {
-        Some(l) => {
+    print_limits(&zmm, &ymm, &floors);
+    c.final_summary();
+}
+
+/// Per model: name, floor of the dispatched set, prepared median, AVX2
+/// floor, AVX2 kernels' median (microseconds).
+type Floors<'a> = [(&'a str, Option<f64>, f64, Option<f64>, Option<f64>)];
+
+/// The CPU's rates and every model's floors against the passes they bound.
+fn print_limits(zmm: &Option<limits::Limits>, ymm: &Option<limits::Limits>, floors: &Floors<'_>) {
+    if ymm.is_none() {
+        println!("Limits: measured on x86-64 CPUs with AVX2 and F16C only.");
+        return;
+    }
+    println!("Limits of this CPU (module `limits`), ns per 16 multiply-accumulates as vmulps + vaddps, then with a vcvtph2ps of f16 weights first:");
+    for (label, l) in [("AVX-512 (zmm)", zmm), ("AVX2 (ymm)", ymm)] {
+        if let Some(l) = l {
             println!(
-                "Limits of this CPU (module `limits`): {:.3} ns per 16 vmulps + vaddps, {:.3} ns with a vcvtph2ps of f16 weights first ({:.1} and {:.1} GMAC/s).",
+                "- {label}: {:.3} and {:.3} ns ({:.1} and {:.1} GMAC/s)",
                 l.mul_add_ns,
                 l.cvt_mul_add_ns,
                 16.0 / l.mul_add_ns,
                 16.0 / l.cvt_mul_add_ns
             );
-            println!("| model | floor (us): dense MACs with conversion, others without | prepared median (us) | floor / prepared |");
-            println!("|---|---|---|---|");
-            for (name, floor, prep) in floors {
-                println!(
-                    "| {name} | {floor:.1} | {prep:.1} | {:.0} % |",
-                    100.0 * floor / prep
-                );
-            }
         }
-        None => println!("Limits: measured on x86-64 CPUs with AVX-512 only."),
     }
-    c.final_summary();
+    let pct = |f: Option<f64>, m: Option<f64>| match (f, m) {
+        (Some(f), Some(m)) => format!("{:.0} %", 100.0 * f / m),
+        _ => "-".to_string(),
+    };
+    let us = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+    println!("Floors (us): dense MACs with conversion, others without.");
+    println!("| model | floor, dispatched set | prepared median | floor / prepared | AVX2 floor | AVX2 kernels median | AVX2 floor / AVX2 kernels |");
+    println!("|---|---|---|---|---|---|---|");
+    for &(name, floor, prep, floor2, avx2) in floors {
+        println!(
+            "| {name} | {} | {prep:.1} | {} | {} | {} | {} |",
+            us(floor),
+            pct(floor, Some(prep)),
+            us(floor2),
+            us(avx2),
+            pct(floor2, avx2),
+        );
+    }
 }

@@ -74,7 +74,7 @@ mod taps;
 pub mod x86_64;
 
 // Weights prepared once for the kernels that read them faster in another
-// order (the AVX-512 ones; [`conv_prepared`], [`dense_prepared`]): the same
+// order (the x86-64 ones; [`conv_prepared`], [`dense_prepared`]): the same
 // bits as without.
 #[cfg(not(target_arch = "x86_64"))]
 use as_stored as prepared;
@@ -87,7 +87,7 @@ pub use interface::{
 };
 pub use prepared::{dense_prepared, dense_prepared_len, prepare_conv, prepare_dense, prepared_len};
 #[cfg(target_arch = "x86_64")]
-use x86_64::avx512 as prepared;
+use x86_64::prepared;
 
 /// [`conv2d`] or [`conv_transpose2d`] (`transpose`) with the weights that
 /// [`prepare_conv`] transposed into `pre`; the kernels without them where
@@ -171,6 +171,12 @@ fn fastest() -> KernelSet {
     return cortex_m::fastest();
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", cortex_m)))]
     PORTABLE
+}
+
+/// The set [`dense`], [`conv2d`] and [`conv_transpose2d`] run here (on
+/// x86-64 after the cap of `x86_64::CAP_VAR`), for reports and benchmarks.
+pub fn dispatched() -> KernelSet {
+    fastest()
 }
 
 /// Dense layer with the fastest kernel this target has.

@@ -95,11 +95,14 @@ unsafe impl Lane8 for Neon {
         Neon(vaddq_f32(self.0, a.0), vaddq_f32(self.1, a.1))
     }
     #[inline(always)]
-    unsafe fn select(self, mask: Self, a: Self) -> Self {
-        Neon(
-            vbslq_f32(vreinterpretq_u32_f32(mask.0), a.0, self.0),
-            vbslq_f32(vreinterpretq_u32_f32(mask.1), a.1, self.1),
-        )
+    unsafe fn or(self, bits: Self) -> Self {
+        let or = |a: float32x4_t, b: float32x4_t| {
+            vreinterpretq_f32_u32(vorrq_u32(
+                vreinterpretq_u32_f32(a),
+                vreinterpretq_u32_f32(b),
+            ))
+        };
+        Neon(or(self.0, bits.0), or(self.1, bits.1))
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {

@@ -119,17 +119,33 @@ impl Layer<'_> {
         for t in t0[1..].iter().chain(&t1) {
             s = s.add(*t);
         }
+        let wb = w.bytes();
         for (i, xv) in x.iter().enumerate().skip(full) {
-            let col: [f32; 8] = core::array::from_fn(|r| weight(w, (first + r) * n + i));
-            // SAFETY: `col` holds 8 f32, `xv` is one.
-            s = s.add_mul(V::load(col.as_ptr()), V::splat(xv));
+            // Column `i` of the eight rows, as stored, then converted in one
+            // vector operation (not element by element in software).
+            let mut col = [0u8; 32];
+            for (r, c) in col.chunks_exact_mut(SIZE).enumerate() {
+                let at = ((first + r) * n + i) * SIZE;
+                if let Some(b) = wb.get(at..at + SIZE) {
+                    c.copy_from_slice(b);
+                }
+            }
+            // SAFETY: `col` holds 8 elements of SIZE bytes, `xv` is one.
+            let wv = if SIZE == 2 {
+                V::load_f16(col.as_ptr())
+            } else {
+                V::load_f32_bytes(col.as_ptr())
+            };
+            s = s.add_mul(wv, V::splat(xv));
         }
-        // SAFETY: `b` holds at least y.len() >= first + 8 elements.
-        let bp = b.bytes().as_ptr().add(first * SIZE);
-        let bias = if SIZE == 2 {
-            V::load_f16(bp)
-        } else {
-            V::load_f32_bytes(bp)
+        // SAFETY: `b` holds at least y.len() >= first + 8 elements (of its
+        // own dtype, which may differ from the weights').
+        let bp = b.bytes().as_ptr().add(first * b.dtype().size());
+        let bias = match b.dtype() {
+            DType::F16 => V::load_f16(bp),
+            DType::F32 => V::load_f32_bytes(bp),
+            // Integer tensors: the size checks turned them away.
+            DType::I8 | DType::I16 | DType::I32 => V::zero(),
         };
         let mut res = [0.0f32; 8];
         s.add(bias).store(res.as_mut_ptr());
@@ -168,5 +184,113 @@ impl Layer<'_> {
             }
             *o = *s + weight(b, first + r);
         }
+    }
+}
+
+/// f32 slots [`prepare`] fills for a dense layer: its full blocks of 8 rows
+/// as f16, `[block][input][row]`, two f16 per slot. 0 for f32 weights
+/// (their f32 copy would outgrow L2 and gain nothing).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn prepared_len(w: &Weights<'_>, n_in: usize, n_out: usize) -> usize {
+    if w.dtype() != DType::F16 {
+        return 0;
+    }
+    (n_out / 8).saturating_mul(n_in).saturating_mul(4)
+}
+
+/// Writes a dense layer's f16 weights in the order [`prepared`] reads
+/// them: for every block of 8 rows, input by input, the 8 rows' weights
+/// side by side. False, with nothing written, where there is nothing to
+/// prepare or `w` or `dst` is too short.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn prepare(w: &Weights<'_>, n_in: usize, n_out: usize, dst: &mut [f32]) -> bool {
+    let n = prepared_len(w, n_in, n_out);
+    let src = w.bytes();
+    if n == 0 || dst.len() < n || n_in.saturating_mul(n_out).saturating_mul(2) > src.len() {
+        return false;
+    }
+    let half = |row: usize, i: usize| {
+        let at = 2 * (row * n_in + i);
+        u32::from(u16::from_le_bytes([src[at], src[at + 1]]))
+    };
+    for (blk, out) in dst[..n].chunks_exact_mut(n_in * 4).enumerate() {
+        for (i, pairs) in out.chunks_exact_mut(4).enumerate() {
+            for (p, slot) in pairs.iter_mut().enumerate() {
+                let r = blk * 8 + 2 * p;
+                // The bits travel unchanged: f32 moves never touch them.
+                *slot = f32::from_bits(half(r, i) | half(r + 1, i) << 16);
+            }
+        }
+    }
+    true
+}
+
+/// Dense layer reading the weights [`prepare`] wrote to `pre`: a vector
+/// holds one partial sum of 8 rows, so the sums need no transposition and
+/// the tail no gathering. The 16 partial sums run in two halves of 8
+/// (each sum alone keeps its order), then add left to right. Rows past the
+/// last full block run the kernel on the weights as stored.
+///
+/// # Safety
+///
+/// `V`'s CPU features must be present, `dense_fits(w, b, x.len(),
+/// y.len())` must hold and `pre` must hold [`prepared_len`] values
+/// written by [`prepare`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn prepared<V: Lane8>(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    x: &[f32],
+    y: &mut [f32],
+    pre: &[f32],
+) {
+    let n = x.len();
+    let full = n - n % LANES;
+    let xp = x.as_ptr();
+    let blocks = y.len() / 8;
+    for (blk, out) in y.chunks_exact_mut(8).enumerate() {
+        // SAFETY: block `blk` spans `n * 16` bytes from `blk * n * 16`,
+        // inside the `blocks * n * 4` slots of `pre`; `i < n = x.len()`.
+        let p = pre.as_ptr().cast::<u8>().add(blk * n * 16);
+        let wv = |i: usize| V::load_f16(p.add(16 * i));
+        let mut s = V::zero();
+        for h in 0..2 {
+            let mut acc = [V::zero(); 8];
+            let mut i0 = h * 8;
+            while i0 < full {
+                for (j, a) in acc.iter_mut().enumerate() {
+                    *a = a.add_mul(wv(i0 + j), V::splat(xp.add(i0 + j)));
+                }
+                i0 += LANES;
+            }
+            for (j, a) in acc.iter().enumerate() {
+                s = if h == 0 && j == 0 { *a } else { s.add(*a) };
+            }
+        }
+        for i in full..n {
+            s = s.add_mul(wv(i), V::splat(xp.add(i)));
+        }
+        // SAFETY: `b` holds y.len() >= blk * 8 + 8 elements.
+        let bp = b.bytes().as_ptr().add(blk * 8 * b.dtype().size());
+        let bias = match b.dtype() {
+            DType::F16 => V::load_f16(bp),
+            DType::F32 => V::load_f32_bytes(bp),
+            // Integer tensors: the size checks turned them away.
+            DType::I8 | DType::I16 | DType::I32 => V::zero(),
+        };
+        let mut res = [0.0f32; 8];
+        s.add(bias).store(res.as_mut_ptr());
+        out.copy_from_slice(&res);
+    }
+    let done = blocks * 8;
+    if done < y.len() {
+        let rest = y.len() - done;
+        dense::<V>(
+            w.slice(done * n, rest * n),
+            b.slice(done, rest),
+            x,
+            &mut y[done..],
+        );
     }
 }

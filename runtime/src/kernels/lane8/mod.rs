@@ -23,13 +23,15 @@
 //!   way each lane adds exactly the taps its output adds, in order (input
 //!   channel, kernel row, kernel column). The weights of a block of
 //!   channels are first converted to f32 and transposed to
-//!   `[input channel][tap][output channel]` in a stack buffer, and a
-//!   group's (input channel, tap) pairs are listed once with their weight
-//!   and input offsets, so the inner loop is one list walk.
+//!   `[input channel][tap][output channel]` in a stack buffer (eight
+//!   channels' rows of eight taps at a time, transposed in registers), or
+//!   read as [`prepare`] left them; a group's taps are listed once with
+//!   their weight and input offsets, and the inner loops walk the input
+//!   channels, then that short list.
 //!
-//! Stack use of a convolution: 64 KiB of transposed weights, 32 KiB of
-//! tap lists and 8 KiB of masks (host and Raspberry Pi targets only; the
-//! Cortex-M kernels do not use this module).
+//! Stack use of a convolution: 64 KiB of transposed weights and 8 KiB of
+//! masks (host and Raspberry Pi targets only; the Cortex-M kernels do not
+//! use this module).
 //!
 //! The entry points here ([`dense`], [`conv2d`], [`conv_transpose2d`])
 //! check the buffer sizes (`dense_fits`, `conv_fits`) and the CPU features
@@ -42,7 +44,14 @@ mod dense;
 mod narrow;
 
 pub(crate) use self::conv::conv as conv_body;
+pub(crate) use self::conv::prepare_wide as prepare_body;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use self::conv::wide_prepared_len;
 pub(crate) use self::dense::dense as dense_body;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use self::dense::{
+    prepare as prepare_dense, prepared as dense_prepared_body, prepared_len as dense_prepared_len,
+};
 
 use super::taps::conv_supported;
 use super::{conv_fits, dense_fits, portable, ConvArgs, ConvGeom, KernelSet, Weights};
@@ -66,7 +75,16 @@ pub(crate) unsafe trait Lane8: Copy {
     /// [`dense::dense`] with the features enabled ([`lane8_kernels`]).
     unsafe fn dense_kernel(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut [f32]);
     /// [`conv::conv`] with the features enabled ([`lane8_kernels`]).
-    unsafe fn conv_kernel(c: ConvArgs<'_>, y: &mut [f32]);
+    unsafe fn conv_kernel(c: ConvArgs<'_>, y: &mut [f32], pre: &[f32]);
+    /// [`conv::prepare_wide`] with the features enabled (prepared weights
+    /// are read on x86-64 only).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    unsafe fn prepare_kernel(
+        w: Weights<'_>,
+        g: &ConvGeom,
+        transpose: bool,
+        dst: &mut [f32],
+    ) -> bool;
     /// All lanes `+0.0`.
     unsafe fn zero() -> Self;
     /// Eight f32 at `p` (any alignment).
@@ -81,9 +99,9 @@ pub(crate) unsafe trait Lane8: Copy {
     unsafe fn add_mul(self, a: Self, b: Self) -> Self;
     /// `self + a` per lane.
     unsafe fn add(self, a: Self) -> Self;
-    /// Per lane, `a` where `mask` (loaded with [`load`](Self::load) from
-    /// all-ones or all-zeros bit patterns) is all ones, else `self`.
-    unsafe fn select(self, mask: Self, a: Self) -> Self;
+    /// Per lane, the bits of `self` OR those of `bits` (which set sign
+    /// bits: see `narrow`).
+    unsafe fn or(self, bits: Self) -> Self;
     /// Lane `j` of vector `r` to lane `r` of vector `j`. This default goes
     /// through memory; targets override it with register shuffles.
     #[inline(always)]
@@ -118,8 +136,17 @@ macro_rules! lane8_kernels {
             $crate::kernels::lane8::dense_body::<Self>(w, b, x, y)
         }
         #[target_feature(enable = $features)]
-        unsafe fn conv_kernel(c: $crate::kernels::ConvArgs<'_>, y: &mut [f32]) {
-            $crate::kernels::lane8::conv_body::<Self>(c, y)
+        unsafe fn conv_kernel(c: $crate::kernels::ConvArgs<'_>, y: &mut [f32], pre: &[f32]) {
+            $crate::kernels::lane8::conv_body::<Self>(c, y, pre)
+        }
+        #[target_feature(enable = $features)]
+        unsafe fn prepare_kernel(
+            w: $crate::kernels::Weights<'_>,
+            g: &$crate::kernels::ConvGeom,
+            transpose: bool,
+            dst: &mut [f32],
+        ) -> bool {
+            $crate::kernels::lane8::prepare_body::<Self>(&w, g, transpose, dst)
         }
     };
 }
@@ -141,6 +168,12 @@ pub(crate) fn dense<V: Lane8>(w: Weights<'_>, b: Weights<'_>, x: &[f32], y: &mut
 /// Either convolution; the portable kernel where the CPU lacks `V`'s
 /// features or the geometry is outside what the vector kernel handles.
 pub(crate) fn conv<V: Lane8>(c: ConvArgs<'_>, y: &mut [f32]) {
+    conv_prepared::<V>(c, y, &[])
+}
+
+/// [`conv`] reading the weights [`prepare`] wrote into `pre` (the same
+/// bits; ignored where shorter than [`wide_prepared_len`]).
+pub(crate) fn conv_prepared<V: Lane8>(c: ConvArgs<'_>, y: &mut [f32], pre: &[f32]) {
     if !V::available() || !conv_supported(c.g) {
         return portable::conv(c, y);
     }
@@ -148,7 +181,22 @@ pub(crate) fn conv<V: Lane8>(c: ConvArgs<'_>, y: &mut [f32]) {
         return;
     }
     // SAFETY: the features are present and the sizes checked.
-    unsafe { V::conv_kernel(c, y) }
+    unsafe { V::conv_kernel(c, y, pre) }
+}
+
+/// Converts and transposes a convolution's weights into `dst` once, for
+/// [`conv_prepared`] (at least [`wide_prepared_len`] values). False, with
+/// nothing written, where the CPU lacks `V`'s features, there is nothing to
+/// prepare, or the weights or `dst` are too short.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) fn prepare<V: Lane8>(
+    w: Weights<'_>,
+    g: &ConvGeom,
+    transpose: bool,
+    dst: &mut [f32],
+) -> bool {
+    // SAFETY: the features are present; the kernel checks the lengths.
+    V::available() && unsafe { V::prepare_kernel(w, g, transpose, dst) }
 }
 
 fn forward<V: Lane8>(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32]) {

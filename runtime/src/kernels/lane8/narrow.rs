@@ -3,6 +3,7 @@
 //! 8-lane vectors.
 
 use super::Lane8;
+use crate::format::DType;
 use crate::kernels::f16::weight;
 use crate::kernels::taps::{k4s2_narrow, narrow_taps, NARROW_CMAX};
 use crate::kernels::{ConvGeom, Weights};
@@ -27,9 +28,11 @@ pub(super) fn narrow_supported(g: &ConvGeom) -> bool {
 /// 3) or `m + 1` and `m` (`py = 1`, rows 0 and 2), and columns likewise. A
 /// vector holds 8 consecutive `n` of one output row and phase; each input
 /// row is read at column offsets -1, 0 and +1 from a copy of the input
-/// with a zero between rows (so no read leaves the copy), and a tap in the
-/// padding is dropped by a select (the sum keeps its bits). Each output
-/// adds its taps in the documented order. No per-call plan of tap groups,
+/// with a `+0.0` between rows (so no read leaves the copy). A tap in the
+/// padding reads that `+0.0` with its weight's sign bit set: the product
+/// is `-0.0`, and `s + -0.0` is `s` for every `s` (`-0.0` included, which a
+/// `+0.0` product would turn into `+0.0`), so the sum keeps its bits
+/// without a select. Each output adds its taps in the documented order. No per-call plan of tap groups,
 /// which for a 32 -> 1 channel layer of 28x28 cost more than the
 /// arithmetic.
 ///
@@ -69,27 +72,37 @@ pub(super) unsafe fn convt_narrow<V: Lane8>(
     }
     let mut wbuf = core::mem::MaybeUninit::<[f32; 16 * NARROW_CMAX]>::uninit();
     let wf = wbuf.as_mut_ptr().cast::<f32>();
+    let size = w.dtype().size();
     for o in 0..g.out_c {
         for c in 0..g.in_c {
-            for t in 0..16 {
-                // SAFETY: c < in_c <= NARROW_CMAX; every element read below
-                // is written here first.
-                wf.add(c * 16 + t)
-                    .write(weight(w, (c * g.out_c + o) * 16 + t));
+            // SAFETY: the 16 weights of (c, o) lie inside `w` (`conv_fits`);
+            // c < in_c <= NARROW_CMAX, and every element read below is
+            // written here first.
+            let p = w.bytes().as_ptr().add((c * g.out_c + o) * 16 * size);
+            for h in 0..2 {
+                let q = p.add(8 * h * size);
+                let v = match w.dtype() {
+                    DType::F16 => V::load_f16(q),
+                    DType::F32 => V::load_f32_bytes(q),
+                    // Integer tensors: the size checks turned them away.
+                    DType::I8 | DType::I16 | DType::I32 => V::zero(),
+                };
+                v.store(wf.add(c * 16 + 8 * h));
             }
         }
         let bias = weight(b, o);
         let mut n0 = 0;
         while n0 < iw {
             let l = 8.min(iw - n0);
-            // Lanes whose column n - 1 (left) and n + 1 (right) exist.
-            let mut left = [u32::MAX; 8];
-            let mut right = [u32::MAX; 8];
+            // The sign bit in lanes whose column n - 1 (left) or n + 1
+            // (right) is padding.
+            let mut left = [0u32; 8];
+            let mut right = [0u32; 8];
             if n0 == 0 {
-                left[0] = 0;
+                left[0] = 1 << 31;
             }
             if n0 + l == iw {
-                right[l - 1] = 0;
+                right[l - 1] = 1 << 31;
             }
             let left = V::load(left.as_ptr().cast());
             let right = V::load(right.as_ptr().cast());
@@ -147,9 +160,9 @@ unsafe fn narrow_rows<V: Lane8, const R: usize>(
                 let wk = |kx: usize| V::splat(wc.add(ky * 4 + kx));
                 // px = 0: kernel columns 1 (column n) then 3 (n - 1).
                 a[0] = a[0].add_mul(wk(1), x0);
-                a[0] = a[0].select(left, a[0].add_mul(wk(3), xm));
+                a[0] = a[0].add_mul(wk(3).or(left), xm);
                 // px = 1: kernel columns 0 (n + 1) then 2 (n).
-                a[1] = a[1].select(right, a[1].add_mul(wk(0), xp));
+                a[1] = a[1].add_mul(wk(0).or(right), xp);
                 a[1] = a[1].add_mul(wk(2), x0);
             }
         }

@@ -12,8 +12,8 @@
 
 use core::arch::x86_64::*;
 
-use crate::kernels::lane8::{lane8_kernels, Lane8};
-use crate::kernels::{IntConvFn, IntDenseFn};
+use crate::kernels::lane8::{dense_prepared_body, lane8_kernels, Lane8};
+use crate::kernels::{IntConvFn, IntDenseFn, Weights};
 
 /// Whether this CPU runs the kernels of this module.
 #[inline]
@@ -83,8 +83,8 @@ unsafe impl Lane8 for Avx {
     }
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
-    unsafe fn select(self, mask: Self, a: Self) -> Self {
-        Avx(_mm256_blendv_ps(self.0, a.0, mask.0))
+    unsafe fn or(self, bits: Self) -> Self {
+        Avx(_mm256_or_ps(self.0, bits.0))
     }
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
@@ -123,4 +123,22 @@ unsafe impl Lane8 for Avx {
     unsafe fn store(self, p: *mut f32) {
         _mm256_storeu_ps(p, self.0)
     }
+}
+
+/// The 8-lane dense layer on the weights `lane8::dense::prepare` wrote to
+/// `pre`.
+///
+/// # Safety
+///
+/// AVX2 and F16C are present, `dense_fits(w, b, x.len(), y.len())` holds
+/// and `pre` holds the prepared length of these weights, as prepared.
+#[target_feature(enable = "avx2,f16c")]
+pub(crate) unsafe fn dense_prepared(
+    w: Weights<'_>,
+    b: Weights<'_>,
+    x: &[f32],
+    y: &mut [f32],
+    pre: &[f32],
+) {
+    dense_prepared_body::<Avx>(w, b, x, y, pre)
 }

@@ -2,10 +2,18 @@
 //! registers) and AVX-512 (its own kernels on `zmm` registers, which hand
 //! the AVX2 ones what they leave). Either is chosen at compile time where
 //! the build enables its features, else at run time under `std`.
+//!
+//! Under `std` the environment variable [`CAP_VAR`] set to `avx2` keeps
+//! dispatch off AVX-512 on any CPU, so that the AVX2 kernels, what most
+//! x86-64 CPUs run, can be measured and tested on a CPU that has both.
 
 pub(crate) mod avx2;
 pub(crate) mod avx512;
+mod cap;
 pub(crate) mod int_avx2;
+pub(crate) mod prepared;
+
+pub use self::cap::{avx512_allowed, CAP_VAR};
 
 use self::avx2::Avx;
 use super::{lane8, KernelSet, PORTABLE};

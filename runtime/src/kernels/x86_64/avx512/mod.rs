@@ -41,8 +41,8 @@
 //!   weights read them reordered as `[block of 16 rows][input][row]`.
 //!
 //! Stack use of a convolution: 64 KiB of transposed weights, 8 KiB of
-//! masks and 9 KiB of row and run lists (less than the AVX2 kernels' 104
-//! KiB, which run instead where this set does not apply).
+//! masks and 9 KiB of row and run lists (the AVX2 kernels, which run
+//! instead where this set does not apply, take 72 KiB).
 
 mod conv;
 mod dense;
@@ -59,9 +59,13 @@ use super::avx2::Avx;
 use crate::format::DType;
 use crate::kernels::{conv_fits, lane8, ConvArgs, ConvGeom, Weights};
 
-/// Whether this CPU runs the kernels of this module.
+/// Whether this CPU runs the kernels of this module (and
+/// [`CAP_VAR`](super::CAP_VAR) does not keep dispatch off them).
 #[inline]
 pub(crate) fn available() -> bool {
+    if !super::avx512_allowed() {
+        return false;
+    }
     if cfg!(all(
         target_feature = "avx512f",
         target_feature = "avx512bw",
