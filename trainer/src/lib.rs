@@ -12,6 +12,7 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod grid;
+pub mod import;
 pub mod losses;
 pub mod models;
 pub mod ops;

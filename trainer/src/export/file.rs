@@ -122,17 +122,7 @@ pub fn export_gan(
         opts.check_latents
     };
     let (max_abs_error, psnr_db) = compare(gan, &bytes, count)?;
-    let tol = Tolerance::for_dtype(opts.dtype);
-    if !(max_abs_error <= tol.max_abs_error && psnr_db >= tol.min_psnr_db) {
-        return Err(Error::ExportMismatch {
-            max_abs_error,
-            psnr_db,
-            limit: format!(
-                "max abs error <= {} and PSNR >= {} dB",
-                tol.max_abs_error, tol.min_psnr_db
-            ),
-        });
-    }
+    Tolerance::for_dtype(opts.dtype).check(max_abs_error, psnr_db)?;
     if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }

@@ -9,6 +9,7 @@ mod check;
 mod command;
 mod file;
 
+pub use check::{check_inputs, runtime_outputs};
 pub use check::{compare, error_stats, Tolerance, CHECK_LATENTS, CHECK_SEED};
 pub use command::{run, ExportArgs};
 pub use file::{build_bytes, export_gan, export_run, ExportOptions, ExportReport};
