@@ -124,10 +124,23 @@ fn parse_step(text: &str) -> std::result::Result<Step, String> {
     let mut words = text.split_whitespace();
     let kind = words.next().unwrap_or_default();
     let rest: Vec<&str> = words.collect();
-    let keyed = matches!(
-        kind,
-        "embed" | "dense" | "conv2d" | "conv_transpose2d" | "batchnorm"
-    );
+    const KEYED: [&str; 5] = ["embed", "dense", "conv2d", "conv_transpose2d", "batchnorm"];
+    const PLAIN: [&str; 6] = [
+        "reshape",
+        "upsample",
+        "relu",
+        "leaky_relu",
+        "tanh",
+        "sigmoid",
+    ];
+    let keyed = KEYED.contains(&kind);
+    if !keyed && !PLAIN.contains(&kind) {
+        return Err(format!(
+            "unknown step `{kind}` ({}, {})",
+            KEYED.join(", "),
+            PLAIN.join(", ")
+        ));
+    }
     let (key, params) = match (keyed, rest.split_first()) {
         (true, Some((key, params))) if !key.contains('=') => (key.to_string(), params),
         (true, _) => {
@@ -170,10 +183,8 @@ fn parse_step(text: &str) -> std::result::Result<Step, String> {
             slope: p.finite("slope", 0.01)?,
         },
         "tanh" => Step::Tanh,
-        "sigmoid" => Step::Sigmoid,
-        _ => return Err(format!(
-            "unknown step `{kind}` (dense, conv2d, conv_transpose2d, batchnorm, embed, reshape, upsample, relu, leaky_relu, tanh, sigmoid)"
-        )),
+        // The last kind of PLAIN.
+        _ => Step::Sigmoid,
     };
     p.finish(kind)?;
     Ok(step)
