@@ -455,3 +455,52 @@ fn the_command_writes_once_and_reports_in_one_line() {
     let (code, _, stderr) = trainer(&["import", src.to_str().unwrap(), "--image-shape", "1,x,2"]);
     assert_eq!((code, stderr.lines().count()), (2, 1), "{stderr}");
 }
+
+#[test]
+fn a_conditional_generator_is_held_to_reference_images_with_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = tiny_trainer(Arch::Dcgan, true);
+    for _ in 0..3 {
+        t.train_step().unwrap();
+    }
+    let d = t.gan.spec.latent_dim;
+    let file = dir.path().join("cond.safetensors");
+    candle_core::safetensors::save(&state_dict(&t.gan, str::to_string), &file).unwrap();
+    // Candle's images of the trainer's network stand in for PyTorch's.
+    let (z, classes) = check_inputs(d, 10, CHECK_LATENTS);
+    let images =
+        Tensor::from_slice(&candle_images(&t.gan), (CHECK_LATENTS, 784), &Device::Cpu).unwrap();
+    let reference = |labels: Vec<i64>| {
+        let path = dir.path().join("reference.safetensors");
+        let tensors = HashMap::from([
+            (
+                "z".to_string(),
+                Tensor::from_slice(&z, (CHECK_LATENTS, d), &Device::Cpu).unwrap(),
+            ),
+            ("images".to_string(), images.clone()),
+            (
+                "labels".to_string(),
+                Tensor::new(labels, &Device::Cpu).unwrap(),
+            ),
+        ]);
+        candle_core::safetensors::save(&tensors, &path).unwrap();
+        path
+    };
+    let labels: Vec<i64> = classes.iter().map(|&c| i64::from(c)).collect();
+    // f32: a few training steps leave the class a small (but, in f32, far too large) effect.
+    let mut opts = options(&dir.path().join("out.safetensors"), ExportDtype::F32);
+    opts.against = Some(reference(labels.clone()));
+    let (r, _) = import(&file, &auto(), None, &opts).unwrap();
+    assert_eq!(r.against.unwrap().2, CHECK_LATENTS);
+    // Other labels give other images; a label beyond the classes is refused.
+    opts.force = true;
+    let shifted = labels.iter().map(|c| (c + 1) % 10).collect();
+    opts.against = Some(reference(shifted));
+    let err = import(&file, &auto(), None, &opts).unwrap_err().to_string();
+    assert!(err.contains("differ from"), "{err}");
+    let mut bad = labels;
+    bad[3] = 10;
+    opts.against = Some(reference(bad));
+    let err = import(&file, &auto(), None, &opts).unwrap_err().to_string();
+    assert!(err.ends_with("label 10 is not a class of 0..10"), "{err}");
+}

@@ -8,7 +8,7 @@ use candle_core::{Device, Tensor, Var};
 use runtime::format::{DType, LayerSpec};
 use runtime::Generator;
 
-use super::network::{Layer, Network};
+use super::network::{Layer, Network, Norm};
 use super::{against, reference};
 use crate::error::{Error, Result};
 use crate::export::{
@@ -61,40 +61,44 @@ pub fn fold(net: &Network) -> Result<Vec<ExportedLayer>> {
                     bias: bias.as_ref().map(|b| b.to_vec1::<f32>()).transpose()?,
                 });
             }
-            Layer::BatchNorm(n) => {
-                let target = &mut out[index[n.into]];
-                let (units, outer) = match target.spec {
-                    LayerSpec::Dense { out_features, .. } => (out_features, 1),
-                    LayerSpec::Conv2d { out_channels, .. } => (out_channels, 1),
-                    LayerSpec::ConvTranspose2d {
-                        in_channels,
-                        out_channels,
-                        ..
-                    } => (out_channels, in_channels),
-                    _ => unreachable!("batch norms only fold into dense and convolution layers"),
-                };
-                let bn = BatchNorm {
-                    gamma: Var::from_tensor(&n.gamma)?,
-                    beta: Var::from_tensor(&n.beta)?,
-                    running_mean: Var::from_tensor(&n.mean)?,
-                    running_var: Var::from_tensor(&n.var)?,
-                    eps: n.eps,
-                    momentum: 0.1,
-                };
-                let (w, b) = (target.weight.take(), target.bias.take());
-                let (w, b) = bn.fold(
-                    w.unwrap_or_default(),
-                    b.unwrap_or_default(),
-                    units,
-                    outer,
-                    n.per_channel,
-                )?;
-                (target.weight, target.bias) = (Some(w), Some(b));
-            }
+            Layer::BatchNorm(n) => fold_norm(&mut out[index[n.into]], n)?,
             Layer::Plain(spec) => out.push((*spec).into()),
         }
     }
     Ok(out)
+}
+
+/// Folds batch norm `n` into `target`, the layer it follows, with the exporter's own arithmetic
+/// ([`BatchNorm::fold`]).
+fn fold_norm(target: &mut ExportedLayer, n: &Norm) -> Result<()> {
+    let (units, outer) = match target.spec {
+        LayerSpec::Dense { out_features, .. } => (out_features, 1),
+        LayerSpec::Conv2d { out_channels, .. } => (out_channels, 1),
+        LayerSpec::ConvTranspose2d {
+            in_channels,
+            out_channels,
+            ..
+        } => (out_channels, in_channels),
+        _ => unreachable!("batch norms only fold into dense and convolution layers"),
+    };
+    let bn = BatchNorm {
+        gamma: Var::from_tensor(&n.gamma)?,
+        beta: Var::from_tensor(&n.beta)?,
+        running_mean: Var::from_tensor(&n.mean)?,
+        running_var: Var::from_tensor(&n.var)?,
+        eps: n.eps,
+        momentum: 0.1,
+    };
+    let (w, b) = (target.weight.take(), target.bias.take());
+    let (w, b) = bn.fold(
+        w.unwrap_or_default(),
+        b.unwrap_or_default(),
+        units,
+        outer,
+        n.per_channel,
+    )?;
+    (target.weight, target.bias) = (Some(w), Some(b));
+    Ok(())
 }
 
 /// The file's bytes for `dtype`, from the folded layers (already loaded once by the runtime's
