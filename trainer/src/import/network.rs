@@ -152,17 +152,7 @@ impl Walk<'_> {
                 }
                 self.reshape(*c, *h, *w)
             }
-            Step::Upsample { scale } => {
-                let (c, h, w) = image(act, &chain)?;
-                self.act = Some(Activation::Image {
-                    c,
-                    h: h.saturating_mul(*scale),
-                    w: w.saturating_mul(*scale),
-                });
-                self.layers
-                    .push(Layer::Plain(LayerSpec::UpsampleNearest { scale: *scale }));
-                Ok(())
-            }
+            Step::Upsample { scale } => self.upsample(*scale, image(act, &chain)?),
             Step::Relu => self.plain(LayerSpec::Relu),
             Step::LeakyRelu { slope } => self.plain(LayerSpec::LeakyRelu { slope: *slope }),
             Step::Tanh => self.plain(LayerSpec::Tanh),
@@ -326,6 +316,19 @@ impl Walk<'_> {
         self.act = Some(Activation::Image { c, h, w });
         self.layers
             .push(Layer::Plain(LayerSpec::Reshape { c, h, w }));
+        Ok(())
+    }
+
+    /// Nearest-neighbour upsampling keeps each value's channel, so a batch norm after it still
+    /// folds into the layer before.
+    fn upsample(&mut self, scale: usize, (c, h, w): (usize, usize, usize)) -> Result<()> {
+        self.act = Some(Activation::Image {
+            c,
+            h: h.saturating_mul(scale),
+            w: w.saturating_mul(scale),
+        });
+        self.layers
+            .push(Layer::Plain(LayerSpec::UpsampleNearest { scale }));
         Ok(())
     }
 
