@@ -443,6 +443,21 @@ fn the_command_writes_once_and_reports_in_one_line() {
     let (code, _, stderr) = trainer(&args);
     assert_eq!(code, 1);
     assert!(stderr.contains("already exists"), "{stderr}");
+    let list = dir.path().join("dcgan.layers");
+    std::fs::write(&list, DCGAN_PY).unwrap();
+    let dcgan = fixture("dcgan_tiny.pt");
+    let (code, stdout, stderr) = trainer(&[
+        "import",
+        dcgan.to_str().unwrap(),
+        "--layers-file",
+        list.to_str().unwrap(),
+        "--out",
+        dir.path().join("d.safetensors").to_str().unwrap(),
+        "--no-samples",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("architecture       layers"), "{stdout}");
+    assert!(!dir.path().join("d.png").exists());
     let (code, _, stderr) = trainer(&[
         "import",
         src.to_str().unwrap(),
