@@ -202,7 +202,7 @@ impl std::fmt::Display for Error {
             ),
             Error::UnusedTensors { keys } => write!(
                 f,
-                "the state dict holds tensors the architecture does not use: {} (choose another --arch, or list the layers with --layers)",
+                "the state dict holds tensors the architecture does not use: {} (another --arch or layer list may fit)",
                 keys.join(", ")
             ),
             Error::UnfoldableBatchNorm { key, after } => write!(
