@@ -87,6 +87,43 @@ pub enum Error {
     NonFiniteOutput { image: usize },
     /// A run directory another process is training in.
     Locked { path: PathBuf },
+    /// A file that cannot be read as a PyTorch state dict (pickle or safetensors).
+    StateDict { path: PathBuf, reason: String },
+    /// A tensor the architecture needs is not in the state dict.
+    MissingTensor { key: String, role: String },
+    /// A state-dict tensor whose shape does not fit the architecture.
+    TensorShape {
+        key: String,
+        expected: String,
+        found: Vec<usize>,
+    },
+    /// A state-dict tensor that holds integers where weights are expected.
+    TensorDtype { key: String, found: String },
+    /// NaN or infinity in a state-dict tensor.
+    NonFiniteTensor { key: String },
+    /// A batch norm whose `running_var + eps` is not positive in some channel.
+    BadVariance { key: String, channel: usize },
+    /// State-dict tensors that the architecture does not use.
+    UnusedTensors { keys: Vec<String> },
+    /// A batch norm that no preceding layer can absorb.
+    UnfoldableBatchNorm { key: String, after: String },
+    /// A line of a user's layer list that cannot be used.
+    LayerList { line: usize, reason: String },
+    /// A step of a layer list that cannot take the previous step's output.
+    LayerChain { step: String, reason: String },
+    /// A state dict that none of the known architectures matches.
+    UnknownArchitecture { keys: Vec<String> },
+    /// An output whose image shape cannot be told, or contradicts `--image-shape`.
+    ImageShape { outputs: usize, reason: String },
+    /// A file of reference images (`--against`) that cannot be used.
+    ReferenceFile { path: PathBuf, reason: String },
+    /// The runtime's images differ from a reference file's (PyTorch's) beyond the tolerance.
+    ReferenceMismatch {
+        path: PathBuf,
+        max_abs_error: f32,
+        psnr_db: f64,
+        limit: String,
+    },
 }
 
 impl Error {
@@ -185,6 +222,46 @@ impl std::fmt::Display for Error {
             Error::Locked { path } => write!(
                 f,
                 "run {} is in use by another trainer process; wait for it to finish",
+                path.display()
+            ),
+            Error::StateDict { path, reason } => {
+                write!(f, "{}: not a readable PyTorch state dict: {reason}", path.display())
+            }
+            Error::MissingTensor { key, role } => write!(f, "the state dict has no `{key}` ({role})"),
+            Error::TensorShape { key, expected, found } => {
+                write!(f, "`{key}` has shape {found:?}, expected {expected}")
+            }
+            Error::TensorDtype { key, found } => {
+                write!(f, "`{key}` holds {found} values, expected floating-point weights")
+            }
+            Error::NonFiniteTensor { key } => write!(f, "`{key}` contains NaN or infinity"),
+            Error::BadVariance { key, channel } => write!(
+                f,
+                "`{key}`: running_var + eps is not positive in channel {channel}"
+            ),
+            Error::UnusedTensors { keys } => write!(
+                f,
+                "the state dict holds tensors the architecture does not use: {} (another --arch or layer list may fit)",
+                keys.join(", ")
+            ),
+            Error::UnfoldableBatchNorm { key, after } => write!(
+                f,
+                "batch norm `{key}` follows {after}: only a dense or convolution layer (with reshapes or upsampling between) can absorb it"
+            ),
+            Error::LayerList { line, reason } => write!(f, "layer list, line {line}: {reason}"),
+            Error::LayerChain { step, reason } => write!(f, "`{step}`: {reason}"),
+            Error::UnknownArchitecture { keys } => write!(
+                f,
+                "no known architecture has these keys ({}); pass --arch, or list the layers with --layers",
+                keys.join(", ")
+            ),
+            Error::ImageShape { outputs, reason } => {
+                write!(f, "the generator's {outputs} outputs: {reason}")
+            }
+            Error::ReferenceFile { path, reason } => write!(f, "{}: {reason}", path.display()),
+            Error::ReferenceMismatch { path, max_abs_error, psnr_db, limit } => write!(
+                f,
+                "the runtime's images differ from {} (max abs error {max_abs_error:.3e}, PSNR {psnr_db:.1} dB; required {limit}); nothing written",
                 path.display()
             ),
         }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod grid;
+pub mod import;
 pub mod interrupt;
 pub mod losses;
 pub mod models;

@@ -18,6 +18,8 @@ enum Command {
     Train(Box<trainer::config::TrainArgs>),
     /// Export a run's generator as a model file, verified against the runtime.
     Export(trainer::export::ExportArgs),
+    /// Import a generator trained in PyTorch (its state dict) as a model file, verified.
+    Import(trainer::import::ImportArgs),
     /// Draw images from an exported model file with the runtime.
     Sample(trainer::sample::SampleArgs),
     /// Print training throughput (images/s) of each architecture on this machine.
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(a) => trainer::train::run(&a).map(|_| ()),
         Command::Export(a) => trainer::export::run(&a),
+        Command::Import(a) => trainer::import::run(&a),
         Command::Sample(a) => trainer::sample::run(&a),
         Command::Bench(a) => trainer::bench::run(&a),
         Command::Classifier(a) => trainer::eval::run_classifier(&a),

@@ -7,7 +7,7 @@ use runtime::rng::LatentRng;
 use runtime::Generator;
 
 use super::{model_error, ExportDtype};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::models::Gan;
 
 /// Latents compared between candle and the runtime on every export.
@@ -44,6 +44,22 @@ impl Tolerance {
             },
         }
     }
+
+    /// `Ok` when a file's (max abs error, PSNR) are within these limits, else
+    /// [`Error::ExportMismatch`]: a NaN error fails.
+    pub fn check(&self, max_abs_error: f32, psnr_db: f64) -> Result<()> {
+        if max_abs_error <= self.max_abs_error && psnr_db >= self.min_psnr_db {
+            return Ok(());
+        }
+        Err(Error::ExportMismatch {
+            max_abs_error,
+            psnr_db,
+            limit: format!(
+                "max abs error <= {} and PSNR >= {} dB",
+                self.max_abs_error, self.min_psnr_db
+            ),
+        })
+    }
 }
 
 /// Runs the file with the runtime and candle's generator in evaluation mode on the same fixed
@@ -51,12 +67,7 @@ impl Tolerance {
 pub fn compare(gan: &Gan, bytes: &[u8], count: usize) -> Result<(f32, f64)> {
     let gen = Generator::load(bytes).map_err(|e| model_error("(export)", e))?;
     let s = &gan.spec;
-    let mut rng = LatentRng::new(CHECK_SEED);
-    let mut z = vec![0f32; count * s.latent_dim];
-    rng.fill_normal(&mut z);
-    let classes: Vec<u32> = (0..count)
-        .map(|i| (i % s.num_classes.max(1)) as u32)
-        .collect();
+    let (z, classes) = check_inputs(s.latent_dim, s.num_classes, count);
     let device = gan.g_params.device();
     let zt = Tensor::from_slice(&z, (count, s.latent_dim), device)?;
     let lt = Tensor::from_slice(&classes, count, device)?;
@@ -65,20 +76,43 @@ pub fn compare(gan: &Gan, bytes: &[u8], count: usize) -> Result<(f32, f64)> {
         .forward_t(&zt, s.conditional().then_some(&lt), false)?
         .flatten_all()?
         .to_vec1::<f32>()?;
-    let n = gen.output_len();
+    let got = runtime_outputs(&gen, &z, &classes).map_err(|e| model_error("(export)", e))?;
+    Ok(error_stats(&want, &got, gen.output_activation()))
+}
+
+/// The inputs every check uses: `count` latents of `latent_dim` values from [`CHECK_SEED`],
+/// one after the other, and a class for each (cycling through `num_classes`; all 0 when
+/// unconditional).
+pub fn check_inputs(latent_dim: usize, num_classes: usize, count: usize) -> (Vec<f32>, Vec<u32>) {
+    let mut rng = LatentRng::new(CHECK_SEED);
+    let mut z = vec![0f32; count * latent_dim];
+    rng.fill_normal(&mut z);
+    let classes = (0..count)
+        .map(|i| (i % num_classes.max(1)) as u32)
+        .collect();
+    (z, classes)
+}
+
+/// The runtime's images for the latents `z` (one after the other) and their `classes` (ignored
+/// by an unconditional generator), one after the other.
+pub fn runtime_outputs(
+    gen: &Generator<'_>,
+    z: &[f32],
+    classes: &[u32],
+) -> std::result::Result<Vec<f32>, runtime::Error> {
+    let (d, n) = (gen.latent_dim(), gen.output_len());
     let mut scratch = vec![0f32; gen.scratch_len()];
-    let mut got = vec![0f32; count * n];
-    for i in 0..count {
-        let class = s.conditional().then_some(classes[i] as usize);
+    let mut got = vec![0f32; classes.len() * n];
+    for (i, &class) in classes.iter().enumerate() {
+        let class = (gen.num_classes() > 0).then_some(class as usize);
         gen.generate(
-            &z[i * s.latent_dim..(i + 1) * s.latent_dim],
+            &z[i * d..(i + 1) * d],
             class,
             &mut scratch,
             &mut got[i * n..(i + 1) * n],
-        )
-        .map_err(|e| model_error("(export)", e))?;
+        )?;
     }
-    Ok(error_stats(&want, &got, gen.output_activation()))
+    Ok(got)
 }
 
 /// Max abs error and PSNR of `got` against `want`; the peak is the output range (2 for tanh, 1

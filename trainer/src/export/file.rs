@@ -1,7 +1,7 @@
 //! The model file: the generator's layers and provenance written through the runtime's own
 //! writer, and written to disk only once [`super::compare`] has accepted it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use runtime::format::DType;
 use runtime::quantize::{quantize, Calibration, QuantReport};
@@ -91,11 +91,18 @@ pub fn build_file(
     if dtype != ExportDtype::I8 {
         return Ok((float, None));
     }
-    let gen = Generator::load(&float).map_err(|e| model_error("(export)", e))?;
+    let (bytes, report) = quantized(&float)?;
+    Ok((bytes, Some(report)))
+}
+
+/// The integer file of an f32 file's generator, by the runtime's calibrating quantiser (its
+/// provenance carried over): `export --dtype i8` and `import --dtype i8`.
+pub fn quantized(float: &[u8]) -> Result<(Vec<u8>, QuantReport)> {
+    let gen = Generator::load(float).map_err(|e| model_error("(export)", e))?;
     let (builder, report) =
         quantize(&gen, Calibration::default()).map_err(|e| model_error("(export)", e))?;
     let bytes = builder.build().map_err(|e| model_error("(export)", e))?;
-    Ok((bytes, Some(report)))
+    Ok((bytes, report))
 }
 
 /// The float file: f16, or f32 (which an integer file is quantised from).
@@ -155,17 +162,7 @@ pub fn export_gan(
         opts.check_latents
     };
     let (max_abs_error, psnr_db) = compare(gan, &bytes, count)?;
-    let tol = Tolerance::for_dtype(opts.dtype);
-    if !(max_abs_error <= tol.max_abs_error && psnr_db >= tol.min_psnr_db) {
-        return Err(Error::ExportMismatch {
-            max_abs_error,
-            psnr_db,
-            limit: format!(
-                "max abs error <= {} and PSNR >= {} dB",
-                tol.max_abs_error, tol.min_psnr_db
-            ),
-        });
-    }
+    Tolerance::for_dtype(opts.dtype).check(max_abs_error, psnr_db)?;
     if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -181,24 +178,23 @@ pub fn export_gan(
         checked_latents: count,
         quantization,
     };
-    let mut model = OutputFile::create(&out)?;
-    model.write_bytes(&bytes)?;
-    let mut files = vec![model];
-    // The picture the board would draw, made by the runtime from the file's own bytes. Both files
-    // are complete before either is renamed into place: a failure leaves neither.
-    if !opts.no_samples {
-        let png = out.with_extension("png");
-        files.push(crate::sample::render(
-            &gen,
-            &png,
-            crate::sample::SampleFormat::Png,
-            0,
-            None,
-            None,
-        )?);
-    }
-    output_file::commit_all(files)?;
+    write_model(&out, &bytes, &gen, !opts.no_samples)?;
     Ok(report)
+}
+
+/// Writes a model file and (with `samples`) its sample grid `<out>.png`, made by the runtime from
+/// the file's own bytes: the picture the board would draw. Both files are complete before either
+/// is renamed into place: a failure leaves neither.
+pub fn write_model(out: &Path, bytes: &[u8], gen: &Generator<'_>, samples: bool) -> Result<()> {
+    let mut model = OutputFile::create(out)?;
+    model.write_bytes(bytes)?;
+    let mut files = vec![model];
+    if samples {
+        let png = out.with_extension("png");
+        let format = crate::sample::SampleFormat::Png;
+        files.push(crate::sample::render(gen, &png, format, 0, None, None)?);
+    }
+    output_file::commit_all(files)
 }
 
 /// Exports `gan` (trained to `step` under `cfg`, when known) and prints what was written: the

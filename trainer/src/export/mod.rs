@@ -9,10 +9,12 @@ mod check;
 mod command;
 mod file;
 
+pub use check::{check_inputs, runtime_outputs};
 pub use check::{compare, error_stats, Tolerance, CHECK_LATENTS, CHECK_SEED};
 pub use command::{run, ExportArgs};
 pub use file::{
-    build_bytes, build_file, default_out, export_gan, export_run, ExportOptions, ExportReport,
+    build_bytes, build_file, default_out, export_gan, export_run, quantized, write_model,
+    ExportOptions, ExportReport,
 };
 
 use std::path::PathBuf;
