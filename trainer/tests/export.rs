@@ -16,12 +16,12 @@ fn exported_generators_match_candle() {
             for _ in 0..3 {
                 t.train_step().unwrap();
             }
-            for dtype in [ExportDtype::F16, ExportDtype::F32] {
+            for dtype in [ExportDtype::F16, ExportDtype::F32, ExportDtype::I8] {
                 let out = dir
                     .path()
                     .join(format!("{arch}-{cond}-{dtype:?}.safetensors"));
                 // One picture per architecture is enough to prove the path.
-                let no_samples = cond || dtype == ExportDtype::F32;
+                let no_samples = cond || dtype != ExportDtype::F16;
                 let opts = ExportOptions {
                     out: Some(out.clone()),
                     dtype,
@@ -41,6 +41,11 @@ fn exported_generators_match_candle() {
                 assert_eq!(g.metadata("provenance.arch"), Some(arch.name()));
                 assert_eq!(g.metadata("provenance.steps"), Some("3"));
                 assert_eq!(g.metadata("provenance.batchnorm"), Some("folded"));
+                // An integer file is version 2, records its quantisation and says what it chose.
+                let integer = dtype == ExportDtype::I8;
+                assert_eq!(g.is_integer(), integer);
+                assert_eq!(g.metadata("provenance.quantization").is_some(), integer);
+                assert_eq!(r.quantization.is_some(), integer);
                 assert_eq!(out.with_extension("png").is_file(), !no_samples);
                 // Refuses to replace it silently.
                 let again = t.export(&opts).err().unwrap().to_string();
