@@ -1,6 +1,7 @@
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 //! Runs GAN generators stored as microgan generator files (f16 safetensors,
-//! see `docs/model-format.md`) anywhere from a Cortex-M0+ to a host.
+//! or int8 ones in format version 2; see `docs/model-format.md`) anywhere
+//! from a Cortex-M0+ to a host.
 //!
 //! The crate is `no_std` and never allocates: a program keeps the file in a
 //! byte slice (`include_bytes!` in flash, or read from disk), loads it once
@@ -47,6 +48,19 @@
 //! tests). Rust never contracts `a * b + c` into an FMA on its own, and the
 //! crate uses no `mul_add`.
 //!
+//! # Integer generators (format version 2)
+//!
+//! A version-2 file holds int8 weights with a scale per output channel and
+//! computes on int16 activations: [`Generator::generate`] takes the same
+//! buffers (the int16 activations sit two to an f32 slot of `scratch`, so
+//! [`Generator::scratch_len`] is half a float generator's), quantises the
+//! latent once, runs every layer in integers (exact 32-bit sums, then the
+//! requantisation of [`kernels::requant_params`]) and converts the output
+//! exactly to f32. Integer sums are exact, so the integer kernels may add
+//! in any order and still agree bit for bit on every target.
+//! [`Generator::format_version`] tells the two apart; `runtime/footprint`
+//! with its `integer` feature checks the integer path on QEMU.
+//!
 //! # Footprint on a Cortex-M0+
 //!
 //! `runtime/footprint` is a minimal thumbv6m-none-eabi firmware that embeds a
@@ -59,13 +73,13 @@
 //!
 //! | build | flash (text) |
 //! |---|---|
-//! | load + latents + generate + grey + dithering | 35,304 bytes |
-//! | load and validate only | 21,164 bytes |
+//! | load + latents + generate + grey + dithering | 42,072 bytes (32,216 before format version 2) |
+//! | load and validate only | 24,040 bytes (19,564 before) |
 //!
 //! The figures include what the runtime pulls in: compiler builtins (about
 //! 4 KB: software floating point, `memcpy`, division), `libm` (1 KB) and
 //! `core::fmt` for error values (2 KB). A
-//! loaded [`Generator`] takes 5,448 bytes of RAM on this target; loading uses
+//! loaded [`Generator`] takes 6,736 bytes of RAM on this target; loading uses
 //! about 1 KB of stack more; generating needs only the caller's buffers.
 //!
 //! ```text

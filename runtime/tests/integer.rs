@@ -237,3 +237,18 @@ fn safetensors_reads_version_2_files() {
         assert_eq!(total, g.param_count());
     }
 }
+
+#[test]
+fn prepared_integer_generators_generate_the_same_bits() {
+    let file = conv_embed().build_integer();
+    let g = Generator::load(&file).unwrap();
+    assert_eq!(g.prepared_len(), 0);
+    let mut buf = vec![0.0; g.prepared_len()];
+    let p = g.prepare(&mut buf).unwrap();
+    let z: Vec<f32> = (0..g.latent_dim()).map(|i| i as f32 * 0.3 - 0.8).collect();
+    let (mut s1, mut s2) = (vec![0.0; g.scratch_len()], vec![0.0; g.scratch_len()]);
+    let (mut a, mut b) = (vec![0.0; g.output_len()], vec![1.0; g.output_len()]);
+    g.generate(&z, Some(3), &mut s1, &mut a).unwrap();
+    p.generate(&z, Some(3), &mut s2, &mut b).unwrap();
+    assert_eq!(a, b);
+}

@@ -37,6 +37,10 @@
 //!   set (module `taps`).
 //! - [`cortex_m`]: the Cortex-M4F assembly and the Cortex-M0+ dense kernel.
 //! - [`f16`](mod@f16): the exact f16 conversion the fast kernels share.
+//! - [`integer`]: version 2's integer arithmetic (requantisation, the
+//!   latent's quantisation) and its plain and portable kernels; every set
+//!   carries integer kernels too (`int_dense`, `int_conv2d`,
+//!   `int_conv_transpose2d`), whose sums are exact in any order.
 //!
 //! The fast kernels reorder loops across outputs, rows and tiles, and the
 //! vector ones run across outputs (8 or 16 output channels or pixels per

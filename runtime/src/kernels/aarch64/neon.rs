@@ -37,12 +37,12 @@ pub(crate) struct Neon(float32x4_t, float32x4_t);
 // SAFETY: every method needs NEON, which the entry points of `lane8`
 // establish with `available()` before calling in.
 unsafe impl Lane8 for Neon {
-    #[inline]
     // NEON is baseline on AArch64: plain Rust compiles to it (the dense
     // row as `SMLAL`, the blocked convolutions 16 channels at a time).
     const INT_DENSE: IntDenseFn = integer::portable::dense;
     const INT_CONV2D: IntConvFn = integer::blocked::conv2d;
     const INT_CONV_TRANSPOSE2D: IntConvFn = integer::blocked::conv_transpose2d;
+    #[inline]
     fn available() -> bool {
         available()
     }

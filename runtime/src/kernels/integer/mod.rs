@@ -1,7 +1,7 @@
 //! The integer arithmetic of version-2 (integer) generators: the
 //! requantisation of a 32-bit sum to an int16 activation, the quantisation
 //! of the latent, the weights an integer layer reads ([`IntParams`]), and
-//! the integer kernels of dense and convolution layers: [`reference`] (the
+//! the integer kernels of dense and convolution layers: [`reference`](mod@reference) (the
 //! plain ones, which define the result) and [`portable`] (vectorisable).
 //!
 //! Integer sums are exact, so unlike the float kernels these may add in
@@ -35,7 +35,8 @@ impl Requant {
     const ZERO: Requant = Requant { m: 0, sh: 1 };
 
     /// The channel of weight scale `scale` from `f_in` to `f_out` fraction
-    /// bits, or [`Requant::ZERO`] if [`requant_params`] rejects it.
+    /// bits, or one that maps every sum to 0 if [`requant_params`] rejects
+    /// it.
     #[inline]
     pub fn new(scale: f32, f_in: u32, f_out: u32) -> Requant {
         match requant_params(scale, f_in, f_out) {
