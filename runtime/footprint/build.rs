@@ -104,7 +104,7 @@ fn layers() -> (&'static [L], ModelBuilder) {
 
 /// The model file: [`layers`] with reproducible weights in -0.1..0.1, stored
 /// as F16 (F32 with the `f32-weights` feature), or with the `integer`
-/// feature quantised to a version-2 file (`runtime::reference::quantize`).
+/// feature quantised to a version-2 file (`runtime::quantize`, as the exporter does).
 fn model() -> Vec<u8> {
     let (layers, mut b) = layers();
     b.dtype(if feature("F32_WEIGHTS") {
@@ -112,7 +112,6 @@ fn model() -> Vec<u8> {
     } else {
         DType::F16
     });
-    let mut float_layers = Vec::new();
     let mut seed = 1u32;
     for &spec in layers {
         let mut values = |role| {
@@ -126,14 +125,14 @@ fn model() -> Vec<u8> {
             })
         };
         let (w, bias) = (values(TensorRole::Weight), values(TensorRole::Bias));
-        float_layers.push((spec, w.clone(), bias.clone()));
         b.layer(spec, w, bias);
     }
     if feature("INTEGER") {
         let probe = b.build().expect("the footprint model builds");
         let g = runtime::Generator::load(&probe).expect("the footprint model loads");
-        let (latent, classes, output) = (g.latent_dim(), g.num_classes(), g.output_shape());
-        return runtime::reference::quantize(&float_layers, latent, classes, output, 10)
+        let (quantised, _) = runtime::quantize::quantize(&g, Default::default())
+            .expect("the footprint model quantises");
+        return quantised
             .build()
             .expect("the quantised footprint model builds");
     }

@@ -56,7 +56,7 @@ fn build(
             }
             b
         }
-        None => runtime::reference::quantize(&layers, latent, classes, out, 10),
+        None => runtime::reference::quantize(&layers, latent, classes, out)?,
     };
     b.provenance("seed", "7");
     b.build()

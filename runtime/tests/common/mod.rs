@@ -98,13 +98,8 @@ impl Spec {
     /// A version-2 builder of this spec, quantised plainly (see
     /// `runtime::reference::quantize`).
     pub fn integer_builder(&self) -> ModelBuilder {
-        runtime::reference::quantize(
-            &self.layers,
-            self.latent_dim,
-            self.num_classes,
-            self.output,
-            11,
-        )
+        runtime::reference::quantize(&self.layers, self.latent_dim, self.num_classes, self.output)
+            .expect("test model quantises")
     }
 
     pub fn build_integer(&self) -> Vec<u8> {
