@@ -66,11 +66,17 @@ fn pytorch_files_reproduce_pytorchs_images() {
         ),
     ];
     for (file, reference, arch) in cases {
-        for (dtype, limit) in [(ExportDtype::F16, 5e-3), (ExportDtype::F32, 1e-6)] {
+        // An integer file is held to PyTorch's images within the i8 tolerance's 0.25.
+        let dtypes = [
+            (ExportDtype::F16, 5e-3),
+            (ExportDtype::F32, 1e-6),
+            (ExportDtype::I8, 0.25),
+        ];
+        for (dtype, limit) in dtypes {
             let out = dir.path().join(format!("{file}-{dtype:?}.safetensors"));
             let mut opts = options(&out, dtype);
             opts.against = Some(fixture(reference));
-            opts.no_samples = dtype == ExportDtype::F32;
+            opts.no_samples = dtype != ExportDtype::F16;
             let (r, name) = import(&fixture(file), &auto(), None, &opts).unwrap();
             assert_eq!(name, arch);
             let (max_abs, _, n) = r.against.unwrap();
@@ -81,6 +87,7 @@ fn pytorch_files_reproduce_pytorchs_images() {
             assert_eq!(g.metadata("provenance.source"), Some(file));
             assert_eq!(g.metadata("provenance.arch"), Some(arch));
             assert_eq!(g.metadata("provenance.batchnorm"), Some("folded"));
+            assert_eq!(g.is_integer(), dtype == ExportDtype::I8);
             assert_eq!(out.with_extension("png").is_file(), !opts.no_samples);
         }
     }
