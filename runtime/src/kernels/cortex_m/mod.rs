@@ -45,9 +45,13 @@
 //! loop: 2.4 (aligned) to 3.1 per MAC, plus about 40 per row.
 
 mod conv_transpose;
+mod dsp;
 mod m0plus;
+mod m0plus_int;
 #[cfg(cortex_m_fpu)]
 mod m4f;
+mod m4f_int;
+mod stride2;
 
 use super::{integer, portable, ConvGeom, KernelSet, Weights};
 
@@ -57,9 +61,9 @@ pub const M4F: KernelSet = KernelSet {
     dense: m4f_dense,
     conv2d: portable::conv2d,
     conv_transpose2d: m4f_conv_transpose,
-    int_dense: integer::portable::dense,
+    int_dense: m4f_int::dense,
     int_conv2d: integer::portable::conv2d,
-    int_conv_transpose2d: integer::portable::conv_transpose2d,
+    int_conv_transpose2d: m4f_int::conv_transpose2d,
 };
 
 /// The Cortex-M0+ kernels.
@@ -68,9 +72,9 @@ pub const M0PLUS: KernelSet = KernelSet {
     dense: m0plus::dense_compact,
     conv2d: portable::conv2d,
     conv_transpose2d: portable::conv_transpose2d,
-    int_dense: integer::portable::dense,
+    int_dense: m0plus_int::dense,
     int_conv2d: integer::portable::conv2d,
-    int_conv_transpose2d: integer::portable::conv_transpose2d,
+    int_conv_transpose2d: m0plus_int::conv_transpose2d,
 };
 
 /// Dense layer: the assembly rows on a `cortex_m_fpu` target where they
