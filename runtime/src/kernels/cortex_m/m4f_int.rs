@@ -63,6 +63,40 @@ fn dot_rows<const R: usize>(w: &[i8], x: &[i16], o: usize) -> [i32; R] {
         return acc;
     };
     let quads = n / 4;
+    #[cfg(cortex_m_fpu)]
+    if R == 4 && quads > 0 {
+        let mut out = [0i32; 4];
+        let args = [0, n, 2 * n, 3 * n]
+            .map(|at| rows.as_ptr().wrapping_add(at) as u32)
+            .into_iter()
+            .chain([x.as_ptr() as u32, quads as u32]);
+        let mut a = [0u32; 6];
+        for (d, v) in a.iter_mut().zip(args) {
+            *d = v;
+        }
+        // SAFETY: each of the four rows holds `n >= 4 * quads` weights
+        // and `x` `n` values, the reads the routine makes; `out` takes
+        // four sums. AAPCS (r4-r11 saved and restored).
+        unsafe { super::m4f_int_asm::microgan_int_dot4_m4f(a.as_ptr(), out.as_mut_ptr()) };
+        acc.iter_mut().zip(out).for_each(|(a, v)| *a = v);
+    } else {
+        dot_quads(rows, x, quads, &mut acc);
+    }
+    #[cfg(not(cortex_m_fpu))]
+    dot_quads(rows, x, quads, &mut acc);
+    for i in 4 * quads..n {
+        for (r, a) in acc.iter_mut().enumerate() {
+            *a = a.wrapping_add(i32::from(rows[r * n + i]) * i32::from(x[i]));
+        }
+    }
+    acc
+}
+
+/// The first `4 * quads` products of each of the `R` rows of `rows`
+/// with `x`, added to `acc` (what the assembly does on the Cortex-M4F).
+#[cfg_attr(cortex_m_fpu, inline(never))]
+fn dot_quads<const R: usize>(rows: &[i8], x: &[i16], quads: usize, acc: &mut [i32; R]) {
+    let n = x.len();
     let (wp, xp) = (rows.as_ptr(), x.as_ptr());
     for q in 0..quads {
         // SAFETY: input `4q + 3 < n` and weight `r * n + 4q + 3 < R * n`
@@ -80,12 +114,6 @@ fn dot_rows<const R: usize>(w: &[i8], x: &[i16], o: usize) -> [i32; R] {
             *a = smlad(sxtb16_ror8(wv), x13, smlad(sxtb16(wv), x02, *a));
         }
     }
-    for i in 4 * quads..n {
-        for (r, a) in acc.iter_mut().enumerate() {
-            *a = a.wrapping_add(i32::from(rows[r * n + i]) * i32::from(x[i]));
-        }
-    }
-    acc
 }
 
 /// Integer `conv_transpose2d`: the stride-2 kernel of module `stride2`
@@ -97,104 +125,153 @@ pub(super) fn conv_transpose2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &m
     if !stride2::suits(g) {
         return portable::conv_transpose2d(p, g, x, y);
     }
+    let w = p.weights();
     for o in 0..g.out_c {
-        let (bias, rq) = (p.bias(o), p.requant(o));
+        let rq = p.requant(o);
         for oy in 0..g.out_h {
             let at = (o * g.out_h + oy) * g.out_w;
             let Some(row) = y.get_mut(at..at + g.out_w) else {
                 return;
             };
             let (taps, n_taps) = stride2::row_taps(oy, g.in_h);
-            let ctx = Row {
-                p,
-                g,
-                x,
-                o,
-                bias,
-                taps: &taps[..n_taps],
+            let mut b = Block {
+                w: [w.as_ptr(); 2],
+                x: [x.as_ptr(); 2],
+                tap_end: 4 * n_taps,
+                in_c: g.in_c,
+                w_step: g.out_c * 16,
+                x_step: 2 * g.in_h * g.in_w,
+                bias: p.bias(o),
             };
             let pairs = g.in_w - 1;
             let mut j0 = 1;
             while j0 <= pairs {
-                let n = (pairs + 1 - j0).min(3);
-                let acc = match (n, j0 == 1, j0 + n - 1 == pairs) {
-                    (3, false, false) => ctx.block::<3, false, false>(j0),
-                    (3, true, false) => ctx.block::<3, true, false>(j0),
-                    (3, false, true) => ctx.block::<3, false, true>(j0),
-                    (3, true, true) => ctx.block::<3, true, true>(j0),
-                    (2, false, false) => ctx.block::<2, false, false>(j0),
-                    (2, true, false) => ctx.block::<2, true, false>(j0),
-                    (2, false, true) => ctx.block::<2, false, true>(j0),
-                    (2, true, true) => ctx.block::<2, true, true>(j0),
-                    (_, false, false) => ctx.block::<1, false, false>(j0),
-                    (_, true, false) => ctx.block::<1, true, false>(j0),
-                    (_, false, true) => ctx.block::<1, false, true>(j0),
-                    (_, true, true) => ctx.block::<1, true, true>(j0),
-                };
-                if j0 == 1 {
+                let shape = Shape::of(j0, pairs);
+                for (t, &(ky, iy)) in taps[..n_taps].iter().enumerate() {
+                    b.w[t] = w[(o * 4 + ky) * 4..].as_ptr();
+                    b.x[t] = x[iy * g.in_w + j0 - 1..].as_ptr();
+                }
+                let acc = b.run(shape);
+                if shape.left {
                     row[0] = rq.apply(acc[0]);
                 }
-                for q in 0..n {
+                for q in 0..shape.pairs {
                     let ox = 2 * (j0 + q) - 1;
                     row[ox] = rq.apply(acc[1 + 2 * q]);
                     row[ox + 1] = rq.apply(acc[2 + 2 * q]);
                 }
-                if j0 + n - 1 == pairs {
+                if shape.right {
                     row[g.out_w - 1] = rq.apply(acc[7]);
                 }
-                j0 += n;
+                j0 += shape.pairs;
             }
         }
     }
 }
 
-/// One output row of one channel: what its blocks read.
-struct Row<'a, 'p> {
-    p: &'a IntParams<'p>,
-    g: &'a ConvGeom,
-    x: &'a [i16],
-    o: usize,
-    bias: i32,
-    taps: &'a [(usize, usize)],
+/// A block of output columns: `pairs` column pairs, with the row's first
+/// column (`left`) or last (`right`).
+#[derive(Clone, Copy)]
+struct Shape {
+    pairs: usize,
+    left: bool,
+    right: bool,
 }
 
-impl Row<'_, '_> {
-    /// The sums of the `P` column pairs from `j0` (output columns
-    /// `2 * j0 - 1 ..`): pair `q` in `[1 + 2q]` and `[2 + 2q]`, the first
-    /// column in `[0]` when `L`, the last in `[7]` when `R`.
+impl Shape {
+    /// The block from pair `j0` of `pairs`: three pairs, fewer at the end
+    /// of the row, two where three would need eight sums.
+    fn of(j0: usize, pairs: usize) -> Shape {
+        let left = j0 == 1;
+        let mut n = (pairs + 1 - j0).min(3);
+        if left && n == 3 && pairs == 3 {
+            n = 2;
+        }
+        Shape {
+            pairs: n,
+            left,
+            right: j0 + n - 1 == pairs,
+        }
+    }
+}
+
+/// What a block reads, laid out for the assembly (`#[repr(C)]`, words):
+/// for each of `tap_end / 4` taps the weights `w[0, o, ky, 0..4]` and the
+/// input `x[0, iy, j0 - 1..]`, each stepping `w_step` bytes and `x_step`
+/// bytes per input channel, and the sums' start, the bias.
+#[repr(C)]
+struct Block {
+    w: [*const i8; 2],
+    x: [*const i16; 2],
+    tap_end: usize,
+    in_c: usize,
+    w_step: usize,
+    x_step: usize,
+    bias: i32,
+}
+
+impl Block {
+    /// The block's sums: pair `q` in `[1 + 2q]` and `[2 + 2q]`, the first
+    /// column in `[0]`, the last in `[7]`. The caller keeps every read
+    /// inside the layer's tensors: the weight words `w[c, o, ky, 0..4]` and
+    /// the input words `x[c, iy, j - 1..=j]` for `1 <= j < in_w`.
     #[inline(always)]
-    fn block<const P: usize, const L: bool, const R: bool>(&self, j0: usize) -> [i32; 8] {
-        let g = self.g;
-        let mut acc = [self.bias; 8];
-        let w = self.p.weights();
-        let (w_step, x_step) = (g.out_c * 16, g.in_h * g.in_w);
-        for &(ky, iy) in self.taps {
-            // SAFETY: the caller checked `int_conv_fits`: the weights hold
-            // `in_c * out_c * 16` bytes and `x` `in_c * in_h * in_w`
-            // values; every weight word read is `w[c, o, ky, 0..4]`, every
-            // input word `x[c, iy, j - 1..=j]` with `1 <= j < in_w`.
-            unsafe {
-                let mut wp = w.as_ptr().add(self.o * 16 + ky * 4);
-                let mut xp = self.x.as_ptr().add(iy * g.in_w + j0 - 1);
-                for _ in 0..g.in_c {
-                    let wv = wp.cast::<u32>().read_unaligned();
-                    let (w02, w13) = (sxtb16(wv), sxtb16_ror8(wv));
-                    for q in 0..P {
-                        let xv = xp.add(q).cast::<u32>().read_unaligned();
-                        if L && q == 0 {
-                            acc[0] = smlabb(w13, xv, acc[0]);
-                        }
-                        acc[1 + 2 * q] = smladx(w02, xv, acc[1 + 2 * q]);
-                        acc[2 + 2 * q] = smladx(w13, xv, acc[2 + 2 * q]);
-                        if R && q == P - 1 {
-                            acc[7] = smlatt(w02, xv, acc[7]);
-                        }
-                    }
-                    wp = wp.wrapping_add(w_step);
-                    xp = xp.wrapping_add(x_step);
+    fn run(&self, s: Shape) -> [i32; 8] {
+        #[cfg(cortex_m_fpu)]
+        let acc = {
+            let mut acc = [0i32; 8];
+            use super::m4f_int_asm::*;
+            let f = match (s.pairs, s.left, s.right) {
+                (3, false, false) => microgan_ct_3_m4f,
+                (3, true, _) => microgan_ct_3l_m4f,
+                (3, false, true) => microgan_ct_3r_m4f,
+                (2, true, false) => microgan_ct_2l_m4f,
+                (2, false, _) => microgan_ct_2r_m4f,
+                (2, true, true) => microgan_ct_2lr_m4f,
+                (_, false, _) => microgan_ct_1r_m4f,
+                (_, true, _) => microgan_ct_1lr_m4f,
+            };
+            // SAFETY: `Shape::of` gives only the shapes matched here; the
+            // reads stay in the tensors (see above) and the routine writes
+            // the eight sums. AAPCS (r4-r11 saved and restored).
+            unsafe { f((self as *const Block).cast(), acc.as_mut_ptr()) };
+            acc
+        };
+        #[cfg(not(cortex_m_fpu))]
+        let acc = {
+            let mut acc = [self.bias; 8];
+            for t in 0..self.tap_end / 4 {
+                // SAFETY: see above.
+                unsafe { self.tap(t, s, &mut acc) };
+            }
+            acc
+        };
+        acc
+    }
+
+    /// What the assembly does for tap `t`.
+    ///
+    /// # Safety
+    /// The reads stay inside the tensors (see [`Block::run`]).
+    #[cfg(not(cortex_m_fpu))]
+    unsafe fn tap(&self, t: usize, s: Shape, acc: &mut [i32; 8]) {
+        let (mut wp, mut xp) = (self.w[t], self.x[t]);
+        for _ in 0..self.in_c {
+            let wv = wp.cast::<u32>().read_unaligned();
+            let (w02, w13) = (sxtb16(wv), sxtb16_ror8(wv));
+            for q in 0..s.pairs {
+                let xv = xp.add(q).cast::<u32>().read_unaligned();
+                if s.left && q == 0 {
+                    acc[0] = smlabb(w13, xv, acc[0]);
+                }
+                acc[1 + 2 * q] = smladx(w02, xv, acc[1 + 2 * q]);
+                acc[2 + 2 * q] = smladx(w13, xv, acc[2 + 2 * q]);
+                if s.right && q == s.pairs - 1 {
+                    acc[7] = smlatt(w02, xv, acc[7]);
                 }
             }
+            wp = wp.wrapping_add(self.w_step);
+            xp = xp.wrapping_byte_add(self.x_step);
         }
-        acc
     }
 }

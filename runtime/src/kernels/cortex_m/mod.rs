@@ -51,6 +51,8 @@ mod m0plus_int;
 #[cfg(cortex_m_fpu)]
 mod m4f;
 mod m4f_int;
+#[cfg(cortex_m_fpu)]
+mod m4f_int_asm;
 mod stride2;
 
 use super::{integer, portable, ConvGeom, KernelSet, Weights};
