@@ -12,7 +12,7 @@
 //! Integer sums are exact, so the order is free and the results equal the
 //! plain kernels' bit for bit. Other convolutions run the portable kernels.
 
-use super::stride2;
+use super::{requant, stride2};
 use crate::kernels::integer::{int_conv_fits, int_dense_fits, portable, IntParams};
 use crate::kernels::ConvGeom;
 
@@ -28,7 +28,10 @@ pub(super) fn dense(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
         return;
     }
     let w = p.weights();
-    let store = |o: usize, sum: i32| p.requant(o).apply(p.bias(o).wrapping_add(sum));
+    let store = |o: usize, sum: i32| {
+        let (bias, rq) = requant::channel(p, o);
+        requant::apply(rq, bias.wrapping_add(sum))
+    };
     for (k, out) in y.chunks_mut(ROWS).enumerate() {
         let o = k * ROWS;
         if let Ok(out) = <&mut [i16; ROWS]>::try_from(&mut *out) {
@@ -70,7 +73,7 @@ pub(super) fn conv_transpose2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &m
     let mut sums = [0i32; MAX_W];
     let sums = &mut sums[..g.out_w];
     for o in 0..g.out_c {
-        let (bias, rq) = (p.bias(o), p.requant(o));
+        let (bias, rq) = requant::channel(p, o);
         for oy in 0..g.out_h {
             sums.fill(bias);
             let (taps, n_taps) = stride2::row_taps(oy, g.in_h);
@@ -85,7 +88,7 @@ pub(super) fn conv_transpose2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &m
             }
             let at = (o * g.out_h + oy) * g.out_w;
             for (dst, &s) in y[at..at + g.out_w].iter_mut().zip(sums.iter()) {
-                *dst = rq.apply(s);
+                *dst = requant::apply(rq, s);
             }
         }
     }

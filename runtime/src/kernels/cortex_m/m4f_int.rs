@@ -23,7 +23,7 @@
 //! plain kernels' bit for bit. Other convolutions run the portable kernels.
 
 use super::dsp::{pack_hi, pack_lo, smlabb, smlad, smladx, smlatt, sxtb16, sxtb16_ror8};
-use super::stride2;
+use super::{requant, stride2};
 use crate::kernels::integer::{int_conv_fits, int_dense_fits, portable, IntParams};
 use crate::kernels::ConvGeom;
 
@@ -37,7 +37,10 @@ pub(super) fn dense(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
         return;
     }
     let w = p.weights();
-    let store = |o: usize, sum: i32| p.requant(o).apply(p.bias(o).wrapping_add(sum));
+    let store = |o: usize, sum: i32| {
+        let (bias, rq) = requant::channel(p, o);
+        requant::apply(rq, bias.wrapping_add(sum))
+    };
     for (k, out) in y.chunks_mut(ROWS).enumerate() {
         let o = k * ROWS;
         if let Ok(out) = <&mut [i16; ROWS]>::try_from(&mut *out) {
@@ -127,7 +130,7 @@ pub(super) fn conv_transpose2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &m
     }
     let w = p.weights();
     for o in 0..g.out_c {
-        let rq = p.requant(o);
+        let (bias, rq) = requant::channel(p, o);
         for oy in 0..g.out_h {
             let at = (o * g.out_h + oy) * g.out_w;
             let Some(row) = y.get_mut(at..at + g.out_w) else {
@@ -141,7 +144,7 @@ pub(super) fn conv_transpose2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &m
                 in_c: g.in_c,
                 w_step: g.out_c * 16,
                 x_step: 2 * g.in_h * g.in_w,
-                bias: p.bias(o),
+                bias,
             };
             let pairs = g.in_w - 1;
             let mut j0 = 1;
@@ -153,15 +156,15 @@ pub(super) fn conv_transpose2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &m
                 }
                 let acc = b.run(shape);
                 if shape.left {
-                    row[0] = rq.apply(acc[0]);
+                    row[0] = requant::apply(rq, acc[0]);
                 }
                 for q in 0..shape.pairs {
                     let ox = 2 * (j0 + q) - 1;
-                    row[ox] = rq.apply(acc[1 + 2 * q]);
-                    row[ox + 1] = rq.apply(acc[2 + 2 * q]);
+                    row[ox] = requant::apply(rq, acc[1 + 2 * q]);
+                    row[ox + 1] = requant::apply(rq, acc[2 + 2 * q]);
                 }
                 if shape.right {
-                    row[g.out_w - 1] = rq.apply(acc[7]);
+                    row[g.out_w - 1] = requant::apply(rq, acc[7]);
                 }
                 j0 += shape.pairs;
             }

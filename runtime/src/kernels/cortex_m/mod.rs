@@ -53,6 +53,7 @@ mod m4f;
 mod m4f_int;
 #[cfg(cortex_m_fpu)]
 mod m4f_int_asm;
+mod requant;
 mod stride2;
 
 use super::{integer, portable, ConvGeom, KernelSet, Weights};

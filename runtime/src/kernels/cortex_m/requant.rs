@@ -1,0 +1,87 @@
+//! Each output channel's bias and requantisation for the Cortex-M integer
+//! kernels, read straight from the tensors' bytes (the kernels checked
+//! their dtypes and lengths first): through [`IntParams::bias`] and
+//! [`IntParams::requant`] a channel costs about a hundred instructions,
+//! as much as a dense row's MACs on the Cortex-M4F, and [`Requant::apply`]
+//! about twenty-five (module-level [`apply`] takes five).
+
+use crate::kernels::integer::{IntParams, Requant};
+
+/// Output channel `o`'s bias and requantisation (0 and a requantisation
+/// to zero past the end, which the kernels' checks rule out).
+#[inline(always)]
+pub(super) fn channel(p: &IntParams<'_>, o: usize) -> (i32, Rq) {
+    let word = |b: &[u8]| {
+        b.get(4 * o..4 * o + 4)
+            .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    let scale = f32::from_bits(word(p.scale.bytes()));
+    (
+        word(p.bias.bytes()) as i32,
+        Rq::new(Requant::new(scale, p.f_in, p.f_out)),
+    )
+}
+
+/// A [`Requant`] prepared for a 32-bit core. `(acc * m + 2^(sh-1)) >> sh`
+/// is `((acc * m >> (sh - 1)) + 1) >> 1` (flooring twice), and with `m`
+/// shifted left by `k = 32 - (sh - 1)` (when `sh - 1 >= 25`, so that it
+/// still fits 31 bits) the inner shift takes the high word of one
+/// `SMULL` and shifts it right by `sh - 1 + k - 32`: five instructions
+/// instead of a 64-bit shift and clamp. Smaller shifts take
+/// [`Requant::apply`].
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Rq {
+    m: i32,
+    t: u32,
+    fast: bool,
+    slow: Requant,
+}
+
+impl Rq {
+    pub(super) fn new(r: Requant) -> Rq {
+        let s = r.sh.clamp(1, 62) - 1;
+        let k = 32u32.saturating_sub(s);
+        let fast = k <= 7 && (0..1 << 24).contains(&r.m);
+        Rq {
+            m: if fast { (r.m << k) as i32 } else { 0 },
+            t: (s + k).saturating_sub(32),
+            fast,
+            slow: r,
+        }
+    }
+}
+
+/// `acc` requantised: [`Requant::apply`], bit for bit.
+#[inline(always)]
+pub(super) fn apply(r: Rq, acc: i32) -> i16 {
+    if r.fast {
+        // |acc * m| < 2^62: the high word is below 2^30.
+        let hi = ((i64::from(acc) * i64::from(r.m)) >> 32) as i32;
+        (((hi >> r.t) + 1) >> 1).clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
+    } else {
+        r.slow.apply(acc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apply_equals_the_format() {
+        let mut next = super::super::lcg(7);
+        for _ in 0..20_000 {
+            let r = Requant {
+                m: i64::from(next(1 << 23) | 1 << 23),
+                sh: if next(4) == 0 { 1 + next(62) } else { 24 + next(16) },
+            };
+            let acc = match next(4) {
+                0 => i32::MIN + next(3) as i32,
+                1 => i32::MAX - next(3) as i32,
+                _ => (next(1 << 31) as i32) >> next(31),
+            };
+            let acc = if next(2) == 0 { acc } else { acc.wrapping_neg() };
+            assert_eq!(apply(Rq::new(r), acc), r.apply(acc), "{r:?} {acc}");
+        }
+    }
+}
