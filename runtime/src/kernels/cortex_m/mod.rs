@@ -48,6 +48,8 @@ mod conv_transpose;
 mod dsp;
 mod m0plus;
 mod m0plus_int;
+#[cfg(cortex_m_soft)]
+mod m0plus_int_asm;
 #[cfg(cortex_m_fpu)]
 mod m4f;
 mod m4f_int;

@@ -73,14 +73,22 @@ mod tests {
         for _ in 0..20_000 {
             let r = Requant {
                 m: i64::from(next(1 << 23) | 1 << 23),
-                sh: if next(4) == 0 { 1 + next(62) } else { 24 + next(16) },
+                sh: if next(4) == 0 {
+                    1 + next(62)
+                } else {
+                    24 + next(16)
+                },
             };
             let acc = match next(4) {
                 0 => i32::MIN + next(3) as i32,
                 1 => i32::MAX - next(3) as i32,
                 _ => (next(1 << 31) as i32) >> next(31),
             };
-            let acc = if next(2) == 0 { acc } else { acc.wrapping_neg() };
+            let acc = if next(2) == 0 {
+                acc
+            } else {
+                acc.wrapping_neg()
+            };
             assert_eq!(apply(Rq::new(r), acc), r.apply(acc), "{r:?} {acc}");
         }
     }
