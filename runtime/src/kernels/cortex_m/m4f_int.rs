@@ -69,14 +69,8 @@ fn dot_rows<const R: usize>(w: &[i8], x: &[i16], o: usize) -> [i32; R] {
     #[cfg(cortex_m_fpu)]
     if R == 4 && quads > 0 {
         let mut out = [0i32; 4];
-        let args = [0, n, 2 * n, 3 * n]
-            .map(|at| rows.as_ptr().wrapping_add(at) as u32)
-            .into_iter()
-            .chain([x.as_ptr() as u32, quads as u32]);
-        let mut a = [0u32; 6];
-        for (d, v) in a.iter_mut().zip(args) {
-            *d = v;
-        }
+        let at = |r: usize| rows.as_ptr().wrapping_add(r * n) as u32;
+        let a = [at(0), at(1), at(2), at(3), x.as_ptr() as u32, quads as u32];
         // SAFETY: each of the four rows holds `n >= 4 * quads` weights
         // and `x` `n` values, the reads the routine makes; `out` takes
         // four sums. AAPCS (r4-r11 saved and restored).

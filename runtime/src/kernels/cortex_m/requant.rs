@@ -15,10 +15,9 @@ pub(super) fn channel(p: &IntParams<'_>, o: usize) -> (i32, Rq) {
         b.get(4 * o..4 * o + 4)
             .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
     };
-    let scale = f32::from_bits(word(p.scale.bytes()));
     (
         word(p.bias.bytes()) as i32,
-        Rq::new(Requant::new(scale, p.f_in, p.f_out)),
+        Rq::from_bits(word(p.scale.bytes()), p.f_in, p.f_out),
     )
 }
 
@@ -37,16 +36,37 @@ pub(super) struct Rq {
     slow: Requant,
 }
 
+/// The requantisation to zero (unused on the fast path).
+const NONE: Requant = Requant { m: 0, sh: 1 };
+
 impl Rq {
-    pub(super) fn new(r: Requant) -> Rq {
-        let s = r.sh.clamp(1, 62) - 1;
+    /// [`Requant::new`] of the scale with bits `bits`, worked out from the
+    /// bits (a scale [`Requant::new`] rejects maps every sum to 0).
+    #[inline(always)]
+    pub(super) fn from_bits(bits: u32, f_in: u32, f_out: u32) -> Rq {
+        let e = bits >> 23;
+        let sh = (150 + f_in.min(1 << 20)).wrapping_sub(e).wrapping_sub(f_out.min(1 << 20));
+        let m = (bits & 0x7f_ffff) | 0x80_0000;
+        if !(1..=254).contains(&e) || !(1..=62).contains(&sh) {
+            return Rq {
+                m: 0,
+                t: 0,
+                fast: true,
+                slow: NONE,
+            };
+        }
+        let s = sh - 1;
         let k = 32u32.saturating_sub(s);
-        let fast = k <= 7 && (0..1 << 24).contains(&r.m);
+        let fast = k <= 7;
         Rq {
-            m: if fast { (r.m << k) as i32 } else { 0 },
+            m: if fast { (m << k) as i32 } else { 0 },
             t: (s + k).saturating_sub(32),
             fast,
-            slow: r,
+            slow: if fast {
+                NONE
+            } else {
+                Requant::new(f32::from_bits(bits), f_in, f_out)
+            },
         }
     }
 }
@@ -66,6 +86,17 @@ pub(super) fn apply(r: Rq, acc: i32) -> i16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rejected_scales_give_zero() {
+        for bits in [0, 1 << 31 | 120 << 23, 255 << 23, 1 << 23, 200 << 23] {
+            let rq = Rq::from_bits(bits, 10, 8);
+            let r = Requant::new(f32::from_bits(bits), 10, 8);
+            for acc in [i32::MIN, -5, 0, 7, i32::MAX] {
+                assert_eq!(apply(rq, acc), r.apply(acc), "{bits:#x} {acc}");
+            }
+        }
+    }
 
     #[test]
     fn apply_equals_the_format() {
@@ -89,7 +120,10 @@ mod tests {
             } else {
                 acc.wrapping_neg()
             };
-            assert_eq!(apply(Rq::new(r), acc), r.apply(acc), "{r:?} {acc}");
+            let bits = ((150 + 4 - 6 - r.sh) << 23) | (r.m as u32 & 0x7f_ffff);
+            let rq = Rq::from_bits(bits, 4, 6);
+            assert_eq!(Requant::new(f32::from_bits(bits), 4, 6), r);
+            assert_eq!(apply(rq, acc), r.apply(acc), "{r:?} {acc}");
         }
     }
 }
