@@ -84,6 +84,8 @@ core::arch::global_asm!(
     "mov \\rR, r0",
     ".endif",
     // For each tap: its weights and input row, all input channels.
+    // r10 = the weights' end, r12 = the offset from it (negative, up to
+    // 0 in steps of w_step: the loop's count too).
     "10:",
     "ldr r9, [sp]",
     "ldr r12, [sp, #12]",
@@ -92,9 +94,11 @@ core::arch::global_asm!(
     "ldr r11, [r9, #8]",
     "ldr r9, [sp]",
     "ldr r12, [r9, #20]",
+    "mul r12, r12, lr",
+    "add r10, r10, r12",
+    "rsbs r12, r12, #0",
     "11:",
-    "ldr r7, [r10]",
-    "add r10, r10, lr",
+    "ldr r7, [r10, r12]",
     "sxtb16 r8, r7, ror #8",
     "sxtb16 r7, r7",
     "ldr r9, [r11]",
@@ -118,7 +122,7 @@ core::arch::global_asm!(
     ".endif",
     "ldr r9, [sp, #8]",
     "add r11, r11, r9",
-    "subs r12, r12, #1",
+    "adds r12, r12, lr",
     "bne 11b",
     "ldr r9, [sp]",
     "ldr r12, [sp, #12]",
