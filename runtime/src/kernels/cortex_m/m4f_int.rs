@@ -125,6 +125,7 @@ pub(super) fn conv_transpose2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &m
     let w = p.weights();
     for o in 0..g.out_c {
         let (bias, rq) = requant::channel(p, o);
+        let fast = rq.fast_parts();
         for oy in 0..g.out_h {
             let at = (o * g.out_h + oy) * g.out_w;
             let Some(row) = y.get_mut(at..at + g.out_w) else {
@@ -139,6 +140,11 @@ pub(super) fn conv_transpose2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &m
                 w_step: g.out_c * 16,
                 x_step: 2 * g.in_h * g.in_w,
                 bias,
+                m: fast.map_or(0, |f| f.0),
+                t: fast.map_or(0, |f| f.1),
+                out: core::ptr::null_mut(),
+                first: row.as_mut_ptr(),
+                last: row.as_mut_ptr().wrapping_add(g.out_w - 1),
             };
             let pairs = g.in_w - 1;
             let mut j0 = 1;
@@ -148,7 +154,15 @@ pub(super) fn conv_transpose2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &m
                     b.w[t] = w[(o * 4 + ky) * 4..].as_ptr();
                     b.x[t] = x[iy * g.in_w + j0 - 1..].as_ptr();
                 }
+                if fast.is_some() {
+                    b.out = row[2 * j0 - 1..].as_mut_ptr();
+                }
                 let acc = b.run(shape);
+                if fast.is_some() {
+                    // The block stored its outputs.
+                    j0 += shape.pairs;
+                    continue;
+                }
                 if shape.left {
                     row[0] = requant::apply(rq, acc[0]);
                 }
@@ -205,6 +219,15 @@ struct Block {
     w_step: usize,
     x_step: usize,
     bias: i32,
+    /// The requantisation's fast path (module `requant`), used when `out`
+    /// is not null: the block then stores its outputs requantised, the
+    /// pairs from `out` on, the first column at `first`, the last at
+    /// `last`; else it returns its sums.
+    m: i32,
+    t: u32,
+    out: *mut i16,
+    first: *mut i16,
+    last: *mut i16,
 }
 
 impl Block {
@@ -241,9 +264,33 @@ impl Block {
                 // SAFETY: see above.
                 unsafe { self.tap(t, s, &mut acc) };
             }
+            if !self.out.is_null() {
+                // SAFETY: the caller points `out` at the block's `2 *
+                // pairs` outputs in the row, `first` and `last` at its
+                // ends.
+                unsafe { self.store(s, &acc) };
+            }
             acc
         };
         acc
+    }
+
+    /// What the assembly does with the sums when `out` is set.
+    ///
+    /// # Safety
+    /// `out`, `first` and `last` point at the block's outputs.
+    #[cfg(not(cortex_m_fpu))]
+    unsafe fn store(&self, s: Shape, acc: &[i32; 8]) {
+        let rq = |v| requant::apply_fast(self.m, self.t, v);
+        for (i, &v) in acc[1..1 + 2 * s.pairs].iter().enumerate() {
+            *self.out.add(i) = rq(v);
+        }
+        if s.left {
+            *self.first = rq(acc[0]);
+        }
+        if s.right {
+            *self.last = rq(acc[7]);
+        }
     }
 
     /// What the assembly does for tap `t`.

@@ -36,6 +36,14 @@ pub(super) struct Rq {
     slow: Requant,
 }
 
+impl Rq {
+    /// `(m, t)` of the fast path, if it applies.
+    #[cfg_attr(cortex_m_soft, allow(dead_code))]
+    pub(super) fn fast_parts(self) -> Option<(i32, u32)> {
+        self.fast.then_some((self.m, self.t))
+    }
+}
+
 /// The requantisation to zero (unused on the fast path).
 const NONE: Requant = Requant { m: 0, sh: 1 };
 
@@ -75,12 +83,19 @@ impl Rq {
 #[inline(always)]
 pub(super) fn apply(r: Rq, acc: i32) -> i16 {
     if r.fast {
-        // |acc * m| < 2^62: the high word is below 2^30.
-        let hi = ((i64::from(acc) * i64::from(r.m)) >> 32) as i32;
-        (((hi >> r.t) + 1) >> 1).clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
+        apply_fast(r.m, r.t, acc)
     } else {
         r.slow.apply(acc)
     }
+}
+
+/// The fast path of [`apply`] with its `m` and `t` (what the Cortex-M4F
+/// assembly does: `SMMUL`, `ASR`, `ADD`, `SSAT` with `ASR #1`).
+#[inline(always)]
+pub(super) fn apply_fast(m: i32, t: u32, acc: i32) -> i16 {
+    // |acc * m| < 2^62: the high word is below 2^30.
+    let hi = ((i64::from(acc) * i64::from(m)) >> 32) as i32;
+    (((hi >> t) + 1) >> 1).clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
 }
 
 #[cfg(test)]
