@@ -53,7 +53,9 @@ impl Rq {
     #[inline(always)]
     pub(super) fn from_bits(bits: u32, f_in: u32, f_out: u32) -> Rq {
         let e = bits >> 23;
-        let sh = (150 + f_in.min(1 << 20)).wrapping_sub(e).wrapping_sub(f_out.min(1 << 20));
+        let sh = (150 + f_in.min(1 << 20))
+            .wrapping_sub(e)
+            .wrapping_sub(f_out.min(1 << 20));
         let m = (bits & 0x7f_ffff) | 0x80_0000;
         if !(1..=254).contains(&e) || !(1..=62).contains(&sh) {
             return Rq {
