@@ -1,8 +1,8 @@
-//! The Cortex-M4F DSP instructions the integer kernels use, one `asm!`
-//! statement each on `cortex_m_fpu` targets (stable Rust has no intrinsics
-//! for them; LLVM allocates the registers and schedules the loop around
-//! them), and the same arithmetic in plain Rust everywhere else, so that
-//! the host tests run the kernels built on them. Halfwords are signed; "lo"
+//! The Cortex-M4F DSP instructions the integer kernels use: in plain Rust
+//! on other targets, where the kernels' Rust stands in for their assembly
+//! (module `m4f_int_asm`) so that the host tests run it, and as one `asm!`
+//! statement each on `cortex_m_fpu` targets for the few rows the assembly
+//! leaves to Rust (stable Rust has no intrinsics for them). Halfwords are signed; "lo"
 //! is bits 0-15, "hi" bits 16-31. Sums wrap like the kernels' (`SMLAD`
 //! only sets the Q flag on overflow, which nothing reads).
 
@@ -77,60 +77,24 @@ pub(crate) fn smlad(a: u32, b: u32, acc: i32) -> i32 {
 }
 
 /// `acc + a.lo * b.hi + a.hi * b.lo` (`SMLADX`: `b`'s halves exchanged).
+#[cfg(not(cortex_m_fpu))]
 #[inline(always)]
 pub(crate) fn smladx(a: u32, b: u32, acc: i32) -> i32 {
-    #[cfg(cortex_m_fpu)]
-    {
-        let r: i32;
-        // SAFETY: register-only arithmetic.
-        unsafe {
-            core::arch::asm!("smladx {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a,
-                b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
-        }
-        r
-    }
-    #[cfg(not(cortex_m_fpu))]
-    {
-        smlad(a, b.rotate_left(16), acc)
-    }
+    smlad(a, b.rotate_left(16), acc)
 }
 
 /// `acc + a.lo * b.lo` (`SMLABB`).
+#[cfg(not(cortex_m_fpu))]
 #[inline(always)]
 pub(crate) fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
-    #[cfg(cortex_m_fpu)]
-    {
-        let r: i32;
-        // SAFETY: register-only arithmetic.
-        unsafe {
-            core::arch::asm!("smlabb {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a,
-                b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
-        }
-        r
-    }
-    #[cfg(not(cortex_m_fpu))]
-    {
-        smlad(a & 0xffff, b & 0xffff, acc)
-    }
+    smlad(a & 0xffff, b & 0xffff, acc)
 }
 
 /// `acc + a.hi * b.hi` (`SMLATT`).
+#[cfg(not(cortex_m_fpu))]
 #[inline(always)]
 pub(crate) fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
-    #[cfg(cortex_m_fpu)]
-    {
-        let r: i32;
-        // SAFETY: register-only arithmetic.
-        unsafe {
-            core::arch::asm!("smlatt {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a,
-                b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
-        }
-        r
-    }
-    #[cfg(not(cortex_m_fpu))]
-    {
-        smlad(a & 0xffff_0000, b & 0xffff_0000, acc)
-    }
+    smlad(a & 0xffff_0000, b & 0xffff_0000, acc)
 }
 
 /// `(a.lo, b.lo)`: `PKHBT` with `b` shifted left 16.

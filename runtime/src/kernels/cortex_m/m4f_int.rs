@@ -22,7 +22,9 @@
 //! Integer sums are exact, so the order is free and the results equal the
 //! plain kernels' bit for bit. Other convolutions run the portable kernels.
 
-use super::dsp::{pack_hi, pack_lo, smlabb, smlad, smladx, smlatt, sxtb16, sxtb16_ror8};
+use super::dsp::{pack_hi, pack_lo, smlad, sxtb16, sxtb16_ror8};
+#[cfg(not(cortex_m_fpu))]
+use super::dsp::{smlabb, smladx, smlatt};
 use super::{requant, stride2};
 use crate::kernels::integer::{int_conv_fits, int_dense_fits, portable, IntParams};
 use crate::kernels::ConvGeom;

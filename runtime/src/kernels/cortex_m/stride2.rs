@@ -32,7 +32,7 @@ pub(super) fn row_taps(oy: usize, in_h: usize) -> ([(usize, usize); 2], usize) {
     let m = oy / 2;
     let mut taps = [(0, 0); 2];
     let mut n = 0;
-    let candidates = if oy % 2 == 0 {
+    let candidates = if oy.is_multiple_of(2) {
         [(1, Some(m)), (3, m.checked_sub(1))]
     } else {
         [(0, Some(m + 1)), (2, Some(m))]
