@@ -10,14 +10,19 @@
 //!   [`M0PLUS`]: a dense kernel that trades unrolling for flash (module
 //!   `m0plus`).
 //!
-//! Their integer kernels (version-2 files) are the portable ones for now:
-//! a Cortex-M set plugs its own in here when it has them.
+//! Their integer kernels (version-2 files): dense rows and the stride-2
+//! transposed convolution of DCGAN generators (module `stride2`) in
+//! assembly, on `SMLAD`/`SMLADX` on the M4F (modules `m4f_int`,
+//! `m4f_int_asm`, `dsp`) and on `MULS` with the weights in high registers on
+//! the M0+ (`m0plus_int`, `m0plus_int_asm`), with a cheaper requantisation
+//! (`requant`); other integer convolutions are the portable ones.
 //!
 //! Both sets are built on every target, so that the property test holds
 //! them to the plain kernels on the host: there the assembly cannot run,
 //! and the Rust it stands beside takes its place (the portable dense
 //! kernel for the assembly rows, Rust loops for the tap routines of
-//! `conv_transpose`). Everything else is the code the cores run.
+//! `conv_transpose` and for the integer routines). Everything else is the
+//! code the cores run.
 //!
 //! # Why assembly, and why it stays bit-identical
 //!
