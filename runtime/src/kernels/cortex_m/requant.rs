@@ -49,15 +49,14 @@ const NONE: Requant = Requant { m: 0, sh: 1 };
 
 impl Rq {
     /// [`Requant::new`] of the scale with bits `bits`, worked out from the
-    /// bits (a scale [`Requant::new`] rejects maps every sum to 0).
+    /// bits (a scale [`Requant::new`] rejects maps every sum to 0), from an
+    /// input with `f_in` fraction bits to an output with `f_out`.
     #[inline(always)]
     pub(super) fn from_bits(bits: u32, f_in: u32, f_out: u32) -> Rq {
         let e = bits >> 23;
-        let sh = (150 + f_in.min(1 << 20))
-            .wrapping_sub(e)
-            .wrapping_sub(f_out.min(1 << 20));
-        let m = (bits & 0x7f_ffff) | 0x80_0000;
-        if !(1..=254).contains(&e) || !(1..=62).contains(&sh) {
+        // sh = 150 + f_in - f_out - E.
+        let sh = shift_base(f_in, f_out).wrapping_sub(e as i32) as u32;
+        if e.wrapping_sub(1) >= 254 || sh.wrapping_sub(1) >= 62 {
             return Rq {
                 m: 0,
                 t: 0,
@@ -65,20 +64,29 @@ impl Rq {
                 slow: NONE,
             };
         }
-        let s = sh - 1;
-        let k = 32u32.saturating_sub(s);
-        let fast = k <= 7;
+        if sh < 26 {
+            return Rq {
+                m: 0,
+                t: 0,
+                fast: false,
+                slow: Requant::new(f32::from_bits(bits), f_in, f_out),
+            };
+        }
+        // k = 32 - (sh - 1) when positive: m << k stays below 2^31.
+        let m = (bits & 0x7f_ffff) | 0x80_0000;
         Rq {
-            m: if fast { (m << k) as i32 } else { 0 },
-            t: (s + k).saturating_sub(32),
-            fast,
-            slow: if fast {
-                NONE
-            } else {
-                Requant::new(f32::from_bits(bits), f_in, f_out)
-            },
+            m: (m << 33u32.saturating_sub(sh)) as i32,
+            t: sh.saturating_sub(33),
+            fast: true,
+            slow: NONE,
         }
     }
+}
+
+/// `150 + f_in - f_out`, the shift of a scale with exponent field 0.
+#[inline(always)]
+fn shift_base(f_in: u32, f_out: u32) -> i32 {
+    150 + f_in.min(1 << 20) as i32 - f_out.min(1 << 20) as i32
 }
 
 /// `acc` requantised: [`Requant::apply`], bit for bit.
