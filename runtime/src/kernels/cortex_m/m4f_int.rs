@@ -9,15 +9,19 @@
 //!
 //! - dense: four rows share each group of four inputs; the inputs
 //!   `x0 x1 | x2 x3` (two loads) are repacked once as `x0 x2 | x1 x3`
-//!   (`PKHBT`/`PKHTB`) for the four rows: 26 instructions per 16 MACs;
+//!   (`PKHBT`/`PKHTB`) for the four rows: 25 instructions per 16 MACs;
 //! - the stride-2 transposed convolution (module `stride2`): the weights of
 //!   a kernel row `w0 w1 w2 w3` give `w0 w2` and `w1 w3`, and the two
 //!   output columns `2j - 1` and `2j` are `w0 * x[j] + w2 * x[j - 1]` and
 //!   `w1 * x[j] + w3 * x[j - 1]`: one (unaligned) load of `x[j - 1], x[j]`
 //!   and two `SMLADX` (which exchanges the input's halves). A block of up
 //!   to three column pairs (and the first or last column, one `SMLABB` or
-//!   `SMLATT`) keeps its sums in registers across all input channels: 15
-//!   instructions per 12 MACs.
+//!   `SMLATT`) keeps its sums in registers across all input channels (16
+//!   or 17 instructions per 12 or 13 MACs), then requantises and stores
+//!   them itself.
+//!
+//! The loops are assembly (module `m4f_int_asm`); this module sets them
+//! up, and on other targets runs their Rust stand-ins.
 //!
 //! Integer sums are exact, so the order is free and the results equal the
 //! plain kernels' bit for bit. Other convolutions run the portable kernels.
