@@ -104,13 +104,46 @@ pub(super) fn apply(r: Rq, acc: i32) -> i16 {
 #[inline(always)]
 pub(super) fn apply_fast(m: i32, t: u32, acc: i32) -> i16 {
     // |acc * m| < 2^62: the high word is below 2^30.
+    #[cfg(not(cortex_m_soft))]
     let hi = ((i64::from(acc) * i64::from(m)) >> 32) as i32;
+    #[cfg(cortex_m_soft)]
+    let hi = mul_hi(acc, m);
     (((hi >> t) + 1) >> 1).clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
+}
+
+/// `(a * m) >> 32` for `0 <= m < 2^31` in 16-bit halves, each product
+/// within 32 bits: Thumb-1 has no long multiply, and the compiler's 64-bit
+/// multiply routine costs about forty instructions and a call.
+#[cfg_attr(not(cortex_m_soft), allow(dead_code))]
+#[inline(always)]
+fn mul_hi(a: i32, m: i32) -> i32 {
+    let (ah, al) = (a >> 16, a & 0xffff);
+    let (mh, ml) = (m >> 16, m & 0xffff);
+    // |ah * ml| < 2^31, al * mh < 2^31, al * ml < 2^32.
+    let (p2, p3) = (ah * ml, al * mh);
+    let p4 = (al as u32 * ml as u32) >> 16;
+    let carry = ((p2 & 0xffff) + (p3 & 0xffff) + p4 as i32) >> 16;
+    ah * mh + (p2 >> 16) + (p3 >> 16) + carry
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn high_word_in_halves() {
+        let mut next = super::super::lcg(11);
+        for i in 0..50_000 {
+            let a = match i % 5 {
+                0 => i32::MIN + next(5) as i32,
+                1 => i32::MAX - next(5) as i32,
+                _ => (next(1 << 31) as i32 ^ -(next(2) as i32)) >> next(31),
+            };
+            let m = (next(1 << 31) >> next(31)) as i32;
+            let want = ((i64::from(a) * i64::from(m)) >> 32) as i32;
+            assert_eq!(mul_hi(a, m), want, "{a} {m}");
+        }
+    }
 
     #[test]
     fn rejected_scales_give_zero() {
