@@ -1,13 +1,17 @@
-//! The Cortex-M0+ integer kernels (version-2 files), in Rust shaped for
-//! Thumb-1: `MULS` is a single-cycle 32-bit multiply there, so a MAC is a
-//! load or two, a multiply and an add, and what matters is keeping the
-//! loop's pointers and sums in the eight low registers.
+//! The Cortex-M0+ integer kernels (version-2 files). `MULS` is a
+//! single-cycle 32-bit multiply there, so a MAC is a load or two, a
+//! multiply and an add; what matters is keeping the loops' pointers and
+//! values in the eight low registers, which LLVM does not manage here, so
+//! the loops are assembly (module `m0plus_int_asm`; on other targets the
+//! Rust stand-ins below):
 //!
-//! - dense: two rows share each input load, their two sums in registers;
+//! - dense: three rows share each input load, their sums in high
+//!   registers (13 instructions per 3 MACs);
 //! - the stride-2 transposed convolution (module `stride2`): a row of
 //!   32-bit sums on the stack (at most [`MAX_W`] columns), and for each
 //!   input channel and kernel row one pass along the input row, each input
-//!   value `x[j]` read once for the four output columns it reaches.
+//!   value `x[j]` read once for the four output columns it reaches (22
+//!   instructions per 4 MACs).
 //!
 //! Integer sums are exact, so the order is free and the results equal the
 //! plain kernels' bit for bit. Other convolutions run the portable kernels.
