@@ -10,14 +10,19 @@
 //!   [`M0PLUS`]: a dense kernel that trades unrolling for flash (module
 //!   `m0plus`).
 //!
-//! Their integer kernels (version-2 files) are the portable ones for now:
-//! a Cortex-M set plugs its own in here when it has them.
+//! Their integer kernels (version-2 files): dense rows and the stride-2
+//! transposed convolution of DCGAN generators (module `stride2`) in
+//! assembly, on `SMLAD`/`SMLADX` on the M4F (modules `m4f_int`,
+//! `m4f_int_asm`, `dsp`) and on `MULS` with the weights in high registers on
+//! the M0+ (`m0plus_int`, `m0plus_int_asm`), with a cheaper requantisation
+//! (`requant`); other integer convolutions are the portable ones.
 //!
 //! Both sets are built on every target, so that the property test holds
 //! them to the plain kernels on the host: there the assembly cannot run,
 //! and the Rust it stands beside takes its place (the portable dense
 //! kernel for the assembly rows, Rust loops for the tap routines of
-//! `conv_transpose`). Everything else is the code the cores run.
+//! `conv_transpose` and for the integer routines). Everything else is the
+//! code the cores run.
 //!
 //! # Why assembly, and why it stays bit-identical
 //!
@@ -45,9 +50,18 @@
 //! loop: 2.4 (aligned) to 3.1 per MAC, plus about 40 per row.
 
 mod conv_transpose;
+mod dsp;
 mod m0plus;
+mod m0plus_int;
+#[cfg(cortex_m_soft)]
+mod m0plus_int_asm;
 #[cfg(cortex_m_fpu)]
 mod m4f;
+mod m4f_int;
+#[cfg(cortex_m_fpu)]
+mod m4f_int_asm;
+mod requant;
+mod stride2;
 
 use super::{integer, portable, ConvGeom, KernelSet, Weights};
 
@@ -57,9 +71,9 @@ pub const M4F: KernelSet = KernelSet {
     dense: m4f_dense,
     conv2d: portable::conv2d,
     conv_transpose2d: m4f_conv_transpose,
-    int_dense: integer::portable::dense,
+    int_dense: m4f_int::dense,
     int_conv2d: integer::portable::conv2d,
-    int_conv_transpose2d: integer::portable::conv_transpose2d,
+    int_conv_transpose2d: m4f_int::conv_transpose2d,
 };
 
 /// The Cortex-M0+ kernels.
@@ -68,9 +82,9 @@ pub const M0PLUS: KernelSet = KernelSet {
     dense: m0plus::dense_compact,
     conv2d: portable::conv2d,
     conv_transpose2d: portable::conv_transpose2d,
-    int_dense: integer::portable::dense,
+    int_dense: m0plus_int::dense,
     int_conv2d: integer::portable::conv2d,
-    int_conv_transpose2d: integer::portable::conv_transpose2d,
+    int_conv_transpose2d: m0plus_int::conv_transpose2d,
 };
 
 /// Dense layer: the assembly rows on a `cortex_m_fpu` target where they
