@@ -56,17 +56,6 @@ pub fn runtime_bytes(gen: &runtime::Generator<'_>) -> u64 {
     .fold(0u64, |sum, &n| sum.saturating_add(4 * n as u64))
 }
 
-/// Bytes as the user reads them: GiB, MiB or bytes.
-pub fn human(bytes: u64) -> String {
-    if bytes >= GIB {
-        format!("{:.1} GiB", bytes as f64 / GIB as f64)
-    } else if bytes >= 1 << 20 {
-        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
-    } else {
-        format!("{bytes} bytes")
-    }
-}
-
 /// What training a spec takes, in bytes, by part; the largest part decides which option the
 /// error names.
 #[derive(Debug, Clone, Copy)]

@@ -206,14 +206,14 @@ impl std::fmt::Display for Error {
             Error::OverBudget { what, needed, budget, fix } => write!(
                 f,
                 "{what} would need {} of memory, above its budget of {}; {fix}",
-                crate::budget::human(*needed),
-                crate::budget::human(*budget)
+                human(*needed),
+                human(*budget)
             ),
             Error::OutputTooLarge { what, bytes, limit, fix } => write!(
                 f,
                 "{what} would write {}, above the limit of {}; {fix}",
-                crate::budget::human(*bytes),
-                crate::budget::human(*limit)
+                human(*bytes),
+                human(*limit)
             ),
             Error::NonFiniteOutput { image } => write!(
                 f,
@@ -265,6 +265,17 @@ impl std::fmt::Display for Error {
                 path.display()
             ),
         }
+    }
+}
+
+/// Bytes as the user reads them: GiB, MiB or bytes.
+fn human(bytes: u64) -> String {
+    if bytes >= 1 << 30 {
+        format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+    } else if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 
