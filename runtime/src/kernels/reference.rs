@@ -54,36 +54,47 @@ fn tap(transpose: bool, g: &ConvGeom, o: usize, kk: usize, n: usize) -> Option<u
     }
 }
 
-/// Both convolutions as a gather: every output is its bias plus, input
-/// channel by channel and tap by tap in kernel order, the taps that land
-/// inside the input.
+/// Both convolutions as a gather: every output is its bias plus, in the
+/// order of [`gather`], the taps that land inside the input.
 fn conv(w: Weights<'_>, b: Weights<'_>, g: &ConvGeom, x: &[f32], y: &mut [f32], transpose: bool) {
     if !super::conv_fits(&w, &b, g, x, y) {
         return;
     }
-    let k = g.kernel;
     for o in 0..g.out_c {
         for oy in 0..g.out_h {
             for ox in 0..g.out_w {
                 let mut s = b.at(o);
-                for c in 0..g.in_c {
-                    let plane = if transpose {
-                        c * g.out_c + o
-                    } else {
-                        o * g.in_c + c
-                    };
-                    for ky in 0..k {
-                        for kx in 0..k {
-                            let iy = tap(transpose, g, oy, ky, g.in_h);
-                            let ix = tap(transpose, g, ox, kx, g.in_w);
-                            if let (Some(iy), Some(ix)) = (iy, ix) {
-                                let wv = w.at((plane * k + ky) * k + kx);
-                                s += wv * x[(c * g.in_h + iy) * g.in_w + ix];
-                            }
-                        }
-                    }
-                }
+                gather(g, transpose, (o, oy, ox), |wi, xi| s += w.at(wi) * x[xi]);
                 y[(o * g.out_h + oy) * g.out_w + ox] = s;
+            }
+        }
+    }
+}
+
+/// Calls `f(weight index, input index)` for every tap of output
+/// `(o, oy, ox)` that lands inside the input, input channel by channel and
+/// tap by tap in kernel order: which products a convolution output sums,
+/// in the format's order (the float and the integer reference share it).
+pub(crate) fn gather(
+    g: &ConvGeom,
+    transpose: bool,
+    (o, oy, ox): (usize, usize, usize),
+    mut f: impl FnMut(usize, usize),
+) {
+    let k = g.kernel;
+    for c in 0..g.in_c {
+        let plane = if transpose {
+            c * g.out_c + o
+        } else {
+            o * g.in_c + c
+        };
+        for ky in 0..k {
+            for kx in 0..k {
+                let iy = tap(transpose, g, oy, ky, g.in_h);
+                let ix = tap(transpose, g, ox, kx, g.in_w);
+                if let (Some(iy), Some(ix)) = (iy, ix) {
+                    f((plane * k + ky) * k + kx, (c * g.in_h + iy) * g.in_w + ix);
+                }
             }
         }
     }

@@ -7,6 +7,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::{int_conv_fits, int_dense_fits, IntParams};
+use crate::kernels::reference::gather;
 use crate::kernels::ConvGeom;
 
 /// `y[o] = requant(bias[o] + sum_i w[o, i] * x[i])`.
@@ -36,46 +37,21 @@ pub fn conv_transpose2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16
     conv(p, g, x, y, true)
 }
 
-/// The input index that output index `o` reads through kernel tap `kk`
-/// along a side of `n` inputs, if any (as in the float reference).
-fn tap(transpose: bool, g: &ConvGeom, o: usize, kk: usize, n: usize) -> Option<usize> {
-    if transpose {
-        let t = (o + g.padding).checked_sub(kk)?;
-        (t % g.stride == 0 && t / g.stride < n).then_some(t / g.stride)
-    } else {
-        let i = (o * g.stride + kk).checked_sub(g.padding)?;
-        (i < n).then_some(i)
-    }
-}
-
+/// Both convolutions as a gather, over the float reference's taps
+/// ([`gather`]); the order does not matter in integers.
 fn conv(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16], transpose: bool) {
     if !int_conv_fits(p, g, x, y) {
         return;
     }
-    let (k, w) = (g.kernel, p.weights());
+    let w = p.weights();
     for o in 0..g.out_c {
         let rq = p.requant(o);
         for oy in 0..g.out_h {
             for ox in 0..g.out_w {
                 let mut acc = p.bias(o);
-                for c in 0..g.in_c {
-                    let plane = if transpose {
-                        c * g.out_c + o
-                    } else {
-                        o * g.in_c + c
-                    };
-                    for ky in 0..k {
-                        for kx in 0..k {
-                            let iy = tap(transpose, g, oy, ky, g.in_h);
-                            let ix = tap(transpose, g, ox, kx, g.in_w);
-                            if let (Some(iy), Some(ix)) = (iy, ix) {
-                                let wv = i32::from(w[(plane * k + ky) * k + kx]);
-                                let xv = i32::from(x[(c * g.in_h + iy) * g.in_w + ix]);
-                                acc = acc.wrapping_add(wv * xv);
-                            }
-                        }
-                    }
-                }
+                gather(g, transpose, (o, oy, ox), |wi, xi| {
+                    acc = acc.wrapping_add(i32::from(w[wi]) * i32::from(x[xi]));
+                });
                 y[(o * g.out_h + oy) * g.out_w + ox] = rq.apply(acc);
             }
         }
