@@ -14,7 +14,7 @@ use clap::{Parser, ValueEnum};
 #[command(version)]
 pub struct Args {
     /// Generator file (microgan format).
-    #[arg(long, default_value = "models/dcgan-digits.safetensors")]
+    #[arg(long, default_value = "models/dcgan-digits-i8.safetensors")]
     pub model: PathBuf,
     /// Number of frames to make.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10_000))]
