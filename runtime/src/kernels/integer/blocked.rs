@@ -18,14 +18,14 @@ const OC: usize = 16;
 /// Output pixels per band.
 const PX: usize = 64;
 /// Kernel taps per pass.
-const TAPS: usize = 16;
+pub(crate) const TAPS: usize = 16;
 
 /// A tap of a band pixel: its index among the pass's taps, and the input
 /// pixel it reads within a channel's plane.
 #[derive(Clone, Copy, Default)]
-struct Tap {
-    t: u16,
-    at: u32,
+pub(crate) struct Tap {
+    pub(crate) t: u16,
+    pub(crate) at: u32,
 }
 
 /// Integer `conv2d` (the NEON set's; AVX2 compiles [`conv_body`] itself).
@@ -103,28 +103,7 @@ fn band(
     // Which input pixel each tap of each band pixel reads, once.
     let mut taps = [[Tap::default(); TAPS]; PX];
     let mut counts = [0u8; PX];
-    for (i, px) in (p0..p1).enumerate() {
-        let (oy, ox) = (px / g.out_w, px % g.out_w);
-        for t in t0..t1 {
-            let (ky, kx) = (t / g.kernel, t % g.kernel);
-            let tap = |o: usize, k: usize, n: usize| {
-                if transpose {
-                    let v = (o + g.padding).checked_sub(k)?;
-                    (v % g.stride == 0 && v / g.stride < n).then_some(v / g.stride)
-                } else {
-                    let v = (o * g.stride + k).checked_sub(g.padding)?;
-                    (v < n).then_some(v)
-                }
-            };
-            if let (Some(iy), Some(ix)) = (tap(oy, ky, g.in_h), tap(ox, kx, g.in_w)) {
-                taps[i][usize::from(counts[i])] = Tap {
-                    t: (t - t0) as u16,
-                    at: (iy * g.in_w + ix) as u32,
-                };
-                counts[i] += 1;
-            }
-        }
-    }
+    tap_lists(g, (p0, p1), (t0, t1), transpose, &mut taps, &mut counts);
     let (w, kk, in_plane) = (p.weights(), g.kernel * g.kernel, g.in_h * g.in_w);
     for c in 0..g.in_c {
         // The block's weights of these taps, channel-minor.
@@ -146,6 +125,43 @@ fn band(
                 for (s, &wv) in a.iter_mut().zip(&wt[usize::from(tap.t)]) {
                     *s = s.wrapping_add(wv * xv);
                 }
+            }
+        }
+    }
+}
+
+/// Lists, for each pixel `p0..p1` of the output plane (entry `px - p0`),
+/// the taps `t0..t1` (at most [`TAPS`]) that reach an input pixel and the
+/// pixel each reads, and how many there are.
+#[inline(always)]
+pub(crate) fn tap_lists(
+    g: &ConvGeom,
+    (p0, p1): (usize, usize),
+    (t0, t1): (usize, usize),
+    transpose: bool,
+    taps: &mut [[Tap; TAPS]],
+    counts: &mut [u8],
+) {
+    let tap = |o: usize, k: usize, n: usize| {
+        if transpose {
+            let v = (o + g.padding).checked_sub(k)?;
+            (v % g.stride == 0 && v / g.stride < n).then_some(v / g.stride)
+        } else {
+            let v = (o * g.stride + k).checked_sub(g.padding)?;
+            (v < n).then_some(v)
+        }
+    };
+    for ((px, list), count) in (p0..p1).zip(taps.iter_mut()).zip(counts.iter_mut()) {
+        let (oy, ox) = (px / g.out_w, px % g.out_w);
+        *count = 0;
+        for t in t0..t1 {
+            let (ky, kx) = (t / g.kernel, t % g.kernel);
+            if let (Some(iy), Some(ix)) = (tap(oy, ky, g.in_h), tap(ox, kx, g.in_w)) {
+                list[usize::from(*count)] = Tap {
+                    t: (t - t0) as u16,
+                    at: (iy * g.in_w + ix) as u32,
+                };
+                *count += 1;
             }
         }
     }

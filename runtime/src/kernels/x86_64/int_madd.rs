@@ -1,0 +1,155 @@
+//! Integer convolutions on AVX2 by `VPMADDWD`: [`OC`] output channels of
+//! a band of [`PX`] output pixels accumulate in the 32-bit lanes of two
+//! `ymm` registers, and each tap adds, for a pair of input channels at
+//! once, the pair's two inputs (one 32-bit broadcast) times the pair's
+//! two int16-widened weights of each channel: one `VPMADDWD` + `VPADDD`
+//! per 8 channels x 2 inputs, where the blocked kernel spends a
+//! `VPMULLD` + `VPADDD` per 8 channels x 1 input. The weights of a block
+//! are widened and interleaved once per input pair and band, and which
+//! input pixel each tap of each band pixel reads is worked out once per
+//! band (as in `integer::blocked`). Integer sums are exact (no product
+//! pair leaves 32 bits: weights are int8), so the result equals the plain
+//! kernels bit for bit. About 26 KB of stack.
+
+use core::arch::x86_64::{
+    __m256i, _mm256_add_epi32, _mm256_madd_epi16, _mm256_set1_epi32, _mm256_setzero_si256,
+    _mm256_storeu_si256,
+};
+
+use crate::kernels::integer::blocked::{tap_lists, Tap, TAPS};
+use crate::kernels::integer::{int_conv_fits, portable, IntParams};
+use crate::kernels::ConvGeom;
+
+/// Output channels per block: two `ymm` registers of 32-bit lanes.
+const OC: usize = 16;
+/// Output pixels per band.
+const PX: usize = 128;
+
+/// The accumulators of a band: [`OC`] channels of each pixel.
+type Acc = [[__m256i; 2]; PX];
+
+/// Either convolution (`transpose`), output channels in blocks of [`OC`].
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn conv(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16], transpose: bool) {
+    let fits = int_conv_fits(p, g, x, y)
+        && u32::try_from(g.in_h * g.in_w).is_ok()
+        && u16::try_from(g.kernel * g.kernel).is_ok();
+    if !fits {
+        return;
+    }
+    // Few output channels would leave most lanes idle: the row-by-row
+    // loops do better there.
+    if g.out_c < OC / 2 {
+        return portable::conv_body(p, g, x, y, transpose);
+    }
+    let plane = g.out_h * g.out_w;
+    for o0 in (0..g.out_c).step_by(OC) {
+        let ob = OC.min(g.out_c - o0);
+        for p0 in (0..plane).step_by(PX) {
+            let p1 = (p0 + PX).min(plane);
+            let mut acc = [[_mm256_setzero_si256(); 2]; PX];
+            for t0 in (0..g.kernel * g.kernel).step_by(TAPS) {
+                let t1 = (t0 + TAPS).min(g.kernel * g.kernel);
+                band(p, g, x, &mut acc, (o0, ob), (p0, p1), (t0, t1), transpose);
+            }
+            store(p, &acc, y, (o0, ob), (p0, p1), plane);
+        }
+    }
+}
+
+/// Adds taps `t0..t1` of every input channel to the band `p0..p1` of
+/// output channels `o0..o0 + ob`, input channels two at a time.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn band(
+    p: &IntParams<'_>,
+    g: &ConvGeom,
+    x: &[i16],
+    acc: &mut Acc,
+    (o0, ob): (usize, usize),
+    (p0, p1): (usize, usize),
+    (t0, t1): (usize, usize),
+    transpose: bool,
+) {
+    let mut taps = [[Tap::default(); TAPS]; PX];
+    let mut counts = [0u8; PX];
+    tap_lists(g, (p0, p1), (t0, t1), transpose, &mut taps, &mut counts);
+    let in_plane = g.in_h * g.in_w;
+    for c in (0..g.in_c).step_by(2) {
+        let wt = pair_weights(p, g, c, (o0, ob), (t0, t1), transpose);
+        let x0 = &x[c * in_plane..(c + 1) * in_plane];
+        // A last odd channel pairs with zero weights; any input will do.
+        let x1 = x.get((c + 1) * in_plane..(c + 2) * in_plane).unwrap_or(x0);
+        for ((a, list), &n) in acc.iter_mut().zip(&taps).zip(&counts).take(p1 - p0) {
+            let (mut lo, mut hi) = (a[0], a[1]);
+            for tap in &list[..usize::from(n)] {
+                let at = tap.at as usize;
+                let pair = u32::from(x0[at] as u16) | (u32::from(x1[at] as u16) << 16);
+                let xv = _mm256_set1_epi32(pair as i32);
+                let w = &wt[usize::from(tap.t)];
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(w[0], xv));
+                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(w[1], xv));
+            }
+            *a = [lo, hi];
+        }
+    }
+}
+
+/// The weights of input channels `c` and `c + 1` (zero past the last) for
+/// taps `t0..t1` of output channels `o0..o0 + ob`, as int16 pairs: lane
+/// `j` of a tap's registers holds channel `o0 + j`'s two weights.
+#[inline(always)]
+unsafe fn pair_weights(
+    p: &IntParams<'_>,
+    g: &ConvGeom,
+    c: usize,
+    (o0, ob): (usize, usize),
+    (t0, t1): (usize, usize),
+    transpose: bool,
+) -> [[__m256i; 2]; TAPS] {
+    let (w, kk) = (p.weights(), g.kernel * g.kernel);
+    let mut table = [[0i16; 2 * OC]; TAPS];
+    for (i, ci) in [c, c + 1].into_iter().enumerate().filter(|&(_, ci)| ci < g.in_c) {
+        for j in 0..ob {
+            let plane = if transpose {
+                ci * g.out_c + o0 + j
+            } else {
+                (o0 + j) * g.in_c + ci
+            };
+            let row = &w[plane * kk + t0..plane * kk + t1];
+            for (entry, &v) in table.iter_mut().zip(row) {
+                entry[2 * j + i] = i16::from(v);
+            }
+        }
+    }
+    // SAFETY: `[i16; 32]` and `[__m256i; 2]` have the same size, and any
+    // bits are valid for both.
+    core::mem::transmute::<[[i16; 2 * OC]; TAPS], [[__m256i; 2]; TAPS]>(table)
+}
+
+/// Writes the band's sums, bias added and requantised, to `y`.
+#[inline(always)]
+unsafe fn store(
+    p: &IntParams<'_>,
+    acc: &Acc,
+    y: &mut [i16],
+    (o0, ob): (usize, usize),
+    (p0, p1): (usize, usize),
+    plane: usize,
+) {
+    let mut sums = [[0i32; OC]; PX];
+    for (s, a) in sums.iter_mut().zip(acc).take(p1 - p0) {
+        _mm256_storeu_si256(s.as_mut_ptr().cast(), a[0]);
+        _mm256_storeu_si256(s.as_mut_ptr().add(OC / 2).cast(), a[1]);
+    }
+    for j in 0..ob {
+        let (bias, rq) = (p.bias(o0 + j), p.requant(o0 + j));
+        let out = &mut y[(o0 + j) * plane + p0..(o0 + j) * plane + p1];
+        for (d, s) in out.iter_mut().zip(&sums) {
+            *d = rq.apply(bias.wrapping_add(s[j]));
+        }
+    }
+}
