@@ -12,21 +12,21 @@
 //! kernels bit for bit. About 26 KB of stack.
 
 use core::arch::x86_64::{
-    __m256i, _mm256_add_epi32, _mm256_madd_epi16, _mm256_set1_epi32, _mm256_setzero_si256,
-    _mm256_storeu_si256,
+    __m256i, _mm256_add_epi32, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi32,
+    _mm256_setzero_si256, _mm256_storeu_si256,
 };
 
 use crate::kernels::integer::blocked::{tap_lists, Tap, TAPS};
 use crate::kernels::integer::{int_conv_fits, portable, IntParams};
 use crate::kernels::ConvGeom;
 
-/// Output channels per block: two `ymm` registers of 32-bit lanes.
-const OC: usize = 16;
+/// Output channels per `ymm` register of 32-bit lanes.
+const LANES: usize = 8;
 /// Output pixels per band.
 const PX: usize = 128;
 
-/// The accumulators of a band: [`OC`] channels of each pixel.
-type Acc = [[__m256i; 2]; PX];
+/// The accumulators of a band: `8 * H` output channels of each pixel.
+type Acc<const H: usize> = [[__m256i; H]; PX];
 
 /// Either convolution (`transpose`), output channels in blocks of [`OC`].
 ///
@@ -41,16 +41,33 @@ pub(crate) unsafe fn conv(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i
         return;
     }
     // Few output channels would leave most lanes idle: the row-by-row
-    // loops do better there.
-    if g.out_c < OC / 2 {
-        return portable::conv_body(p, g, x, y, transpose);
+    // loops do better there. One register of channels where a second
+    // would stay mostly idle.
+    if g.out_c < LANES {
+        portable::conv_body(p, g, x, y, transpose)
+    } else if g.out_c <= LANES {
+        blocks::<1>(p, g, x, y, transpose)
+    } else {
+        blocks::<2>(p, g, x, y, transpose)
     }
+}
+
+/// The convolution in blocks of `8 * H` output channels and bands of
+/// [`PX`] output pixels.
+#[inline(always)]
+unsafe fn blocks<const H: usize>(
+    p: &IntParams<'_>,
+    g: &ConvGeom,
+    x: &[i16],
+    y: &mut [i16],
+    transpose: bool,
+) {
     let plane = g.out_h * g.out_w;
-    for o0 in (0..g.out_c).step_by(OC) {
-        let ob = OC.min(g.out_c - o0);
+    for o0 in (0..g.out_c).step_by(LANES * H) {
+        let ob = (LANES * H).min(g.out_c - o0);
         for p0 in (0..plane).step_by(PX) {
             let p1 = (p0 + PX).min(plane);
-            let mut acc = [[_mm256_setzero_si256(); 2]; PX];
+            let mut acc = [[_mm256_setzero_si256(); H]; PX];
             for t0 in (0..g.kernel * g.kernel).step_by(TAPS) {
                 let t1 = (t0 + TAPS).min(g.kernel * g.kernel);
                 band(p, g, x, &mut acc, (o0, ob), (p0, p1), (t0, t1), transpose);
@@ -64,11 +81,11 @@ pub(crate) unsafe fn conv(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i
 /// output channels `o0..o0 + ob`, input channels two at a time.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn band(
+unsafe fn band<const H: usize>(
     p: &IntParams<'_>,
     g: &ConvGeom,
     x: &[i16],
-    acc: &mut Acc,
+    acc: &mut Acc<H>,
     (o0, ob): (usize, usize),
     (p0, p1): (usize, usize),
     (t0, t1): (usize, usize),
@@ -79,21 +96,21 @@ unsafe fn band(
     tap_lists(g, (p0, p1), (t0, t1), transpose, &mut taps, &mut counts);
     let in_plane = g.in_h * g.in_w;
     for c in (0..g.in_c).step_by(2) {
-        let wt = pair_weights(p, g, c, (o0, ob), (t0, t1), transpose);
+        let wt = pair_weights::<H>(p, g, c, (o0, ob), (t0, t1), transpose);
         let x0 = &x[c * in_plane..(c + 1) * in_plane];
         // A last odd channel pairs with zero weights; any input will do.
         let x1 = x.get((c + 1) * in_plane..(c + 2) * in_plane).unwrap_or(x0);
         for ((a, list), &n) in acc.iter_mut().zip(&taps).zip(&counts).take(p1 - p0) {
-            let (mut lo, mut hi) = (a[0], a[1]);
+            let mut s = *a;
             for tap in &list[..usize::from(n)] {
                 let at = tap.at as usize;
                 let pair = u32::from(x0[at] as u16) | (u32::from(x1[at] as u16) << 16);
                 let xv = _mm256_set1_epi32(pair as i32);
-                let w = &wt[usize::from(tap.t)];
-                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(w[0], xv));
-                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(w[1], xv));
+                for (s, &w) in s.iter_mut().zip(&wt[usize::from(tap.t)]) {
+                    *s = _mm256_add_epi32(*s, _mm256_madd_epi16(w, xv));
+                }
             }
-            *a = [lo, hi];
+            *a = s;
         }
     }
 }
@@ -102,16 +119,16 @@ unsafe fn band(
 /// taps `t0..t1` of output channels `o0..o0 + ob`, as int16 pairs: lane
 /// `j` of a tap's registers holds channel `o0 + j`'s two weights.
 #[inline(always)]
-unsafe fn pair_weights(
+unsafe fn pair_weights<const H: usize>(
     p: &IntParams<'_>,
     g: &ConvGeom,
     c: usize,
     (o0, ob): (usize, usize),
     (t0, t1): (usize, usize),
     transpose: bool,
-) -> [[__m256i; 2]; TAPS] {
+) -> [[__m256i; H]; TAPS] {
     let (w, kk) = (p.weights(), g.kernel * g.kernel);
-    let mut table = [[0i16; 2 * OC]; TAPS];
+    let mut table = [[[0i16; 2 * LANES]; H]; TAPS];
     for (i, ci) in [c, c + 1].into_iter().enumerate().filter(|&(_, ci)| ci < g.in_c) {
         for j in 0..ob {
             let plane = if transpose {
@@ -121,35 +138,34 @@ unsafe fn pair_weights(
             };
             let row = &w[plane * kk + t0..plane * kk + t1];
             for (entry, &v) in table.iter_mut().zip(row) {
-                entry[2 * j + i] = i16::from(v);
+                entry[j / LANES][2 * (j % LANES) + i] = i16::from(v);
             }
         }
     }
-    // SAFETY: `[i16; 32]` and `[__m256i; 2]` have the same size, and any
-    // bits are valid for both.
-    core::mem::transmute::<[[i16; 2 * OC]; TAPS], [[__m256i; 2]; TAPS]>(table)
+    table.map(|regs| regs.map(|r| _mm256_loadu_si256(r.as_ptr().cast())))
 }
 
 /// Writes the band's sums, bias added and requantised, to `y`.
 #[inline(always)]
-unsafe fn store(
+unsafe fn store<const H: usize>(
     p: &IntParams<'_>,
-    acc: &Acc,
+    acc: &Acc<H>,
     y: &mut [i16],
     (o0, ob): (usize, usize),
     (p0, p1): (usize, usize),
     plane: usize,
 ) {
-    let mut sums = [[0i32; OC]; PX];
+    let mut sums = [[[0i32; LANES]; H]; PX];
     for (s, a) in sums.iter_mut().zip(acc).take(p1 - p0) {
-        _mm256_storeu_si256(s.as_mut_ptr().cast(), a[0]);
-        _mm256_storeu_si256(s.as_mut_ptr().add(OC / 2).cast(), a[1]);
+        for (s, &r) in s.iter_mut().zip(a) {
+            _mm256_storeu_si256(s.as_mut_ptr().cast(), r);
+        }
     }
     for j in 0..ob {
         let (bias, rq) = (p.bias(o0 + j), p.requant(o0 + j));
         let out = &mut y[(o0 + j) * plane + p0..(o0 + j) * plane + p1];
         for (d, s) in out.iter_mut().zip(&sums) {
-            *d = rq.apply(bias.wrapping_add(s[j]));
+            *d = rq.apply(bias.wrapping_add(s[j / LANES][j % LANES]));
         }
     }
 }
