@@ -47,8 +47,10 @@ pub(crate) unsafe fn conv(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i
         portable::conv_body(p, g, x, y, transpose)
     } else if g.out_c <= LANES {
         blocks::<1>(p, g, x, y, transpose)
-    } else {
+    } else if g.out_c <= 2 * LANES {
         blocks::<2>(p, g, x, y, transpose)
+    } else {
+        blocks::<4>(p, g, x, y, transpose)
     }
 }
 
@@ -142,7 +144,13 @@ unsafe fn pair_weights<const H: usize>(
             }
         }
     }
-    table.map(|regs| regs.map(|r| _mm256_loadu_si256(r.as_ptr().cast())))
+    let mut regs = [[_mm256_setzero_si256(); H]; TAPS];
+    for (r, t) in regs.iter_mut().zip(&table) {
+        for (r, t) in r.iter_mut().zip(t) {
+            *r = _mm256_loadu_si256(t.as_ptr().cast());
+        }
+    }
+    regs
 }
 
 /// Writes the band's sums, bias added and requantised, to `y`.
