@@ -1,5 +1,6 @@
 //! Integer convolutions across output channels, for targets with wide
-//! vectors (the AVX2 and NEON sets): [`OC`] output channels of a band of
+//! vectors (the NEON set; the AVX2 one shares [`tap_lists`] and pairs input
+//! channels on top, in `x86_64::int_madd`): [`OC`] output channels of a band of
 //! [`PX`] output pixels accumulate in 32-bit lanes, each tap adding its
 //! [`OC`] weights times one input value, so the inner loop is one
 //! 16-lane multiply-add whatever the image width and stride. The weights
@@ -28,7 +29,7 @@ pub(crate) struct Tap {
     pub(crate) at: u32,
 }
 
-/// Integer `conv2d` (the NEON set's; AVX2 compiles [`conv_body`] itself).
+/// Integer `conv2d` (the NEON set's).
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 pub(crate) fn conv2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16]) {
     conv_body(p, g, x, y, false)

@@ -5,7 +5,8 @@
 //! sum that LLVM vectorises as a reduction (`VPMADDWD` on x86-64); a
 //! convolution keeps a tile of one output row in 32-bit accumulators and
 //! adds each weight times a run of its input row to it (an `axpy`), the
-//! runs contiguous at stride 1.
+//! runs contiguous at stride 1 and in every transposed convolution (whose
+//! tile keeps its column classes apart, see `slot`).
 
 use super::{int_conv_fits, int_dense_fits, IntParams};
 use crate::kernels::ConvGeom;

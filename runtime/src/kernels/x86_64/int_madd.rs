@@ -1,19 +1,23 @@
-//! Integer convolutions on AVX2 by `VPMADDWD`: [`OC`] output channels of
-//! a band of [`PX`] output pixels accumulate in the 32-bit lanes of two
-//! `ymm` registers, and each tap adds, for a pair of input channels at
-//! once, the pair's two inputs (one 32-bit broadcast) times the pair's
-//! two int16-widened weights of each channel: one `VPMADDWD` + `VPADDD`
-//! per 8 channels x 2 inputs, where the blocked kernel spends a
-//! `VPMULLD` + `VPADDD` per 8 channels x 1 input. The weights of a block
-//! are widened and interleaved once per input pair and band, and which
-//! input pixel each tap of each band pixel reads is worked out once per
-//! band (as in `integer::blocked`). Integer sums are exact (no product
-//! pair leaves 32 bits: weights are int8), so the result equals the plain
-//! kernels bit for bit. About 26 KB of stack.
+//! Integer convolutions on AVX2 by `VPMADDWD`: 8, 16 or 32 output channels
+//! (one, two or four `ymm` registers of 32-bit lanes) of a band of [`PX`]
+//! output pixels accumulate in registers, and each tap adds, for a pair of
+//! input channels at once, the pair's two inputs (one 32-bit broadcast)
+//! times each channel's two int16-widened weights: one `VPMADDWD` +
+//! `VPADDD` per 8 channels x 2 inputs, where LLVM's vectorisation of the
+//! blocked kernel (`integer::blocked`) spends a `VPMULLD` + `VPADDD` per 8
+//! channels x 1 input. The weights of a block are widened and interleaved
+//! once per input pair and band, and which input pixel each tap of each
+//! band pixel reads is worked out once per band (as in the blocked
+//! kernel). Integer sums are exact (weights are int8, so no product pair
+//! leaves 32 bits), so the result equals the plain kernels bit for bit.
+//! Fewer than 8 output channels (an image's last layer) take the
+//! row-by-row portable loops, which keep their lanes busy. About 36 KB of
+//! stack at 32 channels, more than the portable set (what a
+//! microcontroller runs) may take.
 
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi32,
-    _mm256_setzero_si256, _mm256_storeu_si256,
+    _mm256_setzero_si256,
 };
 
 use crate::kernels::integer::blocked::{tap_lists, Tap, TAPS};
@@ -33,7 +37,13 @@ type Acc<const H: usize> = [[__m256i; H]; PX];
 /// # Safety
 /// The CPU must have AVX2.
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn conv(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16], transpose: bool) {
+pub(crate) unsafe fn conv(
+    p: &IntParams<'_>,
+    g: &ConvGeom,
+    x: &[i16],
+    y: &mut [i16],
+    transpose: bool,
+) {
     let fits = int_conv_fits(p, g, x, y)
         && u32::try_from(g.in_h * g.in_w).is_ok()
         && u16::try_from(g.kernel * g.kernel).is_ok();
@@ -131,7 +141,11 @@ unsafe fn pair_weights<const H: usize>(
 ) -> [[__m256i; H]; TAPS] {
     let (w, kk) = (p.weights(), g.kernel * g.kernel);
     let mut table = [[[0i16; 2 * LANES]; H]; TAPS];
-    for (i, ci) in [c, c + 1].into_iter().enumerate().filter(|&(_, ci)| ci < g.in_c) {
+    for (i, ci) in [c, c + 1]
+        .into_iter()
+        .enumerate()
+        .filter(|&(_, ci)| ci < g.in_c)
+    {
         for j in 0..ob {
             let plane = if transpose {
                 ci * g.out_c + o0 + j
@@ -163,16 +177,12 @@ unsafe fn store<const H: usize>(
     (p0, p1): (usize, usize),
     plane: usize,
 ) {
-    let mut sums = [[[0i32; LANES]; H]; PX];
-    for (s, a) in sums.iter_mut().zip(acc).take(p1 - p0) {
-        for (s, &r) in s.iter_mut().zip(a) {
-            _mm256_storeu_si256(s.as_mut_ptr().cast(), r);
-        }
-    }
+    // SAFETY: `__m256i` is eight `i32`s with no invalid bits.
+    let sums = &*(acc as *const Acc<H>).cast::<[[[i32; LANES]; H]; PX]>();
     for j in 0..ob {
         let (bias, rq) = (p.bias(o0 + j), p.requant(o0 + j));
         let out = &mut y[(o0 + j) * plane + p0..(o0 + j) * plane + p1];
-        for (d, s) in out.iter_mut().zip(&sums) {
+        for (d, s) in out.iter_mut().zip(sums) {
             *d = rq.apply(bias.wrapping_add(s[j / LANES][j % LANES]));
         }
     }
