@@ -10,8 +10,8 @@
 //! band pixel reads is worked out once per band (as in the blocked
 //! kernel). Integer sums are exact (weights are int8, so no product pair
 //! leaves 32 bits), so the result equals the plain kernels bit for bit.
-//! Fewer than 8 output channels (an image's last layer) take the
-//! row-by-row portable loops, which keep their lanes busy. About 36 KB of
+//! Fewer than 8 output channels (an image's last layer) take module
+//! `int_narrow`, lanes over input channels. About 36 KB of
 //! stack at 32 channels, more than the portable set (what a
 //! microcontroller runs) may take.
 
@@ -20,6 +20,7 @@ use core::arch::x86_64::{
     _mm256_setzero_si256,
 };
 
+use super::int_narrow;
 use crate::kernels::integer::blocked::{tap_lists, Tap, TAPS};
 use crate::kernels::integer::{int_conv_fits, portable, IntParams};
 use crate::kernels::ConvGeom;
@@ -50,11 +51,14 @@ pub(crate) unsafe fn conv(
     if !fits {
         return;
     }
-    // Few output channels would leave most lanes idle: the row-by-row
-    // loops do better there. One register of channels where a second
+    // Few output channels would leave most lanes idle: lanes over input
+    // channels do better there (or, where their copies do not fit, the
+    // row-by-row loops). One register of channels where a second
     // would stay mostly idle.
     if g.out_c < LANES {
-        portable::conv_body(p, g, x, y, transpose)
+        if !int_narrow::conv(p, g, x, y, transpose) {
+            portable::conv_body(p, g, x, y, transpose)
+        }
     } else if g.out_c <= LANES {
         blocks::<1>(p, g, x, y, transpose)
     } else if g.out_c <= 2 * LANES {
