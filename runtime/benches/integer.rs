@@ -2,7 +2,8 @@
 //! CPU: one image of the two reference generators (module
 //! `runtime::reference`: the MLP 100-128-256-512-1024-784 and the small
 //! DCGAN), the float file (f16 weights) and the same weights quantised
-//! (`runtime::reference::integer`), each through `Generator::generate`; and
+//! (`runtime::reference::integer`), and of the shipped digits generator's
+//! two files, each through `Generator::generate`; and
 //! the heaviest layer of each alone (dense 512 -> 1024; transposed
 //! convolution 64 -> 32, 7x7 -> 14x14) through every kernel set this CPU
 //! runs, float (f16 weights) and integer.
@@ -67,12 +68,31 @@ fn print(title: &str, variants: &[Variant<'_>], medians: &[f64]) {
     }
 }
 
+/// The shipped digits generator's f16 and int8 files.
+fn shipped() -> (&'static str, Vec<u8>, Vec<u8>) {
+    let read = |name: &str| {
+        let path = format!("{}/../models/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    (
+        "shipped dcgan-digits (f16 and -i8 files)",
+        read("dcgan-digits.safetensors"),
+        read("dcgan-digits-i8.safetensors"),
+    )
+}
+
 /// Generate with a float file and its quantised twin.
 fn generators() {
-    for r in [mlp(), small_dcgan()] {
-        let int_file = integer(&r);
+    let pairs = [mlp(), small_dcgan()]
+        .into_iter()
+        .map(|r| {
+            let int_file = integer(&r);
+            (r.name, r.file, int_file)
+        })
+        .chain([shipped()]);
+    for (name, float_file, int_file) in pairs {
         let (f, i) = (
-            Generator::load(&r.file).unwrap(),
+            Generator::load(&float_file).unwrap(),
             Generator::load(&int_file).unwrap(),
         );
         let mut z = vec![0.0; f.latent_dim()];
@@ -94,7 +114,7 @@ fn generators() {
             });
         }
         let medians = measure(&mut variants);
-        print(r.name, &variants, &medians);
+        print(name, &variants, &medians);
     }
 }
 

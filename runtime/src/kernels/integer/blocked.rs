@@ -1,5 +1,6 @@
 //! Integer convolutions across output channels, for targets with wide
-//! vectors (the AVX2 and NEON sets): [`OC`] output channels of a band of
+//! vectors (the NEON set; the AVX2 one shares [`tap_lists`] and pairs input
+//! channels on top, in `x86_64::int_madd`): [`OC`] output channels of a band of
 //! [`PX`] output pixels accumulate in 32-bit lanes, each tap adding its
 //! [`OC`] weights times one input value, so the inner loop is one
 //! 16-lane multiply-add whatever the image width and stride. The weights
@@ -18,17 +19,17 @@ const OC: usize = 16;
 /// Output pixels per band.
 const PX: usize = 64;
 /// Kernel taps per pass.
-const TAPS: usize = 16;
+pub(crate) const TAPS: usize = 16;
 
 /// A tap of a band pixel: its index among the pass's taps, and the input
 /// pixel it reads within a channel's plane.
 #[derive(Clone, Copy, Default)]
-struct Tap {
-    t: u16,
-    at: u32,
+pub(crate) struct Tap {
+    pub(crate) t: u16,
+    pub(crate) at: u32,
 }
 
-/// Integer `conv2d` (the NEON set's; AVX2 compiles [`conv_body`] itself).
+/// Integer `conv2d` (the NEON set's).
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 pub(crate) fn conv2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16]) {
     conv_body(p, g, x, y, false)
@@ -103,28 +104,7 @@ fn band(
     // Which input pixel each tap of each band pixel reads, once.
     let mut taps = [[Tap::default(); TAPS]; PX];
     let mut counts = [0u8; PX];
-    for (i, px) in (p0..p1).enumerate() {
-        let (oy, ox) = (px / g.out_w, px % g.out_w);
-        for t in t0..t1 {
-            let (ky, kx) = (t / g.kernel, t % g.kernel);
-            let tap = |o: usize, k: usize, n: usize| {
-                if transpose {
-                    let v = (o + g.padding).checked_sub(k)?;
-                    (v % g.stride == 0 && v / g.stride < n).then_some(v / g.stride)
-                } else {
-                    let v = (o * g.stride + k).checked_sub(g.padding)?;
-                    (v < n).then_some(v)
-                }
-            };
-            if let (Some(iy), Some(ix)) = (tap(oy, ky, g.in_h), tap(ox, kx, g.in_w)) {
-                taps[i][usize::from(counts[i])] = Tap {
-                    t: (t - t0) as u16,
-                    at: (iy * g.in_w + ix) as u32,
-                };
-                counts[i] += 1;
-            }
-        }
-    }
+    tap_lists(g, (p0, p1), (t0, t1), transpose, &mut taps, &mut counts);
     let (w, kk, in_plane) = (p.weights(), g.kernel * g.kernel, g.in_h * g.in_w);
     for c in 0..g.in_c {
         // The block's weights of these taps, channel-minor.
@@ -148,5 +128,77 @@ fn band(
                 }
             }
         }
+    }
+}
+
+/// Lists, for each pixel `p0..p1` of the output plane (entry `px - p0`),
+/// the taps `t0..t1` (at most [`TAPS`]) that reach an input pixel and the
+/// pixel each reads, and how many there are. A transposed convolution of
+/// stride `s` visits only the kernel rows and columns of its pixel's
+/// class (every `s`-th); pixel coordinates advance by counting, and
+/// strides 1 and 2 divide by shifting: this runs per pixel and tap, where
+/// divisions would cost more than the multiply-adds the lists feed.
+#[inline(always)]
+pub(crate) fn tap_lists(
+    g: &ConvGeom,
+    (p0, p1): (usize, usize),
+    (t0, t1): (usize, usize),
+    transpose: bool,
+    taps: &mut [[Tap; TAPS]],
+    counts: &mut [u8],
+) {
+    let (k, out_w) = (g.kernel.max(1), g.out_w.max(1));
+    let step = if transpose { g.stride.max(1) } else { 1 };
+    // The input index output `o` reads through tap `kk` (of its class).
+    let tap = |o: usize, kk: usize, n: usize| {
+        let v = if transpose {
+            div_rem((o + g.padding).checked_sub(kk)?, step).0
+        } else {
+            (o * g.stride + kk).checked_sub(g.padding)?
+        };
+        (v < n).then_some(v)
+    };
+    // The first kernel index from `lo` in output `o`'s class.
+    let first = |o: usize, lo: usize| {
+        let r = div_rem(o + g.padding, step).1;
+        lo + div_rem(r + step - div_rem(lo, step).1, step).1
+    };
+    let (ky_lo, ky_hi) = (t0 / k, (t1 - 1) / k);
+    let (mut oy, mut ox) = (p0 / out_w, p0 % out_w);
+    for (list, count) in taps.iter_mut().zip(counts.iter_mut()).take(p1 - p0) {
+        *count = 0;
+        let kx0 = first(ox, 0);
+        for ky in (first(oy, ky_lo)..=ky_hi).step_by(step) {
+            let Some(iy) = tap(oy, ky, g.in_h) else {
+                continue;
+            };
+            for kx in (kx0..k).step_by(step) {
+                let t = ky * k + kx;
+                if t < t0 || t >= t1 {
+                    continue;
+                }
+                if let Some(ix) = tap(ox, kx, g.in_w) {
+                    list[usize::from(*count)] = Tap {
+                        t: (t - t0) as u16,
+                        at: (iy * g.in_w + ix) as u32,
+                    };
+                    *count += 1;
+                }
+            }
+        }
+        ox += 1;
+        if ox == out_w {
+            (oy, ox) = (oy + 1, 0);
+        }
+    }
+}
+
+/// `(v / s, v % s)`, by shifting for the usual strides.
+#[inline(always)]
+fn div_rem(v: usize, s: usize) -> (usize, usize) {
+    match s {
+        1 => (v, 0),
+        2 => (v >> 1, v & 1),
+        _ => (v / s, v % s),
     }
 }

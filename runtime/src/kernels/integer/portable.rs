@@ -5,13 +5,35 @@
 //! sum that LLVM vectorises as a reduction (`VPMADDWD` on x86-64); a
 //! convolution keeps a tile of one output row in 32-bit accumulators and
 //! adds each weight times a run of its input row to it (an `axpy`), the
-//! runs contiguous at stride 1.
+//! runs contiguous at stride 1 and in every transposed convolution (whose
+//! tile keeps its column classes apart, see `slot`).
 
 use super::{int_conv_fits, int_dense_fits, IntParams};
 use crate::kernels::ConvGeom;
 
 /// Output pixels of a row that a convolution accumulates at once.
 const TILE: usize = 64;
+/// Accumulators of a tile: room for [`slot`]'s layout.
+const ACC: usize = 2 * TILE;
+
+/// Where a tile's pixel `d` accumulates: a transposed convolution of
+/// stride `s` keeps its `s` column classes (`d % s`) apart, each
+/// contiguous, so that a kernel column's pixels, `s` apart in the row, are
+/// neighbours there (below `2 * TILE` for any `s`; `d` itself at `s = 1`).
+#[inline(always)]
+fn slot(d: usize, s: usize) -> usize {
+    (d % s) * TILE.div_ceil(s) + d / s
+}
+
+/// The stride [`slot`] splits columns by: a transposed convolution's, else 1.
+#[inline(always)]
+fn classes(g: &ConvGeom, transpose: bool) -> usize {
+    if transpose {
+        g.stride.max(1)
+    } else {
+        1
+    }
+}
 
 /// `y[o] = requant(bias[o] + sum_i w[o, i] * x[i])`.
 pub fn dense(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
@@ -72,11 +94,12 @@ pub(crate) fn conv_body(
             let out_row = (o * g.out_h + oy) * g.out_w;
             for x0 in (0..g.out_w).step_by(TILE) {
                 let x1 = (x0 + TILE).min(g.out_w);
-                let mut acc = [bias; TILE];
+                let mut acc = [bias; ACC];
                 let tile = Tile { x0, x1, oy, o };
                 accumulate(p, g, x, &tile, &mut acc, transpose);
-                for (dst, &a) in y[out_row + x0..out_row + x1].iter_mut().zip(&acc) {
-                    *dst = rq.apply(a);
+                let s = classes(g, transpose);
+                for (d, dst) in y[out_row + x0..out_row + x1].iter_mut().enumerate() {
+                    *dst = rq.apply(acc[slot(d, s)]);
                 }
             }
         }
@@ -115,7 +138,7 @@ fn accumulate(
     g: &ConvGeom,
     x: &[i16],
     t: &Tile,
-    acc: &mut [i32; TILE],
+    acc: &mut [i32; ACC],
     transpose: bool,
 ) {
     for ky0 in (0..g.kernel).step_by(TAPS) {
@@ -149,7 +172,7 @@ fn taps(
     g: &ConvGeom,
     x: &[i16],
     t: &Tile,
-    acc: &mut [i32; TILE],
+    acc: &mut [i32; ACC],
     transpose: bool,
     rows: &[(usize, usize)],
     runs: &[Run],
@@ -174,7 +197,7 @@ fn taps(
 /// `acc[r.acc_at + j * r.acc_step] += wv * row[r.x_at + j * r.x_step]`
 /// for `j < r.count`; a plain zip where both steps are 1.
 #[inline(always)]
-fn axpy(acc: &mut [i32; TILE], wv: i32, row: &[i16], r: &Run) {
+fn axpy(acc: &mut [i32; ACC], wv: i32, row: &[i16], r: &Run) {
     let dst = &mut acc[r.acc_at..];
     let src = &row[r.x_at..];
     if r.acc_step == 1 && r.x_step == 1 {
@@ -218,8 +241,8 @@ fn run(g: &ConvGeom, t: &Tile, kx: usize, transpose: bool) -> Option<Run> {
             kx,
             x_at: lo,
             x_step: 1,
-            acc_at: lo * s + kx - pad - t.x0,
-            acc_step: s,
+            acc_at: slot(lo * s + kx - pad - t.x0, s),
+            acc_step: 1,
             count: hi - lo,
         })
     } else {

@@ -1,12 +1,13 @@
-//! The integer kernels (version 2) on AVX2: the portable ones compiled with
-//! AVX2 enabled, where LLVM turns a dense row's `i8 x i16` dot product into
-//! `VPMOVSXBW` + `VPMADDWD` and the blocked convolutions' 16-channel
-//! updates (module `integer::blocked`) into `VPMULLD` + `VPADDD`. Integer sums are exact, so
-//! any vector order equals the plain kernels. Chosen like the float
+//! The integer kernels (version 2) on AVX2: the portable dense layer
+//! compiled with AVX2 enabled, where LLVM turns a row's `i8 x i16` dot
+//! product into `VPMOVSXBW` + `VPMADDWD`, and the convolutions of module
+//! `int_madd` (input channel pairs by `VPMADDWD`). Integer sums are exact,
+//! so any vector order equals the plain kernels. Chosen like the float
 //! kernels: at compile time where the build enables AVX2, else at run time
 //! under `std`, else the portable kernels.
 
-use crate::kernels::integer::{blocked, portable, IntParams};
+use super::int_madd;
+use crate::kernels::integer::{portable, IntParams};
 use crate::kernels::ConvGeom;
 
 /// Whether this CPU has AVX2.
@@ -61,5 +62,5 @@ unsafe fn dense_avx2(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
 
 #[target_feature(enable = "avx2")]
 unsafe fn conv_avx2(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16], transpose: bool) {
-    blocked::conv_body(p, g, x, y, transpose)
+    int_madd::conv(p, g, x, y, transpose)
 }

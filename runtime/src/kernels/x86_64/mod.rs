@@ -11,6 +11,8 @@ pub(crate) mod avx2;
 pub(crate) mod avx512;
 mod cap;
 pub(crate) mod int_avx2;
+mod int_madd;
+mod int_narrow;
 pub(crate) mod prepared;
 
 pub use self::cap::{avx512_allowed, CAP_VAR};
