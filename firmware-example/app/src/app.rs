@@ -1,4 +1,5 @@
-//! The frame loop: latent -> generator -> grey -> scaled -> dithered -> drawn.
+//! The frame loop: latent (fresh, or a step of a latent walk) -> generator -> grey -> scaled ->
+//! dithered -> drawn.
 
 use embedded_graphics::geometry::{Point, Size};
 use embedded_graphics::pixelcolor::BinaryColor;
@@ -10,7 +11,19 @@ use runtime::Generator;
 use crate::caption::{self, Stopwatch, Timing};
 use crate::display::{self, FONT};
 use crate::layout::{self, Layout};
+use crate::walk::{self, Segment};
 use crate::{Buffers, Dither, Error, DEFAULT_SEED};
+
+/// Which class a conditional model is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Classes {
+    /// 0, 1, ..., `num_classes - 1`, 0, ...: one class per fresh latent (per frame, or per
+    /// keyframe of a walk). Nothing for an unconditional model.
+    #[default]
+    Cycle,
+    /// Always this class (an error for an unconditional model or a class it does not have).
+    Only(usize),
+}
 
 /// Choices a board makes once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +33,10 @@ pub struct Config {
     pub dither: Dither,
     /// Size of the display the frames are laid out for.
     pub display: Size,
+    /// Frames per segment of a latent walk: 0 for none (every frame a fresh latent), `N` for
+    /// `N` frames from each latent towards the next (module [`walk`]).
+    pub walk: u32,
+    pub classes: Classes,
 }
 
 impl Default for Config {
@@ -28,6 +45,8 @@ impl Default for Config {
             seed: DEFAULT_SEED,
             dither: Dither::DEFAULT,
             display: display::SIZE,
+            walk: 0,
+            classes: Classes::Cycle,
         }
     }
 }
@@ -42,6 +61,11 @@ pub struct App<'m, 'b> {
     shape: (usize, usize, usize),
     buffers: Buffers<'b>,
     frame: u32,
+    walk: u32,
+    classes: Classes,
+    /// The walk's current segment, from `buffers.walk_from` to `buffers.walk_to` (`None` until
+    /// the first one is drawn).
+    segment: Option<Segment>,
 }
 
 /// One finished frame, borrowing the app's buffers until the next one is made.
@@ -50,6 +74,9 @@ pub struct Frame<'a> {
     pub index: u32,
     /// The class the image was generated for (`None` for an unconditional model).
     pub class: Option<usize>,
+    /// On a latent walk, the step within the segment: `0` is the keyframe (exactly a fresh
+    /// latent), `1 .. N` lie between it and the next. `None` without a walk.
+    pub walk_step: Option<u32>,
     /// How long the generator took.
     pub timing: Timing,
     /// The generator's output, `channels * height * width` f32.
@@ -64,7 +91,8 @@ pub struct Frame<'a> {
 }
 
 impl<'m, 'b> App<'m, 'b> {
-    /// Checks the buffers against the generator and the display.
+    /// Checks the buffers against the generator and the display, and the class, if one is
+    /// fixed, against the generator.
     pub fn new(
         generator: Generator<'m>,
         config: Config,
@@ -74,6 +102,12 @@ impl<'m, 'b> App<'m, 'b> {
         let shape = (shape.c, shape.h, shape.w);
         let layout = Layout::new(config.display, shape.2, shape.1)?;
         let buffers = buffers.fit(&generator, layout.image_pixels())?;
+        if let Classes::Only(class) = config.classes {
+            let num_classes = generator.num_classes();
+            if class >= num_classes {
+                return Err(Error::NoSuchClass { class, num_classes });
+            }
+        }
         Ok(App {
             generator,
             rng: LatentRng::new(config.seed),
@@ -82,6 +116,9 @@ impl<'m, 'b> App<'m, 'b> {
             shape,
             buffers,
             frame: 0,
+            walk: config.walk,
+            classes: config.classes,
+            segment: None,
         })
     }
 
@@ -93,17 +130,22 @@ impl<'m, 'b> App<'m, 'b> {
         self.layout
     }
 
-    /// Makes the next frame: the next latent, the next class, one generator call (timed by
-    /// `stopwatch`), then grey, scaling and dithering.
+    /// Makes the next frame: the next latent (or walk step), its class, one generator call
+    /// (timed by `stopwatch`), then grey, scaling and dithering.
     pub fn next_frame(&mut self, stopwatch: &mut impl Stopwatch) -> Result<Frame<'_>, Error> {
         let index = self.frame;
         self.frame = self.frame.wrapping_add(1);
-        let class = match self.generator.num_classes() {
-            0 => None,
-            n => Some(index as usize % n),
+        let (keyframe, walk_step) = match self.walk {
+            0 => (index, None),
+            n => (index / n, Some(index % n)),
         };
+        let class = match (self.classes, self.generator.num_classes()) {
+            (_, 0) => None,
+            (Classes::Only(k), _) => Some(k),
+            (Classes::Cycle, n) => Some(keyframe as usize % n),
+        };
+        self.next_latent(walk_step);
         let b = &mut self.buffers;
-        self.rng.fill_normal(b.latent);
         stopwatch.start();
         let result = self
             .generator
@@ -119,6 +161,7 @@ impl<'m, 'b> App<'m, 'b> {
         Ok(Frame {
             index,
             class,
+            walk_step,
             timing,
             output: b.output,
             grey: b.grey,
@@ -126,6 +169,32 @@ impl<'m, 'b> App<'m, 'b> {
             shape: self.shape,
             layout: self.layout,
         })
+    }
+
+    /// Fills the latent buffer: the next latent of the stream, or step `k` of the walk's
+    /// current segment. At step 0 the segment moves on: its end becomes its start (the first
+    /// time, a latent is drawn for the start) and the next latent of the stream its end.
+    fn next_latent(&mut self, walk_step: Option<u32>) {
+        let b = &mut self.buffers;
+        let Some(k) = walk_step else {
+            self.rng.fill_normal(b.latent);
+            return;
+        };
+        let segment = match self.segment {
+            Some(segment) if k != 0 => segment,
+            previous => {
+                match previous {
+                    Some(_) => core::mem::swap(&mut b.walk_from, &mut b.walk_to),
+                    None => self.rng.fill_normal(b.walk_from),
+                }
+                self.rng.fill_normal(b.walk_to);
+                let segment = Segment::between(b.walk_from, b.walk_to);
+                self.segment = Some(segment);
+                segment
+            }
+        };
+        let t = walk::fraction(k, self.walk);
+        segment.point(b.walk_from, b.walk_to, t, b.latent);
     }
 }
 

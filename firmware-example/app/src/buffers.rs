@@ -9,8 +9,12 @@ use crate::Error;
 /// The buffers the frame loop borrows. Each may be longer than needed; [`Buffers::fit`] shortens
 /// them to a model's sizes.
 pub struct Buffers<'b> {
-    /// `latent_dim` f32.
+    /// `latent_dim` f32: the generator's input.
     pub latent: &'b mut [f32],
+    /// `latent_dim` f32: a latent walk's current segment starts here...
+    pub walk_from: &'b mut [f32],
+    /// ... and ends here (`latent_dim` f32; unused without a walk).
+    pub walk_to: &'b mut [f32],
     /// `scratch_len` f32.
     pub scratch: &'b mut [f32],
     /// `output_len` f32.
@@ -28,6 +32,8 @@ impl<'b> Buffers<'b> {
         let output_len = generator.output_len();
         Ok(Buffers {
             latent: exact(self.latent, generator.latent_dim(), "latent")?,
+            walk_from: exact(self.walk_from, generator.latent_dim(), "walk_from")?,
+            walk_to: exact(self.walk_to, generator.latent_dim(), "walk_to")?,
             scratch: exact(self.scratch, generator.scratch_len(), "scratch")?,
             output: exact(self.output, output_len, "output")?,
             grey: exact(self.grey, output_len, "grey")?,
@@ -50,11 +56,13 @@ fn exact<'b, T>(
     })
 }
 
-/// [`Buffers`] borrowing the fields of the same names of an owner of all five.
+/// [`Buffers`] borrowing the fields of the same names of an owner of all seven.
 macro_rules! borrow_all {
     ($owner:expr) => {
         Buffers {
             latent: &mut $owner.latent,
+            walk_from: &mut $owner.walk_from,
+            walk_to: &mut $owner.walk_to,
             scratch: &mut $owner.scratch,
             output: &mut $owner.output,
             grey: &mut $owner.grey,
@@ -67,6 +75,8 @@ macro_rules! borrow_all {
 /// script writes. Zero initialised, so a `static` of it sits in `.bss` and costs no flash.
 pub struct StaticBuffers<const LATENT: usize, const SCRATCH: usize, const OUTPUT: usize> {
     latent: [f32; LATENT],
+    walk_from: [f32; LATENT],
+    walk_to: [f32; LATENT],
     scratch: [f32; SCRATCH],
     output: [f32; OUTPUT],
     grey: [u8; OUTPUT],
@@ -79,6 +89,8 @@ impl<const LATENT: usize, const SCRATCH: usize, const OUTPUT: usize>
     pub const fn new() -> Self {
         StaticBuffers {
             latent: [0.0; LATENT],
+            walk_from: [0.0; LATENT],
+            walk_to: [0.0; LATENT],
             scratch: [0.0; SCRATCH],
             output: [0.0; OUTPUT],
             grey: [0; OUTPUT],
@@ -86,7 +98,7 @@ impl<const LATENT: usize, const SCRATCH: usize, const OUTPUT: usize>
         }
     }
 
-    /// Out of line on purpose: inlined into a board's frame loop, the five field addresses are
+    /// Out of line on purpose: inlined into a board's frame loop, the field addresses are
     /// kept in registers and spilled across it, and the thumbv6m firmware grows by about 150
     /// bytes.
     #[inline(never)]
@@ -107,6 +119,8 @@ impl<const LATENT: usize, const SCRATCH: usize, const OUTPUT: usize> Default
 #[cfg(feature = "std")]
 pub struct HeapBuffers {
     pub latent: Vec<f32>,
+    pub walk_from: Vec<f32>,
+    pub walk_to: Vec<f32>,
     pub scratch: Vec<f32>,
     pub output: Vec<f32>,
     pub grey: Vec<u8>,
@@ -118,6 +132,8 @@ impl HeapBuffers {
     pub fn for_model(generator: &Generator<'_>) -> HeapBuffers {
         HeapBuffers {
             latent: vec![0.0; generator.latent_dim()],
+            walk_from: vec![0.0; generator.latent_dim()],
+            walk_to: vec![0.0; generator.latent_dim()],
             scratch: vec![0.0; generator.scratch_len()],
             output: vec![0.0; generator.output_len()],
             grey: vec![0; generator.output_len()],

@@ -12,6 +12,8 @@ pub enum Error {
         needed: usize,
         available: usize,
     },
+    /// A fixed class the model does not have (`num_classes` is 0 for an unconditional model).
+    NoSuchClass { class: usize, num_classes: usize },
     /// The display is too small to hold an image and a caption.
     DisplayTooSmall { width: u32, height: u32 },
     /// A host program could not write a frame file.
@@ -39,6 +41,15 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "{buffer} buffer holds {available} elements, the model needs {needed}"
+            ),
+            Error::NoSuchClass {
+                class,
+                num_classes: 0,
+            } => write!(f, "class {class} asked for, but the model is unconditional"),
+            Error::NoSuchClass { class, num_classes } => write!(
+                f,
+                "class {class} asked for, but the model has classes 0 to {}",
+                num_classes - 1
             ),
             Error::DisplayTooSmall { width, height } => write!(
                 f,

@@ -5,7 +5,8 @@
 //! One frame: draw the next latent from a seeded [`runtime::rng::LatentRng`], pick the next class
 //! (0, 1, 2, ... for a conditional model), run the generator, average the channels to grey, scale
 //! the image to the display, dither it to 1 bit and draw it with a caption (class, frame number,
-//! time per image).
+//! time per image). With a latent walk ([`walk`]), the frames step from one latent to the next
+//! so that the image morphs.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 
 pub mod app;
@@ -18,13 +19,14 @@ pub mod files;
 pub mod layout;
 pub mod model;
 pub mod netpbm;
+pub mod walk;
 
 /// Development models (untrained, deterministic weights) for unit tests; shared with tests/.
 #[cfg(test)]
 #[path = "../tests/support/mod.rs"]
 mod dev_models;
 
-pub use app::{App, Config, Frame};
+pub use app::{App, Classes, Config, Frame};
 #[cfg(feature = "std")]
 pub use buffers::HeapBuffers;
 pub use buffers::{Buffers, StaticBuffers};

@@ -10,7 +10,7 @@ use embedded_graphics::prelude::*;
 use embedded_graphics::text::{Baseline, Text};
 use gan_app::caption::NoClock;
 use gan_app::display::{self, DisplayBuffer, FONT};
-use gan_app::{App, Config, Dither, Error, HeapBuffers, Stopwatch, Timing};
+use gan_app::{App, Classes, Config, Dither, Error, HeapBuffers, Stopwatch, Timing};
 use runtime::format::DType;
 use runtime::rng::LatentRng;
 use runtime::Generator;
@@ -236,4 +236,108 @@ fn errors_are_shown_on_the_display_wrapped() {
     let rows_lit = (0..64)
         .filter(|&y| (0..64).any(|x| mock.get_pixel(Point::new(x, y)) == Some(BinaryColor::On)));
     assert!(rows_lit.max().unwrap() > 30);
+}
+
+/// `count` frames' outputs and classes from an app with `config`.
+fn outputs(file: &[u8], config: Config, count: usize) -> Vec<(Vec<f32>, Option<usize>)> {
+    with_app(file, config, |app| {
+        (0..count)
+            .map(|_| {
+                let f = app.next_frame(&mut NoClock).unwrap();
+                (f.output.to_vec(), f.class)
+            })
+            .collect()
+    })
+}
+
+fn walk(steps: u32) -> Config {
+    Config {
+        walk: steps,
+        ..Config::default()
+    }
+}
+
+#[test]
+fn a_walks_keyframes_are_the_frames_without_a_walk() {
+    let file = small_conditional();
+    let plain = outputs(&file, Config::default(), 3);
+    let walked = outputs(&file, walk(4), 12);
+    for (j, expected) in plain.iter().enumerate() {
+        assert_eq!(&walked[4 * j], expected, "keyframe {j}");
+    }
+    // The steps in between are new images, of the keyframe's class.
+    assert_ne!(walked[1].0, walked[0].0);
+    assert_ne!(walked[1].0, walked[4].0);
+    assert_eq!(walked[3].1, Some(0));
+    assert_eq!(walked[5].1, Some(1));
+}
+
+#[test]
+fn walk_steps_are_the_slerp_of_successive_latents() {
+    let file = support::dcgan(5, 0, 8, DType::F16);
+    let g = Generator::load(&file).unwrap();
+    let dim = g.latent_dim();
+    let mut rng = LatentRng::new(gan_app::DEFAULT_SEED);
+    let keys: Vec<Vec<f32>> = (0..3)
+        .map(|_| {
+            let mut z = vec![0.0; dim];
+            rng.fill_normal(&mut z);
+            z
+        })
+        .collect();
+    let mut scratch = vec![0.0; g.scratch_len()];
+    let mut expected = vec![0.0; g.output_len()];
+    let mut z = vec![0.0; dim];
+    with_app(&file, walk(3), |app| {
+        for n in 0..6u32 {
+            let (j, k) = ((n / 3) as usize, n % 3);
+            let segment = gan_app::walk::Segment::between(&keys[j], &keys[j + 1]);
+            segment.point(&keys[j], &keys[j + 1], k as f32 / 3.0, &mut z);
+            g.generate(&z, None, &mut scratch, &mut expected).unwrap();
+            let frame = app.next_frame(&mut NoClock).unwrap();
+            assert_eq!(frame.walk_step, Some(k));
+            let same = frame.output.iter().zip(&expected);
+            assert!(
+                same.into_iter().all(|(a, b)| a.to_bits() == b.to_bits()),
+                "frame {n}"
+            );
+        }
+    });
+}
+
+#[test]
+fn one_class_can_be_kept_for_every_frame() {
+    let file = small_conditional();
+    let config = Config {
+        classes: Classes::Only(7),
+        ..walk(2)
+    };
+    let classes: Vec<_> = outputs(&file, config, 5).into_iter().map(|f| f.1).collect();
+    assert_eq!(classes, [Some(7); 5]);
+    assert_eq!(outputs(&file, Config::default(), 1)[0].1, Some(0));
+}
+
+#[test]
+fn a_class_the_model_lacks_is_refused() {
+    let refuse = |file: &[u8], class| {
+        let g = Generator::load(file).unwrap();
+        let mut heap = HeapBuffers::for_model(&g);
+        let config = Config {
+            classes: Classes::Only(class),
+            ..Config::default()
+        };
+        App::new(g, config, heap.buffers())
+            .err()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        refuse(&small_conditional(), 10),
+        "class 10 asked for, but the model has classes 0 to 9"
+    );
+    let unconditional = support::dcgan(3, 0, 8, DType::F32);
+    assert_eq!(
+        refuse(&unconditional, 0),
+        "class 0 asked for, but the model is unconditional"
+    );
 }

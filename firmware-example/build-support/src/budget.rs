@@ -65,11 +65,13 @@ impl Needs {
         }
     }
 
-    /// RAM for the frame loop's static buffers: latent, scratch and output (f32), the output as
-    /// grey bytes, the display-resolution image and a 1-bit display frame.
+    /// RAM for the frame loop's static buffers: three latents (the generator's input and a
+    /// latent walk's two ends), scratch and output (f32), the output as grey bytes, the
+    /// display-resolution image and a 1-bit display frame.
     pub fn ram_bytes(&self) -> usize {
         let floats = self
             .latent
+            .saturating_mul(3)
             .saturating_add(self.scratch)
             .saturating_add(self.output);
         floats
@@ -150,7 +152,7 @@ mod tests {
         assert_eq!(usage.flash, 700 * 1024);
         assert_eq!(
             usage.ram,
-            (100 + 2 * 6272 + 784) * 4 + 784 + 64 * 64 + 128 * 64 / 8
+            (3 * 100 + 2 * 6272 + 784) * 4 + 784 + 64 * 64 + 128 * 64 / 8
         );
         assert!(usage.ram < usage.ram_available);
     }

@@ -21,6 +21,8 @@ pub struct Embedded {
     pub path: PathBuf,
     pub needs: Needs,
     pub usage: Usage,
+    /// The model's `num_classes` (0: unconditional).
+    pub classes: usize,
 }
 
 /// `MICROGAN_MODEL`, or [`DEFAULT_MODEL`] when it is not set.
@@ -64,7 +66,12 @@ pub fn prepare(path: &Path, out_dir: &Path, board: &Board) -> Result<Embedded, E
     let needs = Needs::of(&generator, bytes.len());
     let usage = board.check(&needs)?;
     sizes(&path, &needs, &usage).write(out_dir, "model_sizes.rs")?;
-    Ok(Embedded { path, needs, usage })
+    Ok(Embedded {
+        path,
+        needs,
+        usage,
+        classes: generator.num_classes(),
+    })
 }
 
 /// The constants of `model_sizes.rs`.

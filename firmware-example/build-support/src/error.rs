@@ -33,6 +33,8 @@ pub enum Error {
         min: u32,
         max: u32,
     },
+    /// `MICROGAN_CLASS` is not a class of the model (`num_classes` 0: an unconditional one).
+    ClassSetting { value: String, num_classes: usize },
 }
 
 impl fmt::Display for Error {
@@ -63,6 +65,18 @@ impl fmt::Display for Error {
                 min,
                 max,
             } => write!(f, "{name}={value:?}: expected a number from {min} to {max}"),
+            Error::ClassSetting {
+                value,
+                num_classes: 0,
+            } => write!(
+                f,
+                "MICROGAN_CLASS={value:?}: the model is unconditional (leave MICROGAN_CLASS unset)"
+            ),
+            Error::ClassSetting { value, num_classes } => write!(
+                f,
+                "MICROGAN_CLASS={value:?}: the model has classes 0 to {}",
+                num_classes - 1
+            ),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What the board crates' build scripts share: put `memory.x` on the linker path, read build
-//! settings from the environment, and embed the model chosen by `MICROGAN_MODEL` after checking
-//! it against the board's flash and RAM, so that a model that cannot fit is refused with a
-//! sentence before anything compiles.
+//! settings from the environment (a latent walk, a fixed class), and embed the model chosen by
+//! `MICROGAN_MODEL` after checking it against the board's flash and RAM, so that a model that
+//! cannot fit is refused with a sentence before anything compiles.
 //!
 //! A host crate: it runs in build scripts, never on a board. A board's `build.rs` is a few
 //! calls:
@@ -18,11 +18,13 @@ mod cargo;
 mod constants;
 mod embed;
 mod error;
+mod walk;
 
 pub use cargo::{link_memory_x, number_setting, out_dir};
 pub use constants::Constants;
 pub use embed::{embed_model, prepare, Embedded, DEFAULT_MODEL};
 pub use error::Error;
+pub use walk::walk_settings;
 
 /// Development models (untrained, deterministic weights) for unit tests; shared with the app's
 /// tests.

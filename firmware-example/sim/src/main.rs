@@ -1,6 +1,7 @@
 //! The firmware example on the host: the same frames as the boards, written as PNG (what the
 //! OLED would show) and as the PBM/PGM/f32 files the boards write, for comparison with `cmp`.
 
+mod animation;
 mod error;
 mod run;
 
@@ -34,6 +35,21 @@ pub struct Args {
     /// Pixel size of the PNG (1 = one pixel per display pixel).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub png_scale: u32,
+    /// Latent walk: N frames from each latent to the next along the great circle between them
+    /// (spherical interpolation), so the image morphs; frame j*N is exactly the j-th latent.
+    /// Also writes PREFIX-walk.png (the display, animated) and PREFIX-walk-strip.png (one row
+    /// per latent-to-latent segment, the grey output above the dithered image). The boards
+    /// build the same walk with MICROGAN_WALK_STEPS=N.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(gan_app::walk::MAX_STEPS)))]
+    pub walk: Option<u32>,
+    /// Draw every frame as class K (conditional models only). Default: the classes cycle, one
+    /// per fresh latent (per walk segment with --walk, so the class changes at each keyframe).
+    /// The boards build the same with MICROGAN_CLASS=K.
+    #[arg(long, value_name = "K")]
+    pub class: Option<usize>,
+    /// Frames per second of the animated PNG.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub fps: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

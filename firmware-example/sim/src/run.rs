@@ -7,9 +7,10 @@ use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics_simulator::{BinaryColorTheme, OutputSettingsBuilder, SimulatorDisplay};
 use gan_app::caption::WallClock;
 use gan_app::display::{self, DisplayBuffer};
-use gan_app::{files, App, Config, HeapBuffers, Timing};
+use gan_app::{files, App, Classes, Config, HeapBuffers, Timing};
 use runtime::Generator;
 
+use crate::animation::{Animation, Strip};
 use crate::error::Error;
 use crate::Args;
 
@@ -43,9 +44,19 @@ pub fn run(args: &Args) -> Result<(), Error> {
         seed: args.seed,
         dither: args.dither.into(),
         display: display::SIZE,
+        walk: args.walk.unwrap_or(0),
+        classes: args.class.map_or(Classes::Cycle, Classes::Only),
     };
     let mut app = App::new(generator, config, heap.buffers())?;
     fs::create_dir_all(&args.out).map_err(io(&args.out))?;
+    let walk_file = |name: &str| args.out.join(format!("{}-{name}.png", args.prefix));
+    let mut walk = match args.walk {
+        Some(steps) => Some((
+            Animation::create(&walk_file("walk"), args.frames, args.png_scale, args.fps)?,
+            Strip::new(steps),
+        )),
+        None => None,
+    };
     let settings = OutputSettingsBuilder::new()
         .theme(BinaryColorTheme::OledWhite)
         .scale(args.png_scale)
@@ -58,6 +69,10 @@ pub fn run(args: &Args) -> Result<(), Error> {
         // Both are in-memory: drawing cannot fail.
         let (Ok(()), Ok(())) = (frame.draw(&mut screen), frame.draw(&mut oled));
         files::write_all(&args.out, &args.prefix, &frame, &screen)?;
+        if let Some((animation, strip)) = &mut walk {
+            animation.add(&screen)?;
+            strip.add(&frame);
+        }
         let png = args
             .out
             .join(format!("{}-{:03}.png", args.prefix, frame.index));
@@ -72,10 +87,22 @@ pub fn run(args: &Args) -> Result<(), Error> {
             Timing::Micros(us) => us,
             _ => 0,
         };
+        let step = frame
+            .walk_step
+            .map_or(String::new(), |k| format!("  step {k}"));
         println!(
-            "frame {:3}  class {class}  {us} us per image  {}",
+            "frame {:3}  class {class}{step}  {us} us per image  {}",
             frame.index,
             png.display()
+        );
+    }
+    if let Some((animation, strip)) = walk {
+        animation.finish()?;
+        strip.write(&walk_file("walk-strip"))?;
+        println!(
+            "walk: {} (animated), {}",
+            walk_file("walk").display(),
+            walk_file("walk-strip").display()
         );
     }
     Ok(())
