@@ -7,6 +7,7 @@
 #   - all of it for two models, the int8 and the f16 shipped generator by default;
 #   - every frame's generator output (raw f32), grey image and dithered image bit-identical to
 #     the host simulator's for the same model, seed and frame;
+#   - a short latent walk (MICROGAN_WALK_STEPS) bit-identical on the same boards, step by step;
 #   - flash and RAM of each firmware (llvm-size);
 #   - rustfmt and clippy (-D warnings) on the board crates, which the workspace commands skip.
 # Installs what it needs (rustup targets, Debian packages) if missing; safe to run repeatedly.
@@ -18,6 +19,7 @@
 #   MICROGAN_BIG_MODEL  a model the Pico must refuse (default: a 3 MB generator of the classic
 #                       MLP's shape, written by the sim's dev_model example into target/)
 #   MICROGAN_FRAMES     frames per run (default 2)
+#   WALK_STEPS          frames per segment of the latent walk checked (default 4; 0: no walk check)
 #   QEMU_TIMEOUT        seconds per emulator run (default 300)
 #   QEMU_INSNCOUNT      source of the instruction-counting TCG plugin
 #                       (default ../shared/tools/qemu-insncount/insncount.c; without it the
@@ -175,6 +177,42 @@ rm -f "$OUT/table.rows" "$OUT/table.notes"
 size_row "$(basename "$MODEL")" pico thumbv6m-none-eabi "$PICO_ELF" >"$OUT/table.rows"
 prove "$(basename "$MODEL")" "$MODEL"
 [ -z "$COMPARE_MODEL" ] || prove "$(basename "$COMPARE_MODEL")" "$COMPARE_MODEL"
+
+# prove_walk STEPS: the latent walk, built into the QEMU boards and the Raspberry Pi program with
+# MICROGAN_WALK_STEPS, one whole segment and the next keyframe (STEPS + 1 frames) compared with
+# the host simulator's --walk frames, byte for byte.
+prove_walk() {
+    local steps=$1 frames=$(($1 + 1)) dir=$OUT/walk
+    rm -rf "$dir" && mkdir -p "$dir"
+    step "latent walk: $steps steps, $frames frames ($(basename "$MODEL"))"
+    "$ROOT/target/debug/gan-sim" --model "$MODEL" --walk "$steps" --frames "$frames" \
+        --out "$dir" --prefix host >/dev/null
+    (
+        export MICROGAN_MODEL=$MODEL MICROGAN_WALK_STEPS=$steps MICROGAN_FRAMES=$frames
+        cd firmware-example/qemu
+        cargo build -q --release && cargo build -q --release --target thumbv7em-none-eabihf
+        cd ../rpi && cargo build -q --release
+    )
+    local qemu=(-cpu cortex-m3 -nographic -semihosting-config enable=on,target=native)
+    (cd "$dir" && timeout "$QEMU_TIMEOUT" qemu-system-arm -M mps2-an385 "${qemu[@]}" \
+        -kernel "$AN385_ELF" >an385.log) || fail "walk: an385 exited with an error"
+    qemu[1]=cortex-m4
+    (cd "$dir" && timeout "$QEMU_TIMEOUT" qemu-system-arm -M mps2-an386 "${qemu[@]}" \
+        -kernel "$AN386_ELF" >an386.log) || fail "walk: an386 exited with an error"
+    (cd "$dir" && timeout "$QEMU_TIMEOUT" qemu-aarch64 -L /usr/aarch64-linux-gnu "$RPI_BIN" \
+        --frames "$frames" --out . --prefix rpi --no-display >rpi.log) || fail "walk: rpi failed"
+    for target in an385 an386 rpi; do
+        for ((n = 0; n < frames; n++)); do
+            for suffix in -output.f32 -output.pgm -image.pbm; do
+                f=$(printf '%03d%s' "$n" "$suffix")
+                cmp "$dir/host-$f" "$dir/$target-$f" || fail "walk: $target-$f differs from the host's"
+            done
+        done
+        echo "walk $target: $frames frames bit-identical to the host (output f32, grey, dithered image)"
+    done
+    grep -h "per frame" "$dir/an385.log" "$dir/an386.log"
+}
+[ "${WALK_STEPS:-4}" = 0 ] || prove_walk "${WALK_STEPS:-4}"
 
 step "sizes and speed"
 {

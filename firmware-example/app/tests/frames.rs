@@ -341,3 +341,30 @@ fn a_class_the_model_lacks_is_refused() {
         "class 0 asked for, but the model is unconditional"
     );
 }
+
+#[test]
+fn between_keyframes_only_the_image_is_redrawn() {
+    with_app(&small_conditional(), walk(2), |app| {
+        let mut fb = DisplayBuffer::new();
+        let keyframe = app.next_frame(&mut Fixed(Timing::Micros(850_000))).unwrap();
+        keyframe.draw_update(&mut fb).unwrap();
+        let caption = |fb: &DisplayBuffer| {
+            (64..128)
+                .flat_map(|x| (0..64).map(move |y| Point::new(x, y)))
+                .map(|p| fb.pixel(p))
+                .collect::<Vec<_>>()
+        };
+        let before = caption(&fb);
+        let step = app.next_frame(&mut Fixed(Timing::Micros(1))).unwrap();
+        assert_eq!(step.walk_step, Some(1));
+        step.draw_update(&mut fb).unwrap();
+        assert_eq!(caption(&fb), before, "the caption stays the keyframe's");
+        let mut full = DisplayBuffer::new();
+        step.draw(&mut full).unwrap();
+        for (i, &p) in step.image.iter().enumerate() {
+            let at = Point::new(4 + (i % 56) as i32, 4 + (i / 56) as i32);
+            assert_eq!(fb.pixel(at), Some(BinaryColor::from(p != 0)));
+            assert_eq!(full.pixel(at), fb.pixel(at));
+        }
+    });
+}

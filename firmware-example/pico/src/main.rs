@@ -23,12 +23,17 @@ mod model_sizes {
     include!(concat!(env!("OUT_DIR"), "/model_sizes.rs"));
 }
 use model_sizes::{LATENT_LEN, MODEL_NAME, OUTPUT_LEN, SCRATCH_LEN};
+/// The latent walk and class, written by build.rs (`MICROGAN_WALK_STEPS`, `MICROGAN_CLASS`).
+mod walk {
+    include!(concat!(env!("OUT_DIR"), "/walk.rs"));
+}
 
 /// The model chosen at build time (`MICROGAN_MODEL`), 8-byte aligned in flash.
 static MODEL: &[u8] = gan_app::include_model!();
 
-/// A new image at most this often (a slower model simply takes longer).
-const FRAME_PERIOD_US: u64 = 3_000_000;
+/// A new image at most this often (a slower model simply takes longer); a latent walk runs as
+/// fast as the generator and the display allow.
+const FRAME_PERIOD_US: u64 = if walk::WALK_STEPS > 0 { 0 } else { 3_000_000 };
 
 /// Microseconds from the RP2040's 1 MHz timer.
 struct TimerStopwatch<'t> {
@@ -107,7 +112,12 @@ fn load(buffers: Buffers<'static>) -> Result<App<'static, 'static>, gan_app::Err
         g.param_count(),
         g.macs()
     );
-    App::new(g, Config::default(), buffers)
+    let config = Config {
+        walk: walk::WALK_STEPS,
+        classes: walk::CLASS.into(),
+        ..Config::default()
+    };
+    App::new(g, config, buffers)
 }
 
 /// A new frame at most every [`FRAME_PERIOD_US`], until an error stops the board.
@@ -150,17 +160,19 @@ impl<DI: WriteOnlyDataCommand> Screen<DI> {
         Screen { oled, present }
     }
 
-    /// Logs the frame and draws it.
+    /// Logs the frame and draws it (between a walk's keyframes only the image, so that the
+    /// flush sends 448 bytes instead of 1,024).
     fn show(&mut self, frame: &Frame<'_>) {
         rprintln!(
-            "frame {} class {:?}: {}",
+            "frame {} class {:?} step {:?}: {}",
             frame.index,
             frame.class,
+            frame.walk_step,
             frame.timing
         );
         if self.present {
             // Drawing into the buffer cannot fail; flushing can (a loose wire).
-            let _ = frame.draw(&mut self.oled);
+            let _ = frame.draw_update(&mut self.oled);
             if let Err(e) = self.oled.flush() {
                 rprintln!("display flush failed: {:?}", e);
             }

@@ -69,6 +69,12 @@ impl SysTickStopwatch {
         }
     }
 
+    /// Instructions since the stopwatch was made (to 40 instructions), for timing more than
+    /// the generator call.
+    pub fn instructions() -> u64 {
+        Self::ticks() * INSTRUCTIONS_PER_TICK
+    }
+
     fn ticks() -> u64 {
         loop {
             let before = WRAPS.load(Ordering::Relaxed);

@@ -25,6 +25,11 @@ use crate::error::Error;
 /// The model chosen at build time (`MICROGAN_MODEL`).
 static MODEL: &[u8] = gan_app::include_model!();
 
+/// The latent walk and class, written by build.rs (`MICROGAN_WALK_STEPS`, `MICROGAN_CLASS`).
+mod walk {
+    include!(concat!(env!("OUT_DIR"), "/walk.rs"));
+}
+
 /// Show generated samples on an SSD1306 OLED, or write them as image files.
 #[derive(Parser, Debug)]
 #[command(version)]
@@ -44,7 +49,8 @@ struct Args {
     /// File name prefix: PREFIX-NNN.png, PREFIX-NNN-output.f32, ...
     #[arg(long, default_value = "rpi")]
     prefix: String,
-    /// Seconds between frames on the display.
+    /// Seconds between frames on the display (a latent walk, built with MICROGAN_WALK_STEPS,
+    /// ignores it and runs as fast as it can).
     #[arg(long, default_value_t = 3)]
     period: u64,
 }
@@ -74,7 +80,7 @@ fn open_display(bus: &Path) -> Result<Oled, String> {
 fn show(sink: &mut Sink, frame: &Frame<'_>, prefix: &str) -> Result<(), Error> {
     match sink {
         Sink::Oled(oled) => frame
-            .draw(oled.as_mut())
+            .draw_update(oled.as_mut())
             .and_then(|()| oled.flush())
             .map_err(|e| Error::Display(format!("{e:?}"))),
         Sink::Files(dir) => {
@@ -124,7 +130,12 @@ fn run(args: &Args) -> Result<(), Error> {
         })?;
     }
     let mut heap = HeapBuffers::for_model(&generator);
-    let mut app = App::new(generator, Config::default(), heap.buffers())?;
+    let config = Config {
+        walk: walk::WALK_STEPS,
+        classes: walk::CLASS.into(),
+        ..Config::default()
+    };
+    let mut app = App::new(generator, config, heap.buffers())?;
     let mut clock = WallClock::default();
     let period = Duration::from_secs(args.period);
     let mut made = 0u32;
@@ -139,7 +150,8 @@ fn run(args: &Args) -> Result<(), Error> {
             frame.timing
         );
         made += 1;
-        if matches!(sink, Sink::Oled(_)) && args.frames.is_none_or(|n| made < n) {
+        let pause = walk::WALK_STEPS == 0 && matches!(sink, Sink::Oled(_));
+        if pause && args.frames.is_none_or(|n| made < n) {
             std::thread::sleep(period.saturating_sub(began.elapsed()));
         }
     }
