@@ -48,15 +48,19 @@ pub fn dither_ordered(pixels: &mut [u8], width: usize) {
     if width == 0 {
         return;
     }
-    for (i, p) in pixels.iter_mut().enumerate() {
-        let (y, x) = (i / width, i % width);
-        let t = BAYER8[y % 8][x % 8];
-        // On when p / 256 > (t + 0.5) / 64.
-        *p = if u32::from(*p) * 128 > u32::from(t) * 512 + 256 {
-            255
-        } else {
-            0
-        };
+    // Row by row: no division per pixel (a Cortex-M0+ has no divider, and two software
+    // divisions per pixel cost five times the thresholding).
+    for (y, row) in pixels.chunks_mut(width).enumerate() {
+        let thresholds = &BAYER8[y % 8];
+        for (x, p) in row.iter_mut().enumerate() {
+            let t = thresholds[x % 8];
+            // On when p / 256 > (t + 0.5) / 64.
+            *p = if u32::from(*p) * 128 > u32::from(t) * 512 + 256 {
+                255
+            } else {
+                0
+            };
+        }
     }
 }
 
@@ -120,6 +124,21 @@ mod tests {
         let mut short = [7u8; 2];
         to_grey_u8(&[1.0; 5], OutputActivation::Tanh, &mut short);
         assert_eq!(short, [255; 2]);
+    }
+
+    /// Pixel `i` is compared with the threshold at row `i / width`, column
+    /// `i % width` of the tiled matrix, a partial last row included.
+    #[test]
+    fn ordered_thresholds_follow_rows_and_columns() {
+        let width = 13;
+        let grey: std::vec::Vec<u8> = (0..width * 5 + 6).map(|i| (i * 29 % 256) as u8).collect();
+        let mut px = grey.clone();
+        dither_ordered(&mut px, width);
+        for (i, (&g, &p)) in grey.iter().zip(&px).enumerate() {
+            let t = u32::from(BAYER8[(i / width) % 8][(i % width) % 8]);
+            let on = u32::from(g) * 128 > t * 512 + 256;
+            assert_eq!(p, if on { 255 } else { 0 }, "pixel {i}");
+        }
     }
 
     /// Both ditherings keep the mean brightness of a flat grey field.

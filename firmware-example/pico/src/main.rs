@@ -27,13 +27,17 @@ use model_sizes::{LATENT_LEN, MODEL_NAME, OUTPUT_LEN, SCRATCH_LEN};
 mod walk {
     include!(concat!(env!("OUT_DIR"), "/walk.rs"));
 }
+/// The display's I2C clock, written by build.rs (`MICROGAN_I2C_KHZ`, default 400).
+mod i2c {
+    include!(concat!(env!("OUT_DIR"), "/i2c.rs"));
+}
 
 /// The model chosen at build time (`MICROGAN_MODEL`), 8-byte aligned in flash.
 static MODEL: &[u8] = gan_app::include_model!();
 
 /// A new image at most this often (a slower model simply takes longer); a latent walk runs as
 /// fast as the generator and the display allow.
-const FRAME_PERIOD_US: u64 = if walk::WALK_STEPS > 0 { 0 } else { 3_000_000 };
+const FRAME_PERIOD_US: u64 = if walk::WALK_STEPS != 0 { 0 } else { 3_000_000 };
 
 /// Microseconds from the RP2040's 1 MHz timer.
 struct TimerStopwatch<'t> {
@@ -64,7 +68,8 @@ fn main() -> ! {
     }
 }
 
-/// Starts the clocks, the 1 MHz timer and the display on I2C0 (GP4 = SDA, GP5 = SCL).
+/// Starts the clocks, the 1 MHz timer and the display on I2C0 (GP4 = SDA, GP5 = SCL) at
+/// `MICROGAN_I2C_KHZ`.
 fn setup() -> (hal::Timer, Screen<impl WriteOnlyDataCommand>) {
     // `take` only fails if called twice; this is the only call.
     let Some(mut pac) = pac::Peripherals::take() else {
@@ -95,7 +100,7 @@ fn setup() -> (hal::Timer, Screen<impl WriteOnlyDataCommand>) {
         pac.I2C0,
         pins.gpio4.reconfigure(),
         pins.gpio5.reconfigure(),
-        400.kHz(),
+        i2c::I2C_KHZ.kHz(),
         &mut pac.RESETS,
         clocks.system_clock.freq(),
     );

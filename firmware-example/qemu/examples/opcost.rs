@@ -7,6 +7,8 @@
 #![no_std]
 #![no_main]
 
+// Only the stopwatch itself is used here, not its free-running reading.
+#[allow(dead_code)]
 #[path = "../src/stopwatch.rs"]
 mod stopwatch;
 
