@@ -193,7 +193,7 @@ prove_walk() {
         cargo build -q --release && cargo build -q --release --target thumbv7em-none-eabihf
         cd ../rpi && cargo build -q --release
     )
-    local qemu=(-cpu cortex-m3 -nographic -semihosting-config enable=on,target=native)
+    local qemu=(-cpu cortex-m3 -nographic -icount shift=0 -semihosting-config enable=on,target=native)
     (cd "$dir" && timeout "$QEMU_TIMEOUT" qemu-system-arm -M mps2-an385 "${qemu[@]}" \
         -kernel "$AN385_ELF" >an385.log) || fail "walk: an385 exited with an error"
     qemu[1]=cortex-m4

@@ -119,7 +119,7 @@ fn enlarge_whole(
     dst_width: usize,
     dst_height: usize,
 ) -> bool {
-    let whole = |big: usize, small: usize| small > 0 && big >= small && big % small == 0;
+    let whole = |big: usize, small: usize| small > 0 && big >= small && big.is_multiple_of(small);
     if !whole(dst_width, width) || !whole(dst_height, height) || src.len() < width * height {
         return false;
     }

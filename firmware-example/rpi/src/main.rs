@@ -143,8 +143,11 @@ fn run(args: &Args) -> Result<(), Error> {
         let began = Instant::now();
         let frame = app.next_frame(&mut clock)?;
         show(&mut sink, &frame, &args.prefix)?;
+        let step = frame
+            .walk_step
+            .map_or(String::new(), |k| format!(" step {k}"));
         println!(
-            "frame {} class {}: {} per image",
+            "frame {} class {}{step}: {} per image",
             frame.index,
             frame.class.map_or("-".to_string(), |k| k.to_string()),
             frame.timing

@@ -164,3 +164,84 @@ impl Strip {
         writer.finish().map_err(png_error(path))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embedded_graphics::geometry::Point;
+    use embedded_graphics::image::GetPixel;
+    use embedded_graphics::pixelcolor::BinaryColor;
+    use gan_app::caption::NoClock;
+    use gan_app::{App, Config, HeapBuffers};
+    use runtime::format::DType;
+    use runtime::Generator;
+
+    /// A greyscale PNG's size, frame count (1 unless animated) and first frame.
+    fn decode(path: &Path) -> (u32, u32, u32, Vec<u8>) {
+        let decoder = png::Decoder::new(std::io::BufReader::new(File::open(path).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let info = reader.info();
+        let (w, h) = (info.width, info.height);
+        let frames = info.animation_control.map_or(1, |a| a.num_frames);
+        let mut first = vec![0; reader.output_buffer_size().unwrap()];
+        reader.next_frame(&mut first).unwrap();
+        (w, h, frames, first)
+    }
+
+    #[test]
+    fn the_animation_and_the_strip_hold_every_frame_where_it_belongs() {
+        let dir = std::env::temp_dir().join(format!("gan-sim-walk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = crate::dev_models::dcgan(3, 0, 8, DType::F16);
+        let g = Generator::load(&file).unwrap();
+        let mut heap = HeapBuffers::for_model(&g);
+        let config = Config {
+            walk: 2,
+            ..Config::default()
+        };
+        let mut app = App::new(g, config, heap.buffers()).unwrap();
+        let (apng, strip_png) = (dir.join("walk.png"), dir.join("strip.png"));
+        let mut animation = Animation::create(&apng, 5, 2, 10).unwrap();
+        let mut strip = Strip::new(2);
+        let (mut first_screen, mut last_tiles) = (None, None);
+        for _ in 0..5 {
+            let frame = app.next_frame(&mut NoClock).unwrap();
+            let mut screen = DisplayBuffer::new();
+            frame.draw(&mut screen).unwrap();
+            animation.add(&screen).unwrap();
+            strip.add(&frame);
+            first_screen.get_or_insert(screen);
+            last_tiles = Some(frame.image.to_vec());
+        }
+        animation.finish().unwrap();
+        strip.write(&strip_png).unwrap();
+
+        let (w, h, frames, first) = decode(&apng);
+        assert_eq!((w, h, frames), (256, 128, 5));
+        let screen = first_screen.unwrap();
+        let mut lit_pixels = 0;
+        for (y, x) in (0..128).flat_map(|y| (0..256).map(move |x| (y, x))) {
+            let lit = screen.pixel(Point::new(x / 2, y / 2)) == Some(BinaryColor::On);
+            let at = y as usize * 256 + x as usize;
+            assert_eq!(first[at], if lit { LIT } else { DARK }, "pixel {x},{y}");
+            lit_pixels += usize::from(lit);
+        }
+        assert!(lit_pixels > 100, "{lit_pixels}");
+
+        // Two steps per row, three rows (the fifth frame starts the third), 56x56 tiles.
+        let (w, h, frames, pixels) = decode(&strip_png);
+        assert_eq!((w, h, frames), (4 + 2 * 60, 3 * (2 * 56 + 8), 1));
+        // Frame 4's dithered tile: third row, first column, below its grey tile.
+        let (left, top) = (4, 4 + 2 * (2 * 56 + 8) + 56);
+        for (i, &p) in last_tiles.unwrap().iter().enumerate() {
+            let at = (top + i / 56) * w as usize + left + i % 56;
+            assert_eq!(
+                pixels[at],
+                if p != 0 { LIT } else { DARK },
+                "tile pixel {i}"
+            );
+        }
+        assert_eq!(pixels[0], GAP_GREY);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -5,6 +5,12 @@ mod animation;
 mod error;
 mod run;
 
+/// Development models (untrained, deterministic weights) for unit tests; shared with the app's
+/// tests.
+#[cfg(test)]
+#[path = "../../app/tests/support/mod.rs"]
+mod dev_models;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
