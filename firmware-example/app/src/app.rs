@@ -43,6 +43,7 @@ pub struct Config {
     /// Frames per segment of a latent walk: 0 for none (every frame a fresh latent), `N` for
     /// `N` frames from each latent towards the next (module [`walk`]).
     pub walk: u32,
+    /// Which class each frame of a conditional model is generated for.
     pub classes: Classes,
 }
 
