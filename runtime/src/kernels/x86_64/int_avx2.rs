@@ -6,7 +6,7 @@
 //! kernels: at compile time where the build enables AVX2, else at run time
 //! under `std`, else the portable kernels.
 
-use super::int_madd;
+use super::{int_madd, int_parity};
 use crate::kernels::integer::{portable, IntParams};
 use crate::kernels::ConvGeom;
 
@@ -62,5 +62,7 @@ unsafe fn dense_avx2(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
 
 #[target_feature(enable = "avx2")]
 unsafe fn conv_avx2(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16], transpose: bool) {
-    int_madd::conv(p, g, x, y, transpose)
+    if !(transpose && int_parity::conv_transpose(p, g, x, y)) {
+        int_madd::conv(p, g, x, y, transpose)
+    }
 }

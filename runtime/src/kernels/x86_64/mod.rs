@@ -13,6 +13,8 @@ mod cap;
 pub(crate) mod int_avx2;
 mod int_madd;
 mod int_narrow;
+mod int_parity;
+mod int_requant;
 pub(crate) mod prepared;
 
 pub use self::cap::{avx512_allowed, CAP_VAR};
