@@ -6,7 +6,7 @@
 //! kernels: at compile time where the build enables AVX2, else at run time
 //! under `std`, else the portable kernels.
 
-use super::{int_madd, int_parity};
+use super::{int_dense, int_madd, int_parity};
 use crate::kernels::integer::{portable, IntParams};
 use crate::kernels::ConvGeom;
 
@@ -57,7 +57,9 @@ fn conv(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16], transpose: bo
 
 #[target_feature(enable = "avx2")]
 unsafe fn dense_avx2(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
-    portable::dense_body(p, x, y)
+    if !int_dense::dense(p, x, y) {
+        portable::dense_body(p, x, y)
+    }
 }
 
 #[target_feature(enable = "avx2")]

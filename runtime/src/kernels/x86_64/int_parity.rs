@@ -395,7 +395,7 @@ unsafe fn pixel(
 
 /// Lane `k` of the result: the sum of `acc[k]`'s eight lanes.
 #[inline(always)]
-unsafe fn sum_lanes(acc: &[__m256i; LANES]) -> __m256i {
+pub(super) unsafe fn sum_lanes(acc: &[__m256i; LANES]) -> __m256i {
     // Each 128-bit half: [s0, s1, s2, s3] of its half of acc[0..4] ...
     let lo = _mm256_hadd_epi32(
         _mm256_hadd_epi32(acc[0], acc[1]),

@@ -11,6 +11,7 @@ pub(crate) mod avx2;
 pub(crate) mod avx512;
 mod cap;
 pub(crate) mod int_avx2;
+mod int_dense;
 mod int_madd;
 mod int_narrow;
 mod int_parity;
