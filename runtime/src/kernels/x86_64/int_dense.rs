@@ -15,7 +15,7 @@ use core::arch::x86_64::{
     _mm256_setzero_si256, _mm_loadu_si128,
 };
 
-use super::int_parity::sum_lanes;
+use super::int_lanes::sum_lanes;
 use super::int_requant::Requant8;
 use crate::kernels::integer::{int_dense_fits, IntParams, Requant};
 use core::arch::x86_64::__m128i;

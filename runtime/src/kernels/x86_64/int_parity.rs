@@ -4,9 +4,10 @@
 //! exactly taps `ky = 3 - py - 2ty`, `kx = 3 - px - 2tx` (`ty`, `tx` in
 //! `0..2`) of input pixel `(m + py + ty - 1, n + px + tx - 1)`, so each
 //! class is a dense 2x2 convolution: no tap lists, and no tests for the
-//! padding, since the input is copied with a border of zeros. The copy and
-//! one class's weights, widened to int16 once per call and class, live on
-//! the stack (64 KiB at most); layers beyond that take module `int_madd`.
+//! padding, since the input is copied with a border of zeros. The copy (32
+//! KiB at most) and a block of output channels' weights, widened to int16
+//! and transposed once per call (64 KiB at most), live on the stack;
+//! layers beyond that take module `int_madd`.
 //!
 //! With 8 or more output channels, lanes are output channels (`8 * H` per
 //! block, as in `int_madd`) and each `VPMADDWD` adds a pair of input
@@ -14,16 +15,19 @@
 //! 32-bit broadcast, and `P` pixels share each load of weights. With fewer
 //! (an image's last layer), lanes are input channels, 16 per `VPMADDWD`,
 //! from a channel-minor copy, and eight output pixels' lanes are summed
-//! together. Both requantise eight outputs at once ([`Requant8`]). Integer
-//! sums are exact, so the result equals the plain kernels bit for bit.
+//! together. Both requantise eight outputs at once ([`Requant8`]), and
+//! fuse each multiply-add into one `VPDPWSSD` where the caller enables
+//! AVX-512 VNNI (`VNNI`). Integer sums are exact, so the result equals
+//! the plain kernels bit for bit.
 
 use core::arch::x86_64::{
-    __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16, _mm256_hadd_epi32, _mm256_loadu_si256,
-    _mm256_madd_epi16, _mm256_permute2x128_si256, _mm256_set1_epi32, _mm256_setzero_si256,
-    _mm256_unpackhi_epi16, _mm256_unpackhi_epi32, _mm256_unpackhi_epi64, _mm256_unpacklo_epi16,
-    _mm256_unpacklo_epi32, _mm256_unpacklo_epi64, _mm_loadu_si128,
+    __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16, _mm256_loadu_si256, _mm256_permute2x128_si256,
+    _mm256_set1_epi32, _mm256_setzero_si256, _mm256_unpackhi_epi16, _mm256_unpackhi_epi32,
+    _mm256_unpackhi_epi64, _mm256_unpacklo_epi16, _mm256_unpacklo_epi32, _mm256_unpacklo_epi64,
+    _mm_loadu_si128,
 };
 
+use super::int_lanes::{madd_add, sum_lanes};
 use super::int_requant::Requant8;
 use crate::kernels::integer::{int_conv_fits, IntParams, Requant};
 use crate::kernels::ConvGeom;
@@ -51,12 +55,13 @@ fn tap(t: usize, (py, px): (usize, usize)) -> usize {
 }
 
 /// The transposed convolution, if `g` doubles its input and the copies fit
-/// (else `false`, having written nothing).
+/// (else `false`, having written nothing); `VNNI`: by `VPDPWSSD`.
 ///
 /// # Safety
-/// The CPU must have AVX2.
-#[target_feature(enable = "avx2")]
-pub(crate) unsafe fn conv_transpose(
+/// The CPU must have AVX2, and with `VNNI` AVX-512 VNNI and VL; the
+/// caller enables them.
+#[inline(always)]
+pub(crate) unsafe fn conv_transpose<const VNNI: bool>(
     p: &IntParams<'_>,
     g: &ConvGeom,
     x: &[i16],
@@ -66,13 +71,13 @@ pub(crate) unsafe fn conv_transpose(
         return false;
     }
     if g.out_c < LANES {
-        narrow(p, g, x, y)
+        narrow::<VNNI>(p, g, x, y)
     } else if g.out_c <= LANES {
-        wide::<1, 8>(p, g, x, y)
+        wide::<VNNI, 1, 8>(p, g, x, y)
     } else if g.out_c <= 2 * LANES {
-        wide::<2, 4>(p, g, x, y)
+        wide::<VNNI, 2, 4>(p, g, x, y)
     } else {
-        wide::<4, 2>(p, g, x, y)
+        wide::<VNNI, 4, 2>(p, g, x, y)
     }
 }
 
@@ -93,7 +98,7 @@ fn copy_padded(g: &ConvGeom, x: &[i16], stride: usize, xp: &mut [i16; X_ROOM]) {
 
 /// Output channels in lanes, blocks of `8 * H`, `P` pixels at a time.
 #[inline(always)]
-unsafe fn wide<const H: usize, const P: usize>(
+unsafe fn wide<const VNNI: bool, const H: usize, const P: usize>(
     p: &IntParams<'_>,
     g: &ConvGeom,
     x: &[i16],
@@ -121,7 +126,7 @@ unsafe fn wide<const H: usize, const P: usize>(
             ob,
         };
         for class in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-            block.class_sums::<P>(class, y);
+            block.class_sums::<VNNI, P>(class, y);
         }
     }
     true
@@ -252,7 +257,11 @@ impl<const H: usize> Block<'_, H> {
     /// Writes class `(py, px)` of the block's channels, `P` pixels at a
     /// time.
     #[inline(always)]
-    unsafe fn class_sums<const P: usize>(&self, (py, px): (usize, usize), y: &mut [i16]) {
+    unsafe fn class_sums<const VNNI: bool, const P: usize>(
+        &self,
+        (py, px): (usize, usize),
+        y: &mut [i16],
+    ) {
         let g = self.g;
         let (pw, n) = (g.in_w + 2, g.in_h * g.in_w);
         let stride = 2 * self.pairs;
@@ -263,7 +272,7 @@ impl<const H: usize> Block<'_, H> {
                 let q = (q0 + k).min(n - 1);
                 *b = ((q / g.in_w + py) * pw + q % g.in_w + px) * stride;
             }
-            let acc = self.sums::<P>((py, px), &base, pw * stride);
+            let acc = self.sums::<VNNI, P>((py, px), &base, pw * stride);
             for (k, a) in acc.iter().enumerate().take(n - q0) {
                 let q = q0 + k;
                 let at = (2 * (q / g.in_w) + py) * g.out_w + 2 * (q % g.in_w) + px;
@@ -275,7 +284,7 @@ impl<const H: usize> Block<'_, H> {
     /// The sums of the pixels whose top-left taps read the copy at `base`
     /// (the row below: `row` further on).
     #[inline(always)]
-    unsafe fn sums<const P: usize>(
+    unsafe fn sums<const VNNI: bool, const P: usize>(
         &self,
         cls: (usize, usize),
         base: &[usize; P],
@@ -293,7 +302,7 @@ impl<const H: usize> Block<'_, H> {
                     let pair = xb.add(b + off + 2 * c).cast::<i32>().read_unaligned();
                     let xv = _mm256_set1_epi32(pair);
                     for (a, &w) in a.iter_mut().zip(w) {
-                        *a = _mm256_add_epi32(*a, _mm256_madd_epi16(w, xv));
+                        *a = madd_add::<VNNI>(*a, w, xv);
                     }
                 }
             }
@@ -319,7 +328,12 @@ impl<const H: usize> Block<'_, H> {
 /// Input channels in lanes: one output channel at a time, eight pixels of
 /// a row at a time.
 #[inline(always)]
-unsafe fn narrow(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16]) -> bool {
+unsafe fn narrow<const VNNI: bool>(
+    p: &IntParams<'_>,
+    g: &ConvGeom,
+    x: &[i16],
+    y: &mut [i16],
+) -> bool {
     let cpad = g.in_c.div_ceil(CB) * CB;
     let pw = g.in_w + 2;
     if cpad * (g.in_h + 2) * pw > X_ROOM || 16 * cpad > WN_ROOM {
@@ -338,7 +352,7 @@ unsafe fn narrow(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16]) -> b
                 for (k, a) in acc.iter_mut().enumerate() {
                     // A last group short of 8 repeats its last pixel.
                     let ox = (ox0 + k).min(g.out_w - 1);
-                    *a = pixel(&xt, &wn, cpad, pw, (oy, ox));
+                    *a = pixel::<VNNI>(&xt, &wn, cpad, pw, (oy, ox));
                 }
                 let sums = _mm256_add_epi32(bias, sum_lanes(&acc));
                 // SAFETY: `__m256i` is eight `i32`s with no invalid bits.
@@ -367,7 +381,7 @@ fn narrow_weights(p: &IntParams<'_>, g: &ConvGeom, o: usize, cpad: usize, wn: &m
 
 /// The lane-wise sums of output pixel `(oy, ox)` over its four taps.
 #[inline(always)]
-unsafe fn pixel(
+unsafe fn pixel<const VNNI: bool>(
     xt: &[i16; X_ROOM],
     wn: &[i16; WN_ROOM],
     cpad: usize,
@@ -387,27 +401,8 @@ unsafe fn pixel(
         for c in (0..cpad).step_by(CB) {
             let xv = _mm256_loadu_si256(xr.add(c).cast());
             let wv = _mm256_loadu_si256(wr.add(c).cast());
-            s = _mm256_add_epi32(s, _mm256_madd_epi16(xv, wv));
+            s = madd_add::<VNNI>(s, xv, wv);
         }
     }
     s
-}
-
-/// Lane `k` of the result: the sum of `acc[k]`'s eight lanes.
-#[inline(always)]
-pub(super) unsafe fn sum_lanes(acc: &[__m256i; LANES]) -> __m256i {
-    // Each 128-bit half: [s0, s1, s2, s3] of its half of acc[0..4] ...
-    let lo = _mm256_hadd_epi32(
-        _mm256_hadd_epi32(acc[0], acc[1]),
-        _mm256_hadd_epi32(acc[2], acc[3]),
-    );
-    let hi = _mm256_hadd_epi32(
-        _mm256_hadd_epi32(acc[4], acc[5]),
-        _mm256_hadd_epi32(acc[6], acc[7]),
-    );
-    // ... and the two halves of each added.
-    _mm256_add_epi32(
-        _mm256_permute2x128_si256::<0x20>(lo, hi),
-        _mm256_permute2x128_si256::<0x31>(lo, hi),
-    )
 }

@@ -78,13 +78,10 @@ impl Requant8 {
         let base = 150 + i64::from(p.f_in) - i64::from(p.f_out);
         let sh = _mm256_sub_epi32(_mm256_set1_epi32(base.clamp(-1024, 1024) as i32), e);
         let in_range = |v: __m256i, lo: i32, hi: i32| {
-            // SAFETY: AVX2 is present.
-            unsafe {
-                _mm256_andnot_si256(
-                    _mm256_cmpgt_epi32(_mm256_set1_epi32(lo), v),
-                    _mm256_cmpgt_epi32(_mm256_set1_epi32(hi + 1), v),
-                )
-            }
+            _mm256_andnot_si256(
+                _mm256_cmpgt_epi32(_mm256_set1_epi32(lo), v),
+                _mm256_cmpgt_epi32(_mm256_set1_epi32(hi + 1), v),
+            )
         };
         // The sign bit is part of `e`, so a negative scale leaves 1 ..= 254.
         let valid = _mm256_and_si256(in_range(e, 1, 254), in_range(sh, 1, 62));
@@ -101,13 +98,10 @@ impl Requant8 {
             [_mm256_and_si256(sh, low), _mm256_srli_epi64::<32>(sh)],
         );
         let round = |s: __m256i| {
-            // SAFETY: AVX2 is present.
-            unsafe {
-                _mm256_sllv_epi64(
-                    _mm256_set1_epi64x(1),
-                    _mm256_sub_epi64(s, _mm256_set1_epi64x(1)),
-                )
-            }
+            _mm256_sllv_epi64(
+                _mm256_set1_epi64x(1),
+                _mm256_sub_epi64(s, _mm256_set1_epi64x(1)),
+            )
         };
         let rq = Requant8 {
             m,
