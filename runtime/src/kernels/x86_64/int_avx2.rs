@@ -1,12 +1,16 @@
-//! The integer kernels (version 2) on AVX2: the portable dense layer
-//! compiled with AVX2 enabled, where LLVM turns a row's `i8 x i16` dot
-//! product into `VPMOVSXBW` + `VPMADDWD`, and the convolutions of module
-//! `int_madd` (input channel pairs by `VPMADDWD`). Integer sums are exact,
-//! so any vector order equals the plain kernels. Chosen like the float
-//! kernels: at compile time where the build enables AVX2, else at run time
-//! under `std`, else the portable kernels.
+//! The integer kernels (version 2) on AVX2: the dense layer of module
+//! `int_dense` (eight rows at a time; the portable one beyond its input
+//! copy), the doubling transposed convolutions of module `int_parity`
+//! (four parity classes) and the other convolutions of module `int_madd`
+//! (input channel pairs by `VPMADDWD`). The AVX-512 set runs the same
+//! kernels, the doubling convolutions' multiply-adds fused into `VPDPWSSD`
+//! where the CPU has AVX-512 VNNI ([`vnni_conv_transpose2d`]; fused, the
+//! dense layer measured no faster, on `ymm` or `zmm` registers).
+//! Integer sums are exact, so any vector order equals the plain kernels.
+//! Chosen like the float kernels: at compile time where the build enables
+//! the features, else at run time under `std`, else the portable kernels.
 
-use super::int_madd;
+use super::{int_dense, int_madd, int_parity};
 use crate::kernels::integer::{portable, IntParams};
 use crate::kernels::ConvGeom;
 
@@ -19,6 +23,28 @@ fn available() -> bool {
     #[cfg(feature = "std")]
     {
         std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        false
+    }
+}
+
+/// Whether this CPU has AVX-512 VNNI and VL on top of AVX2.
+#[inline]
+fn vnni_available() -> bool {
+    if cfg!(all(
+        target_feature = "avx2",
+        target_feature = "avx512vl",
+        target_feature = "avx512vnni"
+    )) {
+        return true;
+    }
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512vnni")
     }
     #[cfg(not(feature = "std"))]
     {
@@ -46,6 +72,17 @@ pub fn conv_transpose2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16
     conv(p, g, x, y, true)
 }
 
+/// Integer `conv_transpose2d`, fused multiply-adds in the doubling ones
+/// where the CPU has AVX-512 VNNI.
+pub fn vnni_conv_transpose2d(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16]) {
+    if vnni_available() {
+        // SAFETY: the CPU has AVX2, AVX-512 VL and VNNI (checked above).
+        unsafe { conv_transpose_vnni(p, g, x, y) }
+    } else {
+        conv(p, g, x, y, true)
+    }
+}
+
 fn conv(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16], transpose: bool) {
     if available() {
         // SAFETY: the CPU has AVX2 (checked above).
@@ -57,10 +94,21 @@ fn conv(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16], transpose: bo
 
 #[target_feature(enable = "avx2")]
 unsafe fn dense_avx2(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
-    portable::dense_body(p, x, y)
+    if !int_dense::dense(p, x, y) {
+        portable::dense_body(p, x, y)
+    }
 }
 
 #[target_feature(enable = "avx2")]
 unsafe fn conv_avx2(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16], transpose: bool) {
-    int_madd::conv(p, g, x, y, transpose)
+    if !(transpose && int_parity::conv_transpose::<false>(p, g, x, y)) {
+        int_madd::conv(p, g, x, y, transpose)
+    }
+}
+
+#[target_feature(enable = "avx2,avx512vl,avx512vnni")]
+unsafe fn conv_transpose_vnni(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16]) {
+    if !int_parity::conv_transpose::<true>(p, g, x, y) {
+        int_madd::conv(p, g, x, y, true)
+    }
 }

@@ -11,8 +11,12 @@ pub(crate) mod avx2;
 pub(crate) mod avx512;
 mod cap;
 pub(crate) mod int_avx2;
+mod int_dense;
+mod int_lanes;
 mod int_madd;
 mod int_narrow;
+mod int_parity;
+mod int_requant;
 pub(crate) mod prepared;
 
 pub use self::cap::{avx512_allowed, CAP_VAR};
@@ -29,11 +33,11 @@ pub const AVX512: KernelSet = KernelSet {
     dense: avx512::dense,
     conv2d: avx512::conv2d,
     conv_transpose2d: avx512::conv_transpose2d,
-    // The integer kernels gain nothing measurable from 512-bit vectors
-    // over AVX2's `VPMADDWD`; the AVX-512 set runs the AVX2 ones.
+    // The AVX2 integer kernels, the doubling transposed convolutions'
+    // multiply-adds fused by AVX-512 VNNI where the CPU has it.
     int_dense: int_avx2::dense,
     int_conv2d: int_avx2::conv2d,
-    int_conv_transpose2d: int_avx2::conv_transpose2d,
+    int_conv_transpose2d: int_avx2::vnni_conv_transpose2d,
 };
 
 /// The sets this CPU runs, slowest first.
