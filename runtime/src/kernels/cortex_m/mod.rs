@@ -58,7 +58,7 @@ mod m0plus_int_asm;
 #[cfg(cortex_m_fpu)]
 mod m4f;
 mod m4f_int;
-#[cfg(cortex_m_fpu)]
+#[cfg(cortex_m_dsp)]
 mod m4f_int_asm;
 mod requant;
 mod stride2;
