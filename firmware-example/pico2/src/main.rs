@@ -1,7 +1,8 @@
-//! The firmware example on a Raspberry Pi Pico 2 (RP2350, Cortex-M33 at 150 MHz): a 128x64 SSD1306 OLED on I2C0 (GP4 = SDA,
-//! GP5 = SCL) shows a freshly generated image every few seconds, with its class, frame number
-//! and generation time. The log (and any error) goes to RTT, shown by `probe-rs run`; an error
-//! is also drawn on the display.
+//! The firmware example on a Raspberry Pi Pico 2 (RP2350, Cortex-M33 at 150 MHz): a 128x64
+//! SSD1306 OLED on I2C0 (GP4 = SDA, GP5 = SCL) shows a freshly generated image every few
+//! seconds, with its class, frame number and generation time. The log (and any error) goes to
+//! RTT, shown by `probe-rs run`; an error is also drawn on the display. The same code as the
+//! Pico's, on the RP2350's HAL.
 #![no_std]
 #![no_main]
 
