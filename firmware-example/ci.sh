@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Builds the firmware example for every board and proves it on emulated hardware:
 #   - the Pico firmware (thumbv6m-none-eabi) in release, and the refusal of a model too big for it;
-#   - the QEMU firmware on mps2-an385 (thumbv6m-none-eabi, no FPU) and mps2-an386
-#     (thumbv7em-none-eabihf, Cortex-M4F), run to completion, exact instructions per image;
+#   - the Pico 2 firmware (thumbv8m.main-none-eabihf, Cortex-M33) in release;
+#   - the QEMU firmware on mps2-an385 (thumbv6m-none-eabi, no FPU), mps2-an386
+#     (thumbv7em-none-eabihf, Cortex-M4F) and mps2-an505 (thumbv8m.main-none-eabihf, Cortex-M33,
+#     the Pico 2's core), run to completion, exact instructions per image;
+#   - the RISC-V firmware (riscv32imc-unknown-none-elf, no FPU) on qemu-system-riscv32's virt
+#     machine, likewise;
 #   - the Raspberry Pi program (aarch64-unknown-linux-gnu) under qemu-aarch64;
 #   - all of it for two models, the int8 and the f16 shipped generator by default;
 #   - every frame's generator output (raw f32), grey image and dithered image bit-identical to
@@ -47,6 +51,7 @@ fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 step "tools"
 missing=()
 command -v qemu-system-arm >/dev/null || missing+=(qemu-system-arm)
+command -v qemu-system-riscv32 >/dev/null || missing+=(qemu-system-misc)
 command -v qemu-aarch64 >/dev/null || missing+=(qemu-user)
 command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 if ((${#missing[@]})); then
@@ -54,13 +59,15 @@ if ((${#missing[@]})); then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-rustup target add thumbv6m-none-eabi thumbv7em-none-eabihf aarch64-unknown-linux-gnu >/dev/null
+rustup target add thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf \
+    riscv32imc-unknown-none-elf aarch64-unknown-linux-gnu >/dev/null
 SIZE=$(command -v llvm-size || true)
 if [ -z "$SIZE" ]; then
     rustup component add llvm-tools >/dev/null
     SIZE=$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-size
 fi
 qemu-system-arm --version | head -1
+qemu-system-riscv32 --version | head -1
 mkdir -p "$OUT"
 rm -f "$OUT"/*.pbm "$OUT"/*.pgm "$OUT"/*.f32 "$OUT"/*.png "$OUT"/*.log
 
@@ -86,33 +93,39 @@ if [ -f "$BIG_MODEL" ]; then
 fi
 
 step "lint: board crates (outside the host workspace)"
-for crate in pico qemu rpi; do
+for crate in pico pico2 qemu riscv rpi; do
     (cd "firmware-example/$crate" && cargo fmt --check && cargo clippy -q --release --all-targets -- -D warnings)
 done
-(cd firmware-example/qemu && cargo clippy -q --release --all-targets --target thumbv7em-none-eabihf -- -D warnings)
+for target in thumbv7em-none-eabihf thumbv8m.main-none-eabihf; do
+    (cd firmware-example/qemu && cargo clippy -q --release --all-targets --target $target -- -D warnings)
+done
 echo "fmt and clippy clean"
 
-step "build: Pico (release, $(basename "$MODEL"))"
+step "build: Pico and Pico 2 (release, $(basename "$MODEL"))"
 (cd firmware-example/pico && cargo build --release)
+(cd firmware-example/pico2 && cargo build --release)
 PICO_ELF=$ROOT/target/thumbv6m-none-eabi/release/gan-pico
+PICO2_ELF=$ROOT/target/thumbv8m.main-none-eabihf/release/gan-pico2
 AN385_ELF=$ROOT/target/thumbv6m-none-eabi/release/gan-qemu
 AN386_ELF=$ROOT/target/thumbv7em-none-eabihf/release/gan-qemu
+AN505_ELF=$ROOT/target/thumbv8m.main-none-eabihf/release/gan-qemu
+RISCV_ELF=$ROOT/target/riscv32imc-unknown-none-elf/release/gan-riscv
 RPI_BIN=$ROOT/target/aarch64-unknown-linux-gnu/release/gan-rpi
 
-# Exact addresses of the markers (Thumb bit cleared) for the plugin.
+# Exact addresses of the markers (Thumb bit cleared; RISC-V code is 2-byte aligned) for the plugin.
 marker() { printf '0x%x' $(($(nm "$1" | awk -v s="$2" '$3==s{print "0x"$1}') & ~1)); }
 
-# run_qemu NAME MACHINE CPU ELF
+# run_qemu NAME ELF QEMU [ARGS...]: runs ELF to completion on the QEMU system emulator QEMU.
 run_qemu() {
-    local name=$1 machine=$2 cpu=$3 elf=$4
-    local args=(-M "$machine" -cpu "$cpu" -nographic -icount shift=0
-        -semihosting-config enable=on,target=native)
+    local name=$1 elf=$2 qemu=$3
+    shift 3
+    local args=("$@" -nographic -icount shift=0 -semihosting-config enable=on,target=native)
     if [ -n "$PLUGIN" ]; then
         args+=(-plugin "$PLUGIN,start=$(marker "$elf" bench_start),stop=$(marker "$elf" bench_stop)"
             -d plugin -D "$OUT/$name-insn.log")
     fi
-    step "run: $name ($machine)"
-    (cd "$OUT" && timeout "$QEMU_TIMEOUT" qemu-system-arm "${args[@]}" -kernel "$elf") \
+    step "run: $name ($qemu $*)"
+    (cd "$OUT" && timeout "$QEMU_TIMEOUT" "$qemu" "${args[@]}" -kernel "$elf") \
         | tee "$OUT/$name.log" || fail "$name exited with status ${PIPESTATUS[0]}"
     [ -z "$PLUGIN" ] || grep interval "$OUT/$name-insn.log"
 }
@@ -126,12 +139,14 @@ instructions() {
     fi
 }
 
-# size_row LABEL FIRMWARE TARGET ELF [INSNS MACS]: one row of the table.
+# size_row LABEL FIRMWARE TARGET ELF [INSNS MACS]: one row of the table. riscv-rt's `.stack`
+# section (all RAM above the statics, counted as bss) is the stack, not static RAM.
 size_row() {
-    local text data bss insns=${5:--} per=-
+    local text data bss stack insns=${5:--} per=-
     read -r text data bss _ < <("$SIZE" "$4" | tail -1)
+    stack=$("$SIZE" -A "$4" | awk '$1 == ".stack" { print $2 }')
     [ "$insns" = - ] || per=$(awk -v i="$insns" -v m="$6" 'BEGIN { printf "%.1f", i / m }')
-    echo "| $1 | $2 | $3 | $((text + data)) | $((data + bss)) | $insns | $per |"
+    echo "| $1 | $2 | $3 | $((text + data)) | $((data + bss - ${stack:-0})) | $insns | $per |"
 }
 
 # prove LABEL MODEL: the host reference, then the QEMU boards and the Raspberry Pi build with
@@ -143,18 +158,22 @@ prove() {
     step "host reference ($label): gan-sim, $FRAMES frames"
     "$ROOT/target/debug/gan-sim" --model "$model" --frames "$FRAMES" --out "$OUT" --prefix host
 
-    step "build ($label): QEMU AN385 and AN386, Raspberry Pi (release)"
+    step "build ($label): QEMU AN385, AN386, AN505 and RISC-V virt, Raspberry Pi (release)"
     (cd firmware-example/qemu && cargo build --release)
     (cd firmware-example/qemu && cargo build --release --target thumbv7em-none-eabihf)
+    (cd firmware-example/qemu && cargo build --release --target thumbv8m.main-none-eabihf)
+    (cd firmware-example/riscv && cargo build --release)
     (cd firmware-example/rpi && cargo build --release)
-    run_qemu an385 mps2-an385 cortex-m3 "$AN385_ELF"
-    run_qemu an386 mps2-an386 cortex-m4 "$AN386_ELF"
+    run_qemu an385 "$AN385_ELF" qemu-system-arm -M mps2-an385 -cpu cortex-m3
+    run_qemu an386 "$AN386_ELF" qemu-system-arm -M mps2-an386 -cpu cortex-m4
+    run_qemu an505 "$AN505_ELF" qemu-system-arm -M mps2-an505 -cpu cortex-m33
+    run_qemu riscv32 "$RISCV_ELF" qemu-system-riscv32 -M virt -cpu rv32 -bios none
     step "run ($label): Raspberry Pi (aarch64) under qemu-aarch64"
     (cd "$OUT" && timeout "$QEMU_TIMEOUT" qemu-aarch64 -L /usr/aarch64-linux-gnu "$RPI_BIN" \
         --frames "$FRAMES" --out . --prefix rpi --no-display) | tee "$OUT/rpi.log"
 
     step "bit identity with the host ($label), $FRAMES frames"
-    for target in an385 an386 rpi; do
+    for target in an385 an386 an505 riscv32 rpi; do
         for ((n = 0; n < FRAMES; n++)); do
             for suffix in -output.f32 -output.pgm -image.pbm; do
                 f=$(printf '%03d%s' "$n" "$suffix")
@@ -168,13 +187,18 @@ prove() {
     {
         size_row "$label" an385 thumbv6m-none-eabi "$AN385_ELF" "$(instructions an385)" "$macs"
         size_row "$label" an386 thumbv7em-none-eabihf "$AN386_ELF" "$(instructions an386)" "$macs"
+        size_row "$label" an505 thumbv8m.main-none-eabihf "$AN505_ELF" "$(instructions an505)" "$macs"
+        size_row "$label" riscv32 riscv32imc-unknown-none-elf "$RISCV_ELF" "$(instructions riscv32)" "$macs"
     } >>"$OUT/table.rows"
     echo "$label: $(stat -c %s "$model") bytes, $macs MACs per image" >>"$OUT/table.notes"
 }
 
 cargo build -q -p gan-sim
 rm -f "$OUT/table.rows" "$OUT/table.notes"
-size_row "$(basename "$MODEL")" pico thumbv6m-none-eabi "$PICO_ELF" >"$OUT/table.rows"
+{
+    size_row "$(basename "$MODEL")" pico thumbv6m-none-eabi "$PICO_ELF"
+    size_row "$(basename "$MODEL")" pico2 thumbv8m.main-none-eabihf "$PICO2_ELF"
+} >"$OUT/table.rows"
 prove "$(basename "$MODEL")" "$MODEL"
 [ -z "$COMPARE_MODEL" ] || prove "$(basename "$COMPARE_MODEL")" "$COMPARE_MODEL"
 

@@ -27,9 +27,27 @@ pub struct Board {
 pub const PICO: Board =
     Board::microcontroller("Raspberry Pi Pico (RP2040)", 2048 * 1024 - 256, 264 * 1024);
 
+/// Raspberry Pi Pico 2: the RP2350 with 4 MiB of QSPI flash on the board (the RP2350 boots
+/// from flash without a second-stage loader) and 520 KiB of SRAM.
+pub const PICO2: Board =
+    Board::microcontroller("Raspberry Pi Pico 2 (RP2350)", 4 * 1024 * 1024, 520 * 1024);
+
 /// QEMU's MPS2 boards (AN385, AN386): 4 MiB of code memory at 0, 4 MiB of RAM at 0x2000_0000.
 pub const MPS2: Board =
     Board::microcontroller("MPS2 board (QEMU)", 4 * 1024 * 1024, 4 * 1024 * 1024);
+
+/// QEMU's MPS2 AN505 (Cortex-M33): 4 MiB of SSRAM1 for code at 0x1000_0000 and 4 MiB of SSRAM2
+/// and 3 at 0x3800_0000 (their Secure aliases: the core starts in the Secure state).
+pub const MPS2_AN505: Board = Board::microcontroller(
+    "MPS2 AN505 board (QEMU, Cortex-M33)",
+    4 * 1024 * 1024,
+    4 * 1024 * 1024,
+);
+
+/// QEMU's RISC-V `virt` machine, of whose 128 MiB of DRAM the firmware's memory map uses 4 MiB
+/// for code and 4 MiB for RAM, like the MPS2 boards.
+pub const RISCV_VIRT: Board =
+    Board::microcontroller("RISC-V virt board (QEMU)", 4 * 1024 * 1024, 4 * 1024 * 1024);
 
 /// A Raspberry Pi 4/5 running Linux: the model is part of a program on the SD card, the buffers
 /// are on the heap. The limits only keep absurd files out of the binary.
@@ -174,8 +192,36 @@ mod tests {
             }
         ));
         assert!(MPS2.check(&mlp).is_ok());
+        assert!(PICO2.check(&mlp).is_ok());
         let text = format!("{err}");
         assert!(text.contains("Raspberry Pi Pico"), "{text}");
+    }
+
+    #[test]
+    fn the_pico_2_refuses_what_outgrows_its_4_mib_and_520_kib() {
+        let huge = Needs {
+            model_bytes: 4 * 1024 * 1024 - 200 * 1024,
+            ..DCGAN
+        };
+        let err = PICO2.check(&huge).unwrap_err();
+        assert!(
+            err.to_string().contains("Raspberry Pi Pico 2 (RP2350)"),
+            "{err}"
+        );
+        let wide = Needs {
+            scratch: 130_000,
+            ..DCGAN
+        };
+        assert!(PICO.check(&wide).is_err());
+        assert!(matches!(
+            PICO2.check(&wide),
+            Err(Error::DoesNotFit {
+                resource: "RAM",
+                ..
+            })
+        ));
+        let usage = PICO2.check(&DCGAN).unwrap();
+        assert_eq!(usage.ram_available, 520 * 1024 - 16 * 1024);
     }
 
     #[test]

@@ -16,16 +16,27 @@ pub fn out_dir() -> Result<PathBuf, Error> {
 /// Copies the board's `memory.x` (beside its Cargo.toml) into `OUT_DIR` and puts that folder on
 /// the linker path, where cortex-m-rt's `link.x` looks for it.
 pub fn link_memory_x() -> Result<(), Error> {
+    link_memory_file("memory.x")
+}
+
+/// Like [`link_memory_x`] for a crate that runs on several machines, one memory map each: copies
+/// `file` (beside its Cargo.toml) into `OUT_DIR` as `memory.x`.
+pub fn link_memory_file(file: &str) -> Result<(), Error> {
     let out = out_dir()?;
     let board = env::var_os("CARGO_MANIFEST_DIR").ok_or(Error::Cargo("CARGO_MANIFEST_DIR"))?;
     let target = out.join("memory.x");
-    fs::copy(PathBuf::from(board).join("memory.x"), &target).map_err(|source| Error::Write {
+    fs::copy(PathBuf::from(board).join(file), &target).map_err(|source| Error::Write {
         path: target,
         source,
     })?;
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed={file}");
     Ok(())
+}
+
+/// The target triple cargo builds for (`TARGET`), for crates that run on several machines.
+pub fn target() -> Result<String, Error> {
+    env::var("TARGET").map_err(|_| Error::Cargo("TARGET"))
 }
 
 /// A whole number from the environment variable `name`, `default` when it is not set; the build

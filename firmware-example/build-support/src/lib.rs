@@ -20,7 +20,7 @@ mod embed;
 mod error;
 mod walk;
 
-pub use cargo::{link_memory_x, number_setting, out_dir};
+pub use cargo::{link_memory_file, link_memory_x, number_setting, out_dir, target};
 pub use constants::Constants;
 pub use embed::{embed_model, prepare, Embedded, DEFAULT_MODEL};
 pub use error::Error;

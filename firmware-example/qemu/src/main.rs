@@ -38,12 +38,12 @@ use model_sizes::{LATENT_LEN, MODEL_NAME, OUTPUT_LEN, SCRATCH_LEN};
 /// The model chosen at build time (`MICROGAN_MODEL`), 8-byte aligned in flash.
 static MODEL: &[u8] = gan_app::include_model!();
 
-/// The board, as frame files name it.
-const MACHINE: &str = if cfg!(target_abi = "eabihf") {
-    "an386"
-} else {
-    "an385"
-};
+/// The machine, written by build.rs (its SysTick clock is the stopwatch's).
+#[allow(dead_code)]
+mod machine {
+    include!(concat!(env!("OUT_DIR"), "/machine.rs"));
+}
+use machine::MACHINE;
 
 #[entry]
 fn main() -> ! {

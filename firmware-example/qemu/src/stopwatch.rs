@@ -1,8 +1,8 @@
 //! Instructions per image under QEMU.
 //!
 //! QEMU does not model cycles and the DWT cycle counter reads 0, but with `-icount shift=0` one
-//! instruction is one nanosecond of virtual time, and SysTick counts the 25 MHz board clock: one
-//! tick is 40 instructions. The `bench_start`/`bench_stop` markers let the TCG counting plugin
+//! instruction is one nanosecond of virtual time, and SysTick counts the board clock (25 MHz on
+//! the AN385 and AN386, 20 MHz on the AN505): one tick is 40 or 50 instructions. The `bench_start`/`bench_stop` markers let the TCG counting plugin
 //! (run by ci.sh) count the same interval exactly.
 
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -14,8 +14,13 @@ use gan_app::{Stopwatch, Timing};
 
 /// SysTick reload: the full 24 bits.
 const RELOAD: u32 = 0x00ff_ffff;
-/// Instructions per SysTick tick under `-icount shift=0` (1 ns each, 25 MHz ticks).
-const INSTRUCTIONS_PER_TICK: u64 = 40;
+/// Instructions per SysTick tick under `-icount shift=0`: 40 on the AN385 and AN386 (1 ns each,
+/// 25 MHz ticks), 50 on the AN505 (20 MHz), written by build.rs with the machine's name.
+#[allow(dead_code)]
+mod clock {
+    include!(concat!(env!("OUT_DIR"), "/machine.rs"));
+}
+use clock::INSTRUCTIONS_PER_TICK;
 
 /// SysTick wrap-arounds so far (written only by the exception handler).
 static WRAPS: AtomicU32 = AtomicU32::new(0);

@@ -1,7 +1,7 @@
 //! The Cortex-M4F DSP instructions the integer kernels use: in plain Rust
 //! on other targets, where the kernels' Rust stands in for their assembly
 //! (module `m4f_int_asm`) so that the host tests run it, and as one `asm!`
-//! statement each on `cortex_m_fpu` targets for the few rows the assembly
+//! statement each on `cortex_m_dsp` targets for the few rows the assembly
 //! leaves to Rust (stable Rust has no intrinsics for them). Halfwords are signed; "lo"
 //! is bits 0-15, "hi" bits 16-31. Sums wrap like the kernels' (`SMLAD`
 //! only sets the Q flag on overflow, which nothing reads).
@@ -9,7 +9,7 @@
 /// `(sext(b0), sext(b2))`: bytes 0 and 2 of `w` as two halfwords.
 #[inline(always)]
 pub(crate) fn sxtb16(w: u32) -> u32 {
-    #[cfg(cortex_m_fpu)]
+    #[cfg(cortex_m_dsp)]
     {
         let r: u32;
         // SAFETY: register-only arithmetic.
@@ -19,7 +19,7 @@ pub(crate) fn sxtb16(w: u32) -> u32 {
         }
         r
     }
-    #[cfg(not(cortex_m_fpu))]
+    #[cfg(not(cortex_m_dsp))]
     {
         let lo = u32::from((w as u8 as i8) as i16 as u16);
         let hi = u32::from(((w >> 16) as u8 as i8) as i16 as u16);
@@ -30,7 +30,7 @@ pub(crate) fn sxtb16(w: u32) -> u32 {
 /// `(sext(b1), sext(b3))`: bytes 1 and 3 of `w` (`SXTB16` rotated by 8).
 #[inline(always)]
 pub(crate) fn sxtb16_ror8(w: u32) -> u32 {
-    #[cfg(cortex_m_fpu)]
+    #[cfg(cortex_m_dsp)]
     {
         let r: u32;
         // SAFETY: register-only arithmetic.
@@ -40,14 +40,14 @@ pub(crate) fn sxtb16_ror8(w: u32) -> u32 {
         }
         r
     }
-    #[cfg(not(cortex_m_fpu))]
+    #[cfg(not(cortex_m_dsp))]
     {
         sxtb16(w >> 8)
     }
 }
 
 /// The signed halfwords of `v`, (lo, hi).
-#[cfg(not(cortex_m_fpu))]
+#[cfg(not(cortex_m_dsp))]
 #[inline(always)]
 fn halves(v: u32) -> (i32, i32) {
     (
@@ -59,7 +59,7 @@ fn halves(v: u32) -> (i32, i32) {
 /// `acc + a.lo * b.lo + a.hi * b.hi` (`SMLAD`).
 #[inline(always)]
 pub(crate) fn smlad(a: u32, b: u32, acc: i32) -> i32 {
-    #[cfg(cortex_m_fpu)]
+    #[cfg(cortex_m_dsp)]
     {
         let r: i32;
         // SAFETY: register-only arithmetic.
@@ -69,7 +69,7 @@ pub(crate) fn smlad(a: u32, b: u32, acc: i32) -> i32 {
         }
         r
     }
-    #[cfg(not(cortex_m_fpu))]
+    #[cfg(not(cortex_m_dsp))]
     {
         let ((al, ah), (bl, bh)) = (halves(a), halves(b));
         acc.wrapping_add(al * bl).wrapping_add(ah * bh)
@@ -77,21 +77,21 @@ pub(crate) fn smlad(a: u32, b: u32, acc: i32) -> i32 {
 }
 
 /// `acc + a.lo * b.hi + a.hi * b.lo` (`SMLADX`: `b`'s halves exchanged).
-#[cfg(not(cortex_m_fpu))]
+#[cfg(not(cortex_m_dsp))]
 #[inline(always)]
 pub(crate) fn smladx(a: u32, b: u32, acc: i32) -> i32 {
     smlad(a, b.rotate_left(16), acc)
 }
 
 /// `acc + a.lo * b.lo` (`SMLABB`).
-#[cfg(not(cortex_m_fpu))]
+#[cfg(not(cortex_m_dsp))]
 #[inline(always)]
 pub(crate) fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
     smlad(a & 0xffff, b & 0xffff, acc)
 }
 
 /// `acc + a.hi * b.hi` (`SMLATT`).
-#[cfg(not(cortex_m_fpu))]
+#[cfg(not(cortex_m_dsp))]
 #[inline(always)]
 pub(crate) fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
     smlad(a & 0xffff_0000, b & 0xffff_0000, acc)

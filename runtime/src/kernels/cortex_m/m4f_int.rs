@@ -27,7 +27,7 @@
 //! plain kernels' bit for bit. Other convolutions run the portable kernels.
 
 use super::dsp::{pack_hi, pack_lo, smlad, sxtb16, sxtb16_ror8};
-#[cfg(not(cortex_m_fpu))]
+#[cfg(not(cortex_m_dsp))]
 use super::dsp::{smlabb, smladx, smlatt};
 use super::{requant, stride2};
 use crate::kernels::integer::{int_conv_fits, int_dense_fits, portable, IntParams};
@@ -72,7 +72,7 @@ fn dot_rows<const R: usize>(w: &[i8], x: &[i16], o: usize) -> [i32; R] {
         return acc;
     };
     let quads = n / 4;
-    #[cfg(cortex_m_fpu)]
+    #[cfg(cortex_m_dsp)]
     if R == 4 && quads > 0 {
         let mut out = [0i32; 4];
         let at = |r: usize| rows.as_ptr().wrapping_add(r * n) as u32;
@@ -85,7 +85,7 @@ fn dot_rows<const R: usize>(w: &[i8], x: &[i16], o: usize) -> [i32; R] {
     } else {
         dot_quads(rows, x, quads, &mut acc);
     }
-    #[cfg(not(cortex_m_fpu))]
+    #[cfg(not(cortex_m_dsp))]
     dot_quads(rows, x, quads, &mut acc);
     for i in 4 * quads..n {
         for (r, a) in acc.iter_mut().enumerate() {
@@ -97,7 +97,7 @@ fn dot_rows<const R: usize>(w: &[i8], x: &[i16], o: usize) -> [i32; R] {
 
 /// The first `4 * quads` products of each of the `R` rows of `rows`
 /// with `x`, added to `acc` (what the assembly does on the Cortex-M4F).
-#[cfg_attr(cortex_m_fpu, inline(never))]
+#[cfg_attr(cortex_m_dsp, inline(never))]
 fn dot_quads<const R: usize>(rows: &[i8], x: &[i16], quads: usize, acc: &mut [i32; R]) {
     let n = x.len();
     let (wp, xp) = (rows.as_ptr(), x.as_ptr());
@@ -243,7 +243,7 @@ impl Block {
     /// the input words `x[c, iy, j - 1..=j]` for `1 <= j < in_w`.
     #[inline(always)]
     fn run(&self, s: Shape) -> [i32; 8] {
-        #[cfg(cortex_m_fpu)]
+        #[cfg(cortex_m_dsp)]
         let acc = {
             let mut acc = [0i32; 8];
             use super::m4f_int_asm::*;
@@ -263,7 +263,7 @@ impl Block {
             unsafe { f((self as *const Block).cast(), acc.as_mut_ptr()) };
             acc
         };
-        #[cfg(not(cortex_m_fpu))]
+        #[cfg(not(cortex_m_dsp))]
         let acc = {
             let mut acc = [self.bias; 8];
             for t in 0..self.tap_end / 4 {
@@ -285,7 +285,7 @@ impl Block {
     ///
     /// # Safety
     /// `out`, `first` and `last` point at the block's outputs.
-    #[cfg(not(cortex_m_fpu))]
+    #[cfg(not(cortex_m_dsp))]
     unsafe fn store(&self, s: Shape, acc: &[i32; 8]) {
         let rq = |v| requant::apply_fast(self.m, self.t, v);
         for (i, &v) in acc[1..1 + 2 * s.pairs].iter().enumerate() {
@@ -303,7 +303,7 @@ impl Block {
     ///
     /// # Safety
     /// The reads stay inside the tensors (see [`Block::run`]).
-    #[cfg(not(cortex_m_fpu))]
+    #[cfg(not(cortex_m_dsp))]
     unsafe fn tap(&self, t: usize, s: Shape, acc: &mut [i32; 8]) {
         let (mut wp, mut xp) = (self.w[t], self.x[t]);
         for _ in 0..self.in_c {

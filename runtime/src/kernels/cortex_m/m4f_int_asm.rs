@@ -7,6 +7,10 @@
 core::arch::global_asm!(
     ".syntax unified",
     ".thumb",
+    // Module-level assembly does not see `-C target-cpu`: on Armv8-M
+    // Mainline, where the DSP extension is optional, build.rs names the core
+    // that has it (`.cpu cortex-m33`); empty on Armv7E-M.
+    env!("MICROGAN_DSP_DIRECTIVE"),
     ".section .text.microgan_int_dot4_m4f,\"ax\",%progbits",
     ".global microgan_int_dot4_m4f",
     ".type microgan_int_dot4_m4f,%function",

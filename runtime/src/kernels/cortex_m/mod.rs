@@ -12,10 +12,12 @@
 //!
 //! Their integer kernels (version-2 files): dense rows and the stride-2
 //! transposed convolution of DCGAN generators (module `stride2`) in
-//! assembly, on `SMLAD`/`SMLADX` on the M4F (modules `m4f_int`,
-//! `m4f_int_asm`, `dsp`) and on `MULS` with the weights in high registers on
-//! the M0+ (`m0plus_int`, `m0plus_int_asm`), with a cheaper requantisation
-//! (`requant`); other integer convolutions are the portable ones.
+//! assembly, on `SMLAD`/`SMLADX` on the M4F and M33 (modules `m4f_int`,
+//! `m4f_int_asm`, `dsp`; only where `cortex_m_dsp` says the core has the
+//! DSP extension, else their Rust stand-ins) and on `MULS` with the weights
+//! in high registers on the M0+ (`m0plus_int`, `m0plus_int_asm`), with a
+//! cheaper requantisation (`requant`); other integer convolutions are the
+//! portable ones.
 //!
 //! Both sets are built on every target, so that the property test holds
 //! them to the plain kernels on the host: there the assembly cannot run,
@@ -58,7 +60,7 @@ mod m0plus_int_asm;
 #[cfg(cortex_m_fpu)]
 mod m4f;
 mod m4f_int;
-#[cfg(cortex_m_fpu)]
+#[cfg(cortex_m_dsp)]
 mod m4f_int_asm;
 mod requant;
 mod stride2;

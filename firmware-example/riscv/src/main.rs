@@ -1,0 +1,129 @@
+//! The firmware example on QEMU's RISC-V `virt` machine (RV32IMC, no FPU): the same frame loop
+//! as the MPS2 boards (`firmware-example/qemu`), drawing into a framebuffer, writing each frame
+//! to the host through semihosting and printing the instructions each image took. Exits QEMU
+//! with status 0 after `MICROGAN_FRAMES` frames, 1 on any error or panic.
+#![no_std]
+#![no_main]
+
+// The MPS2 firmware's error type: nothing in it is Arm-specific.
+#[path = "../../qemu/src/error.rs"]
+mod error;
+mod semihosting;
+mod stopwatch;
+
+use gan_app::display::{self, DisplayBuffer};
+use gan_app::files::FrameFile;
+use gan_app::{App, Buffers, Config, StaticBuffers, Timing};
+use riscv_semihosting::{debug, heprintln, hprintln};
+use runtime::Generator;
+
+use crate::error::Error;
+use crate::semihosting::HostFile;
+use crate::stopwatch::InstretStopwatch;
+
+/// Buffer sizes of the embedded model, written by build.rs (not all are used here).
+#[allow(dead_code)]
+mod model_sizes {
+    include!(concat!(env!("OUT_DIR"), "/model_sizes.rs"));
+}
+mod frames {
+    include!(concat!(env!("OUT_DIR"), "/frames.rs"));
+}
+use model_sizes::{LATENT_LEN, MODEL_NAME, OUTPUT_LEN, SCRATCH_LEN};
+
+/// The model chosen at build time (`MICROGAN_MODEL`), 8-byte aligned in flash.
+static MODEL: &[u8] = gan_app::include_model!();
+
+/// The machine, as frame files name it.
+const MACHINE: &str = "riscv32";
+
+/// The frame loop's buffers. Zero initialised, so they sit in .bss and cost no flash.
+static mut BUFFERS: StaticBuffers<LATENT_LEN, SCRATCH_LEN, OUTPUT_LEN> = StaticBuffers::new();
+/// The display frame.
+static mut SCREEN: DisplayBuffer = DisplayBuffer::new();
+
+#[riscv_rt::entry]
+fn main() -> ! {
+    // SAFETY: the entry point runs once, on the one hart, and nothing else (no interrupt is
+    // enabled) touches the statics: these are their only references.
+    let (buffers, screen) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(BUFFERS),
+            &mut *core::ptr::addr_of_mut!(SCREEN),
+        )
+    };
+    let status = match run(buffers.buffers(), screen) {
+        Ok(()) => debug::EXIT_SUCCESS,
+        Err(e) => {
+            heprintln!("error: {}", e);
+            // Show the error where a display would: on the frame, written like the others.
+            let Ok(()) = display::draw_message(screen, &e);
+            let _ = write_screen(screen);
+            debug::EXIT_FAILURE
+        }
+    };
+    debug::exit(status);
+    loop {
+        riscv::asm::wfi();
+    }
+}
+
+fn run(buffers: Buffers<'static>, screen: &mut DisplayBuffer) -> Result<(), Error> {
+    let mut stopwatch = InstretStopwatch::new();
+    let generator = Generator::load(MODEL)?;
+    hprintln!(
+        "{}: model {} ({} bytes): latent {}, {} classes, {} parameters, {} MACs per image",
+        MACHINE,
+        MODEL_NAME,
+        MODEL.len(),
+        generator.latent_dim(),
+        generator.num_classes(),
+        generator.param_count(),
+        generator.macs()
+    );
+    let macs = generator.macs();
+    let mut app = App::new(generator, Config::default(), buffers)?;
+    for _ in 0..frames::FRAMES {
+        let frame = app.next_frame(&mut stopwatch)?;
+        let Ok(()) = frame.draw(screen);
+        for file in FrameFile::ALL {
+            let mut host = HostFile::create(file.name(MACHINE, frame.index).as_str())?;
+            file.write(&frame, screen, |bytes| host.write_all(bytes))?;
+        }
+        let instructions = match frame.timing {
+            Timing::Instructions(n) => n,
+            _ => 0,
+        };
+        let per_mac_tenths = instructions * 10 / macs.max(1);
+        hprintln!(
+            "{} frame {} class {}: {} instructions per image, {}.{} per MAC (minstret, -icount shift=0)",
+            MACHINE,
+            frame.index,
+            frame.class.map_or(-1, |k| k as i64),
+            instructions,
+            per_mac_tenths / 10,
+            per_mac_tenths % 10
+        );
+    }
+    Ok(())
+}
+
+/// Writes the error screen as `MACHINE-error.pbm`.
+fn write_screen(screen: &DisplayBuffer) -> Result<(), Error> {
+    let mut host = HostFile::create(
+        gan_app::caption::text::<32>(format_args!("{MACHINE}-error.pbm")).as_str(),
+    )?;
+    gan_app::netpbm::write_packed_pbm(display::WIDTH, display::HEIGHT, screen.data(), |b| {
+        host.write_all(b)
+    })
+}
+
+/// Reports the panic on the host's console and exits QEMU with a failure.
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    heprintln!("{}", info);
+    debug::exit(debug::EXIT_FAILURE);
+    loop {
+        riscv::asm::wfi();
+    }
+}
