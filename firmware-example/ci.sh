@@ -11,7 +11,8 @@
 #   - all of it for two models, the int8 and the f16 shipped generator by default;
 #   - every frame's generator output (raw f32), grey image and dithered image bit-identical to
 #     the host simulator's for the same model, seed and frame;
-#   - a short latent walk (MICROGAN_WALK_STEPS) bit-identical on the same boards, step by step;
+#   - a short latent walk (MICROGAN_WALK_STEPS) bit-identical on the same boards (all four QEMU
+#     machines and the Raspberry Pi program), step by step;
 #   - flash and RAM of each firmware (llvm-size);
 #   - rustfmt and clippy (-D warnings) on the board crates, which the workspace commands skip.
 # Installs what it needs (rustup targets, Debian packages) if missing; safe to run repeatedly.
@@ -115,19 +116,41 @@ RPI_BIN=$ROOT/target/aarch64-unknown-linux-gnu/release/gan-rpi
 # Exact addresses of the markers (Thumb bit cleared; RISC-V code is 2-byte aligned) for the plugin.
 marker() { printf '0x%x' $(($(nm "$1" | awk -v s="$2" '$3==s{print "0x"$1}') & ~1)); }
 
-# run_qemu NAME ELF QEMU [ARGS...]: runs ELF to completion on the QEMU system emulator QEMU.
+# The QEMU system boards: each one's firmware and emulator command line.
+BOARDS=(an385 an386 an505 riscv32)
+declare -A ELF=([an385]=$AN385_ELF [an386]=$AN386_ELF [an505]=$AN505_ELF [riscv32]=$RISCV_ELF)
+declare -A MACHINE=(
+    [an385]="qemu-system-arm -M mps2-an385 -cpu cortex-m3"
+    [an386]="qemu-system-arm -M mps2-an386 -cpu cortex-m4"
+    [an505]="qemu-system-arm -M mps2-an505 -cpu cortex-m33"
+    [riscv32]="qemu-system-riscv32 -M virt -cpu rv32 -bios none"
+)
+QEMU_OPTS=(-nographic -icount shift=0 -semihosting-config enable=on,target=native)
+
+# run_qemu BOARD: runs the board's firmware to completion in $OUT, counting its instructions.
 run_qemu() {
-    local name=$1 elf=$2 qemu=$3
-    shift 3
-    local args=("$@" -nographic -icount shift=0 -semihosting-config enable=on,target=native)
+    local name=$1 elf=${ELF[$1]} args=("${QEMU_OPTS[@]}")
     if [ -n "$PLUGIN" ]; then
         args+=(-plugin "$PLUGIN,start=$(marker "$elf" bench_start),stop=$(marker "$elf" bench_stop)"
             -d plugin -D "$OUT/$name-insn.log")
     fi
-    step "run: $name ($qemu $*)"
-    (cd "$OUT" && timeout "$QEMU_TIMEOUT" "$qemu" "${args[@]}" -kernel "$elf") \
+    step "run: $name (${MACHINE[$name]})"
+    # shellcheck disable=SC2086 # the machine's command line splits into words on purpose
+    (cd "$OUT" && timeout "$QEMU_TIMEOUT" ${MACHINE[$name]} "${args[@]}" -kernel "$elf") \
         | tee "$OUT/$name.log" || fail "$name exited with status ${PIPESTATUS[0]}"
     [ -z "$PLUGIN" ] || grep interval "$OUT/$name-insn.log"
+}
+
+# same_as_host DIR TARGET FRAMES LABEL: every frame TARGET wrote in DIR equals the host's.
+same_as_host() {
+    local dir=$1 target=$2 frames=$3 label=$4 n suffix f
+    for ((n = 0; n < frames; n++)); do
+        for suffix in -output.f32 -output.pgm -image.pbm; do
+            f=$(printf '%03d%s' "$n" "$suffix")
+            cmp "$dir/host-$f" "$dir/$target-$f" || fail "$label: $target-$f differs from the host's"
+        done
+    done
+    echo "$label $target: $frames frames bit-identical to the host (output f32, grey, dithered image)"
 }
 
 # instructions NAME: first image's count, exact from the plugin or from SysTick.
@@ -164,24 +187,13 @@ prove() {
     (cd firmware-example/qemu && cargo build --release --target thumbv8m.main-none-eabihf)
     (cd firmware-example/riscv && cargo build --release)
     (cd firmware-example/rpi && cargo build --release)
-    run_qemu an385 "$AN385_ELF" qemu-system-arm -M mps2-an385 -cpu cortex-m3
-    run_qemu an386 "$AN386_ELF" qemu-system-arm -M mps2-an386 -cpu cortex-m4
-    run_qemu an505 "$AN505_ELF" qemu-system-arm -M mps2-an505 -cpu cortex-m33
-    run_qemu riscv32 "$RISCV_ELF" qemu-system-riscv32 -M virt -cpu rv32 -bios none
+    for board in "${BOARDS[@]}"; do run_qemu "$board"; done
     step "run ($label): Raspberry Pi (aarch64) under qemu-aarch64"
     (cd "$OUT" && timeout "$QEMU_TIMEOUT" qemu-aarch64 -L /usr/aarch64-linux-gnu "$RPI_BIN" \
         --frames "$FRAMES" --out . --prefix rpi --no-display) | tee "$OUT/rpi.log"
 
     step "bit identity with the host ($label), $FRAMES frames"
-    for target in an385 an386 an505 riscv32 rpi; do
-        for ((n = 0; n < FRAMES; n++)); do
-            for suffix in -output.f32 -output.pgm -image.pbm; do
-                f=$(printf '%03d%s' "$n" "$suffix")
-                cmp "$OUT/host-$f" "$OUT/$target-$f" || fail "$label: $target-$f differs from the host's"
-            done
-        done
-        echo "$label $target: $FRAMES frames bit-identical to the host (output f32, grey, dithered image)"
-    done
+    for target in "${BOARDS[@]}" rpi; do same_as_host "$OUT" "$target" "$FRAMES" "$label"; done
     local macs
     macs=$(sed -n 's/.* \([0-9]*\) MACs per image.*/\1/p' "$OUT/an385.log" | head -1)
     {
@@ -206,7 +218,7 @@ prove "$(basename "$MODEL")" "$MODEL"
 # MICROGAN_WALK_STEPS, one whole segment and the next keyframe (STEPS + 1 frames) compared with
 # the host simulator's --walk frames, byte for byte.
 prove_walk() {
-    local steps=$1 frames=$(($1 + 1)) dir=$OUT/walk
+    local steps=$1 frames=$(($1 + 1)) dir=$OUT/walk board
     rm -rf "$dir" && mkdir -p "$dir"
     step "latent walk: $steps steps, $frames frames ($(basename "$MODEL"))"
     "$ROOT/target/debug/gan-sim" --model "$MODEL" --walk "$steps" --frames "$frames" \
@@ -214,27 +226,21 @@ prove_walk() {
     (
         export MICROGAN_MODEL=$MODEL MICROGAN_WALK_STEPS=$steps MICROGAN_FRAMES=$frames
         cd firmware-example/qemu
-        cargo build -q --release && cargo build -q --release --target thumbv7em-none-eabihf
+        for target in thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf; do
+            cargo build -q --release --target $target
+        done
+        (cd ../riscv && cargo build -q --release)
         cd ../rpi && cargo build -q --release
     )
-    local qemu=(-cpu cortex-m3 -nographic -icount shift=0 -semihosting-config enable=on,target=native)
-    (cd "$dir" && timeout "$QEMU_TIMEOUT" qemu-system-arm -M mps2-an385 "${qemu[@]}" \
-        -kernel "$AN385_ELF" >an385.log) || fail "walk: an385 exited with an error"
-    qemu[1]=cortex-m4
-    (cd "$dir" && timeout "$QEMU_TIMEOUT" qemu-system-arm -M mps2-an386 "${qemu[@]}" \
-        -kernel "$AN386_ELF" >an386.log) || fail "walk: an386 exited with an error"
+    for board in "${BOARDS[@]}"; do
+        # shellcheck disable=SC2086 # the machine's command line splits into words on purpose
+        (cd "$dir" && timeout "$QEMU_TIMEOUT" ${MACHINE[$board]} "${QEMU_OPTS[@]}" \
+            -kernel "${ELF[$board]}" >"$board.log") || fail "walk: $board exited with an error"
+    done
     (cd "$dir" && timeout "$QEMU_TIMEOUT" qemu-aarch64 -L /usr/aarch64-linux-gnu "$RPI_BIN" \
         --frames "$frames" --out . --prefix rpi --no-display >rpi.log) || fail "walk: rpi failed"
-    for target in an385 an386 rpi; do
-        for ((n = 0; n < frames; n++)); do
-            for suffix in -output.f32 -output.pgm -image.pbm; do
-                f=$(printf '%03d%s' "$n" "$suffix")
-                cmp "$dir/host-$f" "$dir/$target-$f" || fail "walk: $target-$f differs from the host's"
-            done
-        done
-        echo "walk $target: $frames frames bit-identical to the host (output f32, grey, dithered image)"
-    done
-    grep -h "per frame" "$dir/an385.log" "$dir/an386.log"
+    for board in "${BOARDS[@]}" rpi; do same_as_host "$dir" "$board" "$frames" walk; done
+    (cd "$dir" && grep -h "per frame" "${BOARDS[@]/%/.log}")
 }
 [ "${WALK_STEPS:-4}" = 0 ] || prove_walk "${WALK_STEPS:-4}"
 

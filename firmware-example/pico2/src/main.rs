@@ -1,6 +1,7 @@
 //! The firmware example on a Raspberry Pi Pico 2 (RP2350, Cortex-M33 at 150 MHz): a 128x64
 //! SSD1306 OLED on I2C0 (GP4 = SDA, GP5 = SCL) shows a freshly generated image every few
-//! seconds, with its class, frame number and generation time. The log (and any error) goes to
+//! seconds (or, built with `MICROGAN_WALK_STEPS`, a latent walk as fast as it can), with its
+//! class, frame number and generation time. The log (and any error) goes to
 //! RTT, shown by `probe-rs run`; an error is also drawn on the display. The same code as the
 //! Pico's, on the RP2350's HAL.
 #![no_std]
@@ -24,12 +25,17 @@ mod model_sizes {
     include!(concat!(env!("OUT_DIR"), "/model_sizes.rs"));
 }
 use model_sizes::{LATENT_LEN, MODEL_NAME, OUTPUT_LEN, SCRATCH_LEN};
+/// The latent walk and class, written by build.rs (`MICROGAN_WALK_STEPS`, `MICROGAN_CLASS`).
+mod walk {
+    include!(concat!(env!("OUT_DIR"), "/walk.rs"));
+}
 
 /// The model chosen at build time (`MICROGAN_MODEL`), 8-byte aligned in flash.
 static MODEL: &[u8] = gan_app::include_model!();
 
-/// A new image at most this often (a slower model simply takes longer).
-const FRAME_PERIOD_US: u64 = 3_000_000;
+/// A new image at most this often (a slower model simply takes longer); a latent walk runs as
+/// fast as the generator and the display allow.
+const FRAME_PERIOD_US: u64 = if walk::WALK_STEPS != 0 { 0 } else { 3_000_000 };
 
 /// Tells the RP2350's boot ROM that this is a Secure Arm executable; in the block memory.x puts
 /// in the first 4 KiB of flash.
@@ -120,7 +126,12 @@ fn load(buffers: Buffers<'static>) -> Result<App<'static, 'static>, gan_app::Err
         g.param_count(),
         g.macs()
     );
-    App::new(g, Config::default(), buffers)
+    let config = Config {
+        walk: walk::WALK_STEPS,
+        classes: walk::CLASS.into(),
+        ..Config::default()
+    };
+    App::new(g, config, buffers)
 }
 
 /// A new frame at most every [`FRAME_PERIOD_US`], until an error stops the board.
@@ -163,17 +174,19 @@ impl<DI: WriteOnlyDataCommand> Screen<DI> {
         Screen { oled, present }
     }
 
-    /// Logs the frame and draws it.
+    /// Logs the frame and draws it (between a walk's keyframes only the image, so that the
+    /// flush sends 448 bytes instead of 1,024).
     fn show(&mut self, frame: &Frame<'_>) {
         rprintln!(
-            "frame {} class {:?}: {}",
+            "frame {} class {:?} step {:?}: {}",
             frame.index,
             frame.class,
+            frame.walk_step,
             frame.timing
         );
         if self.present {
             // Drawing into the buffer cannot fail; flushing can (a loose wire).
-            let _ = frame.draw(&mut self.oled);
+            let _ = frame.draw_update(&mut self.oled);
             if let Err(e) = self.oled.flush() {
                 rprintln!("display flush failed: {:?}", e);
             }

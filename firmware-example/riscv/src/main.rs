@@ -1,7 +1,8 @@
 //! The firmware example on QEMU's RISC-V `virt` machine (RV32IMC, no FPU): the same frame loop
-//! as the MPS2 boards (`firmware-example/qemu`), drawing into a framebuffer, writing each frame
-//! to the host through semihosting and printing the instructions each image took. Exits QEMU
-//! with status 0 after `MICROGAN_FRAMES` frames, 1 on any error or panic.
+//! as the MPS2 boards (`firmware-example/qemu`), latent walk included, drawing into a
+//! framebuffer, writing each frame to the host through semihosting and printing the
+//! instructions each image took. Exits QEMU with status 0 after `MICROGAN_FRAMES` frames, 1 on
+//! any error or panic.
 #![no_std]
 #![no_main]
 
@@ -28,6 +29,10 @@ mod model_sizes {
 }
 mod frames {
     include!(concat!(env!("OUT_DIR"), "/frames.rs"));
+}
+/// The latent walk and class, written by build.rs.
+mod walk {
+    include!(concat!(env!("OUT_DIR"), "/walk.rs"));
 }
 use model_sizes::{LATENT_LEN, MODEL_NAME, OUTPUT_LEN, SCRATCH_LEN};
 
@@ -82,10 +87,17 @@ fn run(buffers: Buffers<'static>, screen: &mut DisplayBuffer) -> Result<(), Erro
         generator.macs()
     );
     let macs = generator.macs();
-    let mut app = App::new(generator, Config::default(), buffers)?;
+    let config = Config {
+        walk: walk::WALK_STEPS,
+        classes: walk::CLASS.into(),
+        ..Config::default()
+    };
+    let mut app = App::new(generator, config, buffers)?;
     for _ in 0..frames::FRAMES {
+        let began = InstretStopwatch::instructions();
         let frame = app.next_frame(&mut stopwatch)?;
-        let Ok(()) = frame.draw(screen);
+        let Ok(()) = frame.draw_update(screen);
+        let whole = InstretStopwatch::instructions() - began;
         for file in FrameFile::ALL {
             let mut host = HostFile::create(file.name(MACHINE, frame.index).as_str())?;
             file.write(&frame, screen, |bytes| host.write_all(bytes))?;
@@ -96,13 +108,15 @@ fn run(buffers: Buffers<'static>, screen: &mut DisplayBuffer) -> Result<(), Erro
         };
         let per_mac_tenths = instructions * 10 / macs.max(1);
         hprintln!(
-            "{} frame {} class {}: {} instructions per image, {}.{} per MAC (minstret, -icount shift=0)",
+            "{} frame {} class {} step {}: {} instructions per image, {}.{} per MAC, {} per frame (minstret, -icount shift=0)",
             MACHINE,
             frame.index,
             frame.class.map_or(-1, |k| k as i64),
+            frame.walk_step.map_or(-1, |k| k as i64),
             instructions,
             per_mac_tenths / 10,
-            per_mac_tenths % 10
+            per_mac_tenths % 10,
+            whole
         );
     }
     Ok(())

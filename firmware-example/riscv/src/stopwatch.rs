@@ -33,6 +33,12 @@ impl InstretStopwatch {
     pub fn new() -> Self {
         InstretStopwatch { started: 0 }
     }
+
+    /// Instructions retired since reset: what a whole frame (image, drawing) costs, read
+    /// around it.
+    pub fn instructions() -> u64 {
+        minstret::read64()
+    }
 }
 
 impl Stopwatch for InstretStopwatch {
