@@ -71,6 +71,17 @@ fn given(a: &TrainArgs, cfg: &TrainConfig) -> Vec<(&'static str, String, String)
         cfg.mode_seeking.to_string(),
     );
     add("--toy-net", a.toy_net.map(|v| text(&v)), text(&cfg.toy_net));
+    add(
+        "--width",
+        a.width.map(|v| v.to_string()),
+        cfg.width.to_string(),
+    );
+    add(
+        "--d-width",
+        a.d_width.map(|v| v.to_string()),
+        text(&cfg.d_width.unwrap_or(cfg.width)),
+    );
+    add("--ema", a.ema.map(|v| v.to_string()), cfg.ema.to_string());
     add("--lr", a.lr.map(|v| v.to_string()), cfg.adam.lr.to_string());
     add(
         "--lr-decay",
