@@ -282,12 +282,10 @@ pub fn load_gan(l: &Loaded) -> Result<Gan> {
     let gan = Gan::new(&l.info.spec, &Device::Cpu, 0)?;
     restore(l, &gan, None)?;
     if ema::in_checkpoint(&l.tensors) {
-        gan.g_params
-            .load(&l.tensors, ema::PREFIX)
-            .map_err(|reason| Error::Checkpoint {
-                path: l.info.path.clone(),
-                reason,
-            })?;
+        ema::use_from_checkpoint(&gan, &l.tensors).map_err(|e| Error::Checkpoint {
+            path: l.info.path.clone(),
+            reason: e.to_string(),
+        })?;
     }
     Ok(gan)
 }

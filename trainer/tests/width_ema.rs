@@ -99,6 +99,11 @@ fn the_average_is_checkpointed_resumed_and_exported_in_place_of_the_raw_weights(
         .unwrap();
     assert_eq!(exported["up2.weight"], q);
     assert_ne!(exported["up2.weight"], raw);
+    // Its batch-norm statistics are measured for the averaged weights, the same way every time.
+    let raw_var = y.tensors["g.bn1.running_var"].to_vec1::<f32>().unwrap();
+    assert_ne!(exported["bn1.running_var"], raw_var);
+    let again = snapshot(&trainer::checkpoint::load_gan(&y).unwrap().g_params);
+    assert_eq!(exported, again);
     // A resume may not change the decay or the width.
     let mut changed = resume_args(&whole.run_dir, 8);
     changed.ema = Some(0.5);

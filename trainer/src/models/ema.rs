@@ -7,21 +7,33 @@
 //! sampled, evaluated) generator changes; the networks still train on their raw weights, so the
 //! training step is the seed's.
 //!
-//! Batch-norm running statistics are averaged with the weights, as PyTorch's `AveragedModel`
-//! does with `use_buffers=True`: the exported network folds them, so they must belong to the same
-//! moment of training as the weights they normalise.
+//! Only trainable tensors are averaged. Batch-norm running statistics belong to the weights that
+//! produced them, and an average of the raw network's statistics does not match the averaged
+//! weights (measured: it cost the average its gain), so whenever the average is used its
+//! statistics are measured again ([`recalibrate`]), as PyTorch's `swa_utils.update_bn` does.
 
 use std::collections::{BTreeMap, HashMap};
 
 use candle_core::{Device, Tensor};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
 
 use super::params::ParamStore;
+use super::Gan;
 use crate::error::{Error, Result};
 
 /// Prefix of the average's tensors in a checkpoint, beside the raw `g.` ones.
 pub const PREFIX: &str = "ema.";
 
-/// The averaged copy of every tensor of a generator's [`ParamStore`].
+/// Batches run through the generator to measure its batch-norm statistics, and their size: with
+/// PyTorch's momentum 0.1 the starting statistics keep 0.9^40 = 1.5 % of their weight.
+const RECALIBRATION_BATCHES: usize = 40;
+const RECALIBRATION_BATCH: usize = 128;
+/// Seed of the recalibration latents (fixed, so an export is repeatable).
+const RECALIBRATION_SEED: u64 = 0x6261_7463_686e_6f72;
+
+/// The averaged copy of every trainable tensor of a generator's [`ParamStore`].
 pub struct Ema {
     decay: f64,
     values: BTreeMap<String, Tensor>,
@@ -31,9 +43,9 @@ impl Ema {
     /// Starts the average at the store's current values.
     pub fn new(decay: f64, params: &ParamStore) -> Result<Self> {
         let values = params
-            .all()
-            .iter()
-            .map(|(n, v)| Ok((n.clone(), v.as_tensor().copy()?)))
+            .trainable()
+            .into_iter()
+            .map(|(n, v)| Ok((n, v.as_tensor().copy()?)))
             .collect::<Result<_>>()?;
         Ok(Ema { decay, values })
     }
@@ -76,8 +88,8 @@ impl Ema {
             .collect()
     }
 
-    /// Replaces the average with a checkpoint's `ema.` tensors, which must cover every tensor of
-    /// the store with the same shapes.
+    /// Replaces the average with a checkpoint's `ema.` tensors, which must cover every trainable
+    /// tensor of the store with the same shapes.
     pub fn load(&mut self, tensors: &HashMap<String, Tensor>, device: &Device) -> Result<()> {
         for (name, avg) in self.values.iter_mut() {
             let key = format!("{PREFIX}{name}");
@@ -95,6 +107,43 @@ impl Ema {
         }
         Ok(())
     }
+}
+
+/// Measures the batch-norm running statistics of `gan`'s generator as it stands: training-mode
+/// passes over fixed latents (classes cycled for a conditional one) move them to the current
+/// weights' statistics. Nothing else changes; a generator without batch norm is left alone.
+pub fn recalibrate(gan: &Gan) -> Result<()> {
+    if gan.g_params.all().len() == gan.g_params.trainable().len() {
+        return Ok(());
+    }
+    let spec = &gan.spec;
+    let device = gan.g_params.device();
+    let mut rng = ChaCha8Rng::seed_from_u64(RECALIBRATION_SEED);
+    let n = RECALIBRATION_BATCH;
+    for _ in 0..RECALIBRATION_BATCHES {
+        let z: Vec<f32> = (0..n * spec.latent_dim)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
+        let z = Tensor::from_vec(z, (n, spec.latent_dim), device)?;
+        let labels = if spec.conditional() {
+            let k = spec.num_classes as u32;
+            let l: Vec<u32> = (0..n).map(|_| rng.random_range(0..k)).collect();
+            Some(Tensor::from_vec(l, n, device)?)
+        } else {
+            None
+        };
+        gan.g.forward_t(&z, labels.as_ref(), true)?;
+    }
+    Ok(())
+}
+
+/// Puts a checkpoint's weight average into `gan`'s generator and measures its batch-norm
+/// statistics: the generator that is exported and evaluated.
+pub fn use_from_checkpoint(gan: &Gan, tensors: &HashMap<String, Tensor>) -> Result<()> {
+    let mut ema = Ema::new(0.0, &gan.g_params)?;
+    ema.load(tensors, gan.g_params.device())?;
+    ema.swap(&gan.g_params)?;
+    recalibrate(gan)
 }
 
 /// True when a checkpoint's tensors hold a weight average.
@@ -132,11 +181,8 @@ mod tests {
         let avg = &ema.values["w"].to_vec1::<f32>().unwrap();
         // Step 1000: decay 0.9, so 0.9 * 0.9 + 0.1 * 1.
         assert!((avg[0] - 0.91).abs() < 1e-6, "{avg:?}");
-        // Buffers are averaged too (they were 0 and stay 0 here).
-        assert_eq!(
-            ema.values["bn.running_mean"].to_vec1::<f32>().unwrap(),
-            [0.0]
-        );
+        // Running statistics are not averaged.
+        assert!(!ema.values.contains_key("bn.running_mean"));
     }
 
     #[test]
@@ -145,9 +191,9 @@ mod tests {
         let mut ema = Ema::new(0.5, &store(7.0)).unwrap();
         ema.swap(&p).unwrap();
         assert_eq!(value(&p, "w"), 7.0);
+        assert_eq!(value(&p, "bn.running_mean"), 3.0);
         ema.swap(&p).unwrap();
         assert_eq!(value(&p, "w"), 3.0);
-        assert_eq!(value(&p, "bn.running_mean"), 3.0);
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub use run::{run, train_loop, RunSummary};
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
+use candle_core::{Device, Tensor, Var};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::export::{ExportOptions, ExportReport};
 use crate::grid;
 use crate::losses;
-use crate::models::ema::Ema;
+use crate::models::ema::{self, Ema};
 use crate::models::{Gan, ModelSpec};
 use crate::optim::Adam;
 
@@ -348,14 +348,25 @@ impl Trainer {
     }
 
     /// Runs `f` with the generator holding the weights that are exported: the average when the
-    /// run keeps one (the raw weights are put back afterwards, whatever `f` returns).
+    /// run keeps one, with its batch-norm statistics measured (the raw weights and statistics are
+    /// put back afterwards, whatever `f` returns).
     fn with_exported_weights<T>(&mut self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
         let Some(mut ema) = self.ema.take() else {
             return f(self);
         };
+        let raw = self.gan.g_params.all().clone();
+        let raw: Vec<(Var, Tensor)> = raw
+            .into_values()
+            .map(|v| Ok((v.clone(), v.as_tensor().copy()?)))
+            .collect::<Result<_>>()?;
         let swapped = ema.swap(&self.gan.g_params);
-        let out = swapped.and_then(|()| f(self));
-        let back = ema.swap(&self.gan.g_params);
+        let out = swapped
+            .and_then(|()| ema::recalibrate(&self.gan))
+            .and_then(|()| f(self));
+        // The raw values back; the average back into `ema`.
+        let back = ema
+            .swap(&self.gan.g_params)
+            .and_then(|()| raw.iter().try_for_each(|(var, value)| Ok(var.set(value)?)));
         self.ema = Some(ema);
         let out = out?;
         back?;
