@@ -249,6 +249,13 @@ pub fn newest_valid(run: &Path) -> Result<Loaded> {
     }))
 }
 
+/// The GAN a verified checkpoint holds with its raw weights, ignoring any weight average.
+pub fn load_raw_gan(l: &Loaded) -> Result<Gan> {
+    let gan = Gan::new(&l.info.spec, &Device::Cpu, 0)?;
+    restore(l, &gan, None)?;
+    Ok(gan)
+}
+
 /// Loads a verified checkpoint into a freshly built GAN (and optimisers, when given), refusing a
 /// checkpoint of another architecture.
 pub fn restore(l: &Loaded, gan: &Gan, opts: Option<(&mut Adam, &mut Adam)>) -> Result<()> {
@@ -279,8 +286,7 @@ pub fn restore(l: &Loaded, gan: &Gan, opts: Option<(&mut Adam, &mut Adam)>) -> R
 /// no optimiser). A run that keeps a weight average (`--ema`) is exported and evaluated with it:
 /// its generator holds the average in place of the raw weights.
 pub fn load_gan(l: &Loaded) -> Result<Gan> {
-    let gan = Gan::new(&l.info.spec, &Device::Cpu, 0)?;
-    restore(l, &gan, None)?;
+    let gan = load_raw_gan(l)?;
     if ema::in_checkpoint(&l.tensors) {
         ema::use_from_checkpoint(&gan, &l.tensors).map_err(|e| Error::Checkpoint {
             path: l.info.path.clone(),

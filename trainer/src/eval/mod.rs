@@ -93,6 +93,10 @@ pub struct EvalArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// With --run: score the raw weights of runs that keep a weight average (`train --ema`),
+    /// instead of the average that `export` writes, to measure what the average adds.
+    #[arg(long, requires = "run")]
+    pub raw_weights: bool,
 }
 
 /// Trains, measures and saves the classifier; prints its held-out accuracy.
@@ -228,7 +232,7 @@ pub fn evaluate(args: &EvalArgs) -> Result<String> {
     } else {
         args.run
             .iter()
-            .map(|dir| run_source(dir))
+            .map(|dir| run_source(dir, args.raw_weights))
             .collect::<Result<Vec<_>>>()?
     };
     let first = sources
@@ -279,11 +283,16 @@ fn print_accuracy(predicted: &[usize], labels: &[u8], accuracy: f64, secs: f64) 
 }
 
 /// The generator of a run directory: its newest valid checkpoint, exported in memory in f16
-/// exactly as `trainer export` would (so the runtime draws what the board would draw).
-fn run_source(dir: &Path) -> Result<Source> {
+/// exactly as `trainer export` would (so the runtime draws what the board would draw); with `raw`,
+/// its raw weights even where the run keeps an average.
+fn run_source(dir: &Path, raw: bool) -> Result<Source> {
     let cfg = crate::config::TrainConfig::load(dir)?;
     let loaded = crate::checkpoint::newest_valid(dir)?;
-    let gan = crate::checkpoint::load_gan(&loaded)?;
+    let gan = if raw {
+        crate::checkpoint::load_raw_gan(&loaded)?
+    } else {
+        crate::checkpoint::load_gan(&loaded)?
+    };
     let provenance = [("dataset".to_string(), cfg.data.name())];
     let bytes = crate::export::build_bytes(&gan, &provenance, crate::export::ExportDtype::F16)?;
     let path = loaded.info.path.clone();
