@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{resume_args, snapshot, tiny_args};
+use common::{fails_with_one_line, resume_args, snapshot, tiny_args};
 use trainer::models::Arch;
 
 #[test]
@@ -112,5 +112,25 @@ fn the_average_is_checkpointed_resumed_and_exported_in_place_of_the_raw_weights(
     assert!(
         err.contains("--ema 0.5 (the run has 0.9)") && err.contains("--width 2 (the run has 1)"),
         "{err}"
+    );
+}
+
+#[test]
+fn scale_and_raw_weights_refuse_what_they_cannot_do() {
+    fails_with_one_line(
+        &[
+            "sample",
+            "--model",
+            "m.safetensors",
+            "--out",
+            "o.png",
+            "--scale",
+            "0",
+        ],
+        &["--scale", "expected a whole number from 1 to 16"],
+    );
+    fails_with_one_line(
+        &["eval", "--model", "m.safetensors", "--raw-weights"],
+        &["--raw-weights", "use it with --run"],
     );
 }

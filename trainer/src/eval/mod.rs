@@ -95,7 +95,7 @@ pub struct EvalArgs {
     pub json: bool,
     /// With --run: score the raw weights of runs that keep a weight average (`train --ema`),
     /// instead of the average that `export` writes, to measure what the average adds.
-    #[arg(long, requires = "run")]
+    #[arg(long)]
     pub raw_weights: bool,
 }
 
@@ -208,6 +208,12 @@ pub fn evaluate(args: &EvalArgs) -> Result<String> {
             "--count {} must be between 2 and {MAX_COUNT}",
             args.count
         )));
+    }
+    if args.raw_weights && args.run.is_empty() {
+        return Err(Error::InvalidArgument(
+            "--raw-weights chooses between a run's raw and averaged weights; use it with --run"
+                .into(),
+        ));
     }
     if !args.images.is_empty() {
         let sets = args
