@@ -7,7 +7,7 @@
 #
 # Usage: scripts/stacked-mnist-study.sh [train|eval|all]     (from the workspace root; default all)
 # Environment: CONFIGS ("ns mm pack2 pack4"), SEEDS ("1 2 3"), STEPS (9000), COUNT (26000),
-#              RUNS (runs/stacked-mnist), NICE (10), TRAINER (default: builds target/release/trainer).
+#              RUNS (runs/stacked-mnist), NICE (10), CHECKPOINT_EVERY (1000), TRAINER (default: builds target/release/trainer).
 # Runs are trained seed by seed, so a study cut short still has every configuration at the first
 # seeds; finished runs are kept and skipped. Two instances with different CONFIGS may share RUNS.
 set -euo pipefail
@@ -19,6 +19,7 @@ STEPS=${STEPS:-9000}
 COUNT=${COUNT:-26000}
 RUNS=${RUNS:-runs/stacked-mnist}
 NICE=${NICE:-10}
+CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-1000}
 if [[ -z "${TRAINER:-}" ]]; then
     cargo build --release -p trainer >&2
     TRAINER=target/release/trainer
@@ -46,7 +47,7 @@ train() {
             # shellcheck disable=SC2046
             cmd=(train --stack 3 $(options "$config") --steps "$STEPS" --seed "$seed"
                 --name "$name" --runs-dir "$RUNS" --no-export --quiet --sample-every 0
-                --checkpoint-every 0 --log-every 100)
+                --checkpoint-every "$CHECKPOINT_EVERY" --log-every 100)
             start=$(date +%s)
             nice -n "$NICE" "$TRAINER" "${cmd[@]}" >&2
             secs=$(($(date +%s) - start))

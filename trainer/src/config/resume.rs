@@ -46,8 +46,7 @@ fn given(a: &TrainArgs, cfg: &TrainConfig) -> Vec<(&'static str, String, String)
         cfg.conditional.to_string(),
     );
     add("--loss", a.loss.map(|v| text(&v)), text(&cfg.loss));
-    let data_given =
-        a.data.is_some() || a.images.is_some() || a.toy.is_some() || a.stack.is_some();
+    let data_given = a.data.is_some() || a.images.is_some() || a.toy.is_some() || a.stack.is_some();
     // The stacking's seed is the run's, compared under --seed below.
     let given = data_source(a).map(|d| match d {
         DataSource::Stacked { dir, .. } => DataSource::Stacked {

@@ -134,7 +134,10 @@ mod tests {
         for ch in 0..STACK {
             let mut hist = [0usize; 10];
             rows.iter().for_each(|r| hist[r[ch]] += 1);
-            assert!(hist.iter().all(|&h| (9_400..10_600).contains(&h)), "{hist:?}");
+            assert!(
+                hist.iter().all(|&h| (9_400..10_600).contains(&h)),
+                "{hist:?}"
+            );
         }
         let same = rows.iter().filter(|r| r[0] == r[1] && r[1] == r[2]).count();
         assert!((800..1_200).contains(&same), "{same}");
@@ -147,7 +150,10 @@ mod tests {
         assert!(matches!(stack(&d, 5, 0), Err(Error::InvalidArgument(_))));
         let mut d = ten_digits();
         d.labels.as_mut().unwrap()[3] = 12;
-        assert!(matches!(stack(&d, 5, 0), Err(Error::ClassOutOfRange { .. })));
+        assert!(matches!(
+            stack(&d, 5, 0),
+            Err(Error::ClassOutOfRange { .. })
+        ));
         assert!(draw_indices(0, 5, 0).is_err());
     }
 }
