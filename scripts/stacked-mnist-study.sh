@@ -70,11 +70,11 @@ evaluate() {
         nice -n "$NICE" "$TRAINER" eval --run "${runs[@]}" --count "$COUNT" --json \
             >"$RUNS/eval-$config.json"
         jq -r --arg c "$config" '
-            ((if .real_baseline then [.real_baseline] else [] end) + .results)[]
+            (([.real_baseline] + .results)[]
                 | [(.source | split("/") | last | split(" ") | first), .modes_captured,
                    (.kl_to_uniform * 1000 | round / 1000),
-                   (.frechet_per_channel | map(. * 10 | round / 10 | tostring) | join(" / "))],
-            (.summary | select(. != null) | ["\($c) mean ± se",
+                   (.frechet_per_channel | map(. * 10 | round / 10 | tostring) | join(" / "))]),
+            (.summary | select(.sources > 1) | ["\($c) mean ± se",
                 "\(.modes_captured.mean * 10 | round / 10) ± \(.modes_captured.se // 0 | . * 10 | round / 10)",
                 "\(.kl_to_uniform.mean * 1000 | round / 1000) ± \(.kl_to_uniform.se // 0 | . * 1000 | round / 1000)",
                 ""])
