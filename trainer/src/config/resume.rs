@@ -3,9 +3,8 @@
 //! the run or concern this machine (`--steps`, `--epochs`, `--max-memory`, `--device`, `--quiet`,
 //! `--no-export`, `--force`) are taken.
 
-use crate::data::DataSource;
-
 use super::{data_source, Preset, TrainArgs, TrainConfig};
+use crate::data::DataSource;
 use crate::error::{Error, Result};
 
 /// An error naming every option given with `--resume` that contradicts the run's configuration.

@@ -2,8 +2,7 @@
 //!
 //! Four sources: IDX files (the bundled digits, MNIST, Fashion-MNIST), those digits stacked three to
 //! an image (Stacked MNIST), a folder of images, and the 2-D toy mixtures used to study mode
-//! collapse. All end as one flat `Vec<f32>` so a batch is a
-//! single gather on the device.
+//! collapse. All end as one flat `Vec<f32>` so a batch is a single gather on the device.
 
 pub mod idx;
 pub mod images;
