@@ -102,7 +102,7 @@ impl TrainConfig {
 /// labels where a conditional model needs them.
 fn check_data(data: &DataSource, conditional: bool) -> Result<()> {
     let (option, dir) = match data {
-        DataSource::Idx { dir } => ("--data", dir),
+        DataSource::Idx { dir } | DataSource::Stacked { dir, .. } => ("--data", dir),
         DataSource::Images { dir, .. } => ("--images", dir),
         DataSource::Toy { .. } => return Ok(()),
     };

@@ -66,6 +66,12 @@ pub struct TrainArgs {
     /// [default: the bundled digits, data/mnist].
     #[arg(long, value_name = "DIR", conflicts_with_all = ["images", "toy"])]
     pub data: Option<PathBuf>,
+    /// Stacked MNIST, the 1,000-mode test of mode collapse: `--stack 3` trains on 60,000
+    /// 3-channel images, each channel a digit drawn independently (with --seed) from the digit
+    /// data (--data, the bundled digits by default); the 3-digit number they read is the label
+    /// that `trainer eval` counts modes with. 3 is the only value.
+    #[arg(long, value_name = "DIGITS", conflicts_with_all = ["images", "toy"])]
+    pub stack: Option<usize>,
     /// Train on a folder of PNG/JPEG images (unlabelled) instead.
     #[arg(long, value_name = "DIR", conflicts_with = "toy")]
     pub images: Option<PathBuf>,
@@ -241,7 +247,7 @@ impl TrainConfig {
     /// data size is known (see [`TrainConfig::resolve_epochs`]).
     pub fn from_args(a: &TrainArgs) -> Result<Self> {
         let classic = a.preset == Preset::Classic;
-        let data = data_source(a);
+        let data = data_source(a)?;
         let is_toy = matches!(data, DataSource::Toy { .. });
         let arch = a.arch.unwrap_or(if is_toy {
             Arch::Toy
@@ -383,9 +389,10 @@ impl TrainConfig {
 }
 
 /// The data the options name: an image folder, a toy distribution, or digits (the bundled ones
-/// by default).
-fn data_source(a: &TrainArgs) -> DataSource {
-    if let Some(dir) = &a.images {
+/// by default), single or stacked.
+fn data_source(a: &TrainArgs) -> Result<DataSource> {
+    let digits = || a.data.clone().unwrap_or_else(run_dir::default_data_dir);
+    Ok(if let Some(dir) = &a.images {
         DataSource::Images {
             dir: dir.clone(),
             size: a.image_size.unwrap_or(28),
@@ -393,11 +400,19 @@ fn data_source(a: &TrainArgs) -> DataSource {
         }
     } else if let Some(kind) = a.toy {
         DataSource::Toy { kind }
-    } else {
-        DataSource::Idx {
-            dir: a.data.clone().unwrap_or_else(run_dir::default_data_dir),
+    } else if let Some(n) = a.stack {
+        if n != crate::data::stacked::STACK {
+            return Err(Error::InvalidArgument(format!(
+                "--stack {n}: only 3 is supported (one digit per colour channel, 1,000 modes)"
+            )));
         }
-    }
+        DataSource::Stacked {
+            dir: digits(),
+            seed: a.seed,
+        }
+    } else {
+        DataSource::Idx { dir: digits() }
+    })
 }
 
 /// The run's length: (steps, epochs), steps 0 when given in epochs (the classic preset's 200).

@@ -134,7 +134,9 @@ impl Trainer {
             crate::budget::check_image_folder(count, *size, *channels, cfg.max_memory_gib)?;
         }
         let mut data = data::load(&cfg.data)?;
-        if let (true, DataSource::Idx { dir }) = (cfg.conditional, &cfg.data) {
+        if let (true, DataSource::Idx { dir } | DataSource::Stacked { dir, .. }) =
+            (cfg.conditional, &cfg.data)
+        {
             data.check_labels_dense(dir)?;
         }
         if let Some(n) = cfg.limit {
