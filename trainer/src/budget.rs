@@ -136,6 +136,8 @@ mod tests {
             width: side,
             pack: 1,
             toy_net: ToyNet::Small,
+            g_width: 1,
+            d_width: 1,
         }
     }
 

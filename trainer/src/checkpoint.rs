@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Error, Result};
+use crate::models::ema::{self, Ema};
 use crate::models::{Gan, ModelSpec};
 use crate::optim::Adam;
 use crate::run_dir;
@@ -67,8 +68,15 @@ pub fn file_name(step: u64) -> String {
     format!("step-{step:010}.safetensors")
 }
 
-/// Saves a checkpoint into `dir/checkpoints/` and prunes old ones; returns its path.
-pub fn save(dir: &Path, gan: &Gan, opt_g: &Adam, opt_d: &Adam, step: u64) -> Result<PathBuf> {
+/// Saves a checkpoint into `dir/checkpoints/` and prunes old ones; returns its path. `ema` is the
+/// generator's weight average, when the run keeps one.
+pub fn save(
+    dir: &Path,
+    gan: &Gan,
+    (opt_g, opt_d): (&Adam, &Adam),
+    ema: Option<&Ema>,
+    step: u64,
+) -> Result<PathBuf> {
     let ck_dir = run_dir::checkpoints_dir(dir);
     std::fs::create_dir_all(&ck_dir).map_err(|e| Error::io(&ck_dir, e))?;
     let mut tensors: Vec<(String, Tensor)> = Vec::new();
@@ -77,6 +85,9 @@ pub fn save(dir: &Path, gan: &Gan, opt_g: &Adam, opt_d: &Adam, step: u64) -> Res
     }
     for (n, v) in gan.d_params.all() {
         tensors.push((format!("d.{n}"), v.as_tensor().to_device(&Device::Cpu)?));
+    }
+    if let Some(ema) = ema {
+        tensors.extend(ema.tensors()?);
     }
     for (n, t) in opt_g.state()? {
         tensors.push((format!("opt_g.{n}"), t.to_device(&Device::Cpu)?));
@@ -238,6 +249,13 @@ pub fn newest_valid(run: &Path) -> Result<Loaded> {
     }))
 }
 
+/// The GAN a verified checkpoint holds with its raw weights, ignoring any weight average.
+pub fn load_raw_gan(l: &Loaded) -> Result<Gan> {
+    let gan = Gan::new(&l.info.spec, &Device::Cpu, 0)?;
+    restore(l, &gan, None)?;
+    Ok(gan)
+}
+
 /// Loads a verified checkpoint into a freshly built GAN (and optimisers, when given), refusing a
 /// checkpoint of another architecture.
 pub fn restore(l: &Loaded, gan: &Gan, opts: Option<(&mut Adam, &mut Adam)>) -> Result<()> {
@@ -265,10 +283,16 @@ pub fn restore(l: &Loaded, gan: &Gan, opts: Option<(&mut Adam, &mut Adam)>) -> R
 }
 
 /// The GAN a verified checkpoint holds, rebuilt on the CPU (for export and evaluation, which need
-/// no optimiser).
+/// no optimiser). A run that keeps a weight average (`--ema`) is exported and evaluated with it:
+/// its generator holds the average in place of the raw weights.
 pub fn load_gan(l: &Loaded) -> Result<Gan> {
-    let gan = Gan::new(&l.info.spec, &Device::Cpu, 0)?;
-    restore(l, &gan, None)?;
+    let gan = load_raw_gan(l)?;
+    if ema::in_checkpoint(&l.tensors) {
+        ema::use_from_checkpoint(&gan, &l.tensors).map_err(|e| Error::Checkpoint {
+            path: l.info.path.clone(),
+            reason: e.to_string(),
+        })?;
+    }
     Ok(gan)
 }
 
@@ -284,6 +308,8 @@ fn differences(checkpoint: &ModelSpec, run: &ModelSpec) -> String {
             ("output", format!("{}x{}x{}", s.channels, s.height, s.width)),
             ("pack", s.pack.to_string()),
             ("toy networks", s.toy_net.name().to_string()),
+            ("generator width", s.g_width.to_string()),
+            ("discriminator width", s.d_width.to_string()),
         ]
     };
     fields(checkpoint)

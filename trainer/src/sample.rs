@@ -44,6 +44,10 @@ pub struct SampleArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = SampleFormat::Png)]
     pub format: SampleFormat,
+    /// Magnification of the PNG grid: each pixel drawn N x N [default: about 112 pixels per
+    /// image side, 4 for 28-pixel digits].
+    #[arg(long, value_name = "N", value_parser = grid::parse_scale)]
+    pub scale: Option<usize>,
 }
 
 /// Largest `--count`: keeps a raw file and a grid to a sensible size.
@@ -62,13 +66,22 @@ pub fn run(a: &SampleArgs) -> Result<()> {
         path: a.model.clone(),
         reason: e.to_string(),
     })?;
-    write_samples(&gen, &a.out, a.format, a.seed, a.class, Some(a.count))?;
+    write_samples(
+        &gen,
+        &a.out,
+        a.format,
+        a.seed,
+        a.class,
+        Some(a.count),
+        a.scale,
+    )?;
     println!("wrote {}", a.out.display());
     Ok(())
 }
 
 /// Generates `count` images (default 64, or 8 per class for a conditional model) with latents
-/// from `LatentRng::new(seed)`, one latent vector after another, and writes them.
+/// from `LatentRng::new(seed)`, one latent vector after another, and writes them; a PNG grid is
+/// magnified `scale` times (default [`grid::default_scale`]).
 pub fn write_samples(
     gen: &Generator<'_>,
     out: &Path,
@@ -76,8 +89,9 @@ pub fn write_samples(
     seed: u64,
     class: Option<usize>,
     count: Option<usize>,
+    scale: Option<usize>,
 ) -> Result<()> {
-    render(gen, out, format, seed, class, count)?.commit()
+    render(gen, out, format, seed, class, count, scale)?.commit()
 }
 
 /// As [`write_samples`], but leaves the file uncommitted, so a command with several outputs can
@@ -89,9 +103,13 @@ pub fn render(
     seed: u64,
     class: Option<usize>,
     count: Option<usize>,
+    scale: Option<usize>,
 ) -> Result<OutputFile> {
     let classes = gen.num_classes();
     let shape = gen.output_shape();
+    let scale = scale
+        .unwrap_or_else(|| grid::default_scale(shape.h, shape.w))
+        .clamp(1, grid::MAX_SCALE);
     let points = shape.h == 1 && shape.w == 1 && shape.c == 2;
     let count = count.unwrap_or(if points {
         2_500
@@ -106,7 +124,7 @@ pub fn render(
         SampleFormat::Png if points => Kind::Scatter,
         SampleFormat::Png => Kind::Grid,
     };
-    check_budget(gen, kind, count)?;
+    check_budget(gen, kind, count, scale)?;
     let mut file = OutputFile::create(out)?;
     match kind {
         Kind::Raw => write_raw(gen, seed, class, count, &mut file)?,
@@ -126,7 +144,15 @@ pub fn render(
                 (count as f64).sqrt().ceil() as usize
             };
             let bytes = output_bytes(gen, seed, class, count)?;
-            let png = grid::grid_png(out, &bytes, count, shape.c, shape.h, shape.w, cols)?;
+            let tiles = grid::Tiles {
+                count,
+                c: shape.c,
+                h: shape.h,
+                w: shape.w,
+                cols,
+                scale,
+            };
+            let png = grid::grid_png(out, &bytes, &tiles)?;
             file.write_bytes(&png)?;
         }
     }
@@ -166,14 +192,17 @@ fn check_request(count: usize, class: Option<usize>, classes: usize) -> Result<(
 /// Refuses a request whose memory (the runtime's buffers, and for a picture every image and the
 /// grid) exceeds [`budget::SAMPLE`], or whose raw file exceeds [`budget::RAW_FILE`], before any of
 /// it is allocated.
-fn check_budget(gen: &Generator<'_>, kind: Kind, count: usize) -> Result<()> {
+fn check_budget(gen: &Generator<'_>, kind: Kind, count: usize, scale: usize) -> Result<()> {
     let shape = gen.output_shape();
     let n = gen.output_len() as u64;
     // Bytes held per image: as f32 points; or as bytes, with the RGB grid and its grey copy.
     let per_image = match kind {
         Kind::Raw => 0,
         Kind::Scatter => n * 4,
-        Kind::Grid => n + 4 * (shape.h as u64 + 1) * (shape.w as u64 + 1),
+        Kind::Grid => {
+            let s = scale as u64;
+            n + 4 * (shape.h as u64 * s + 1) * (shape.w as u64 * s + 1)
+        }
     };
     let runtime = budget::runtime_bytes(gen).saturating_add(2 * n);
     let needed = runtime.saturating_add(per_image.saturating_mul(count as u64));

@@ -28,6 +28,7 @@ fn exported_generators_match_candle() {
                     force: false,
                     no_samples,
                     check_latents: 4,
+                    scale: None,
                 };
                 let r = t.export(&opts).unwrap();
                 let tol = Tolerance::for_dtype(dtype);
@@ -79,13 +80,13 @@ fn sample_writes_raw_bytes_and_checks_the_class() {
     let gen = runtime::Generator::load(&bytes).unwrap();
     let raw = dir.path().join("x.raw");
     let fmt = trainer::sample::SampleFormat::Raw;
-    trainer::sample::write_samples(&gen, &raw, fmt, 3, Some(7), Some(3)).unwrap();
+    trainer::sample::write_samples(&gen, &raw, fmt, 3, Some(7), Some(3), None).unwrap();
     assert_eq!(std::fs::read(&raw).unwrap().len(), 3 * 28 * 28);
     let png = dir.path().join("x.png");
     let png_fmt = trainer::sample::SampleFormat::Png;
-    trainer::sample::write_samples(&gen, &png, png_fmt, 3, None, Some(10)).unwrap();
+    trainer::sample::write_samples(&gen, &png, png_fmt, 3, None, Some(10), Some(2)).unwrap();
     assert!(image::open(&png).is_ok());
-    let err = trainer::sample::write_samples(&gen, &raw, fmt, 3, Some(10), Some(3))
+    let err = trainer::sample::write_samples(&gen, &raw, fmt, 3, Some(10), Some(3), None)
         .err()
         .unwrap();
     assert!(err.to_string().contains("--class 10"), "{err}");

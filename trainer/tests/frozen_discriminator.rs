@@ -21,6 +21,8 @@ fn spec(arch: Arch, classes: usize, pack: usize, toy_net: ToyNet) -> ModelSpec {
         width: side,
         pack,
         toy_net,
+        g_width: 1,
+        d_width: 1,
     }
 }
 

@@ -4,7 +4,7 @@
 use super::{TrainArgs, TrainConfig};
 use crate::data::DataSource;
 use crate::error::{Error, Result};
-use crate::models::MAX_PACK;
+use crate::models::{check_width, MAX_PACK};
 
 fn invalid(msg: String) -> Error {
     Error::InvalidArgument(msg)
@@ -32,10 +32,24 @@ impl TrainConfig {
                 return Err(invalid(format!("{option} must be at least 1")));
             }
         }
+        self.check_networks()?;
         if self.latent_dim == 0 || self.latent_dim > 4096 {
             return Err(invalid(format!(
                 "--latent-dim {} must be 1..=4096",
                 self.latent_dim
+            )));
+        }
+        Ok(())
+    }
+
+    /// The widths (dcgan only) and the weight average's decay.
+    fn check_networks(&self) -> Result<()> {
+        check_width(self.arch, "--width", self.width)?;
+        check_width(self.arch, "--d-width", self.d_width.unwrap_or(self.width))?;
+        let ema = self.ema;
+        if !(0.0..1.0).contains(&ema) {
+            return Err(invalid(format!(
+                "--ema {ema} must be a decay in [0, 1), for instance 0.999 (0: no average)"
             )));
         }
         Ok(())
@@ -88,7 +102,7 @@ impl TrainConfig {
 /// labels where a conditional model needs them.
 fn check_data(data: &DataSource, conditional: bool) -> Result<()> {
     let (option, dir) = match data {
-        DataSource::Idx { dir } => ("--data", dir),
+        DataSource::Idx { dir } | DataSource::Stacked { dir, .. } => ("--data", dir),
         DataSource::Images { dir, .. } => ("--images", dir),
         DataSource::Toy { .. } => return Ok(()),
     };

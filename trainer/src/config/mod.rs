@@ -66,6 +66,12 @@ pub struct TrainArgs {
     /// [default: the bundled digits, data/mnist].
     #[arg(long, value_name = "DIR", conflicts_with_all = ["images", "toy"])]
     pub data: Option<PathBuf>,
+    /// Stacked MNIST, the 1,000-mode test of mode collapse: `--stack 3` trains on 60,000
+    /// 3-channel images, each channel a digit drawn independently (with --seed) from the digit
+    /// data (--data, the bundled digits by default); the 3-digit number they read is the label
+    /// that `trainer eval` counts modes with. 3 is the only value.
+    #[arg(long, value_name = "DIGITS", conflicts_with_all = ["images", "toy"])]
+    pub stack: Option<usize>,
     /// Train on a folder of PNG/JPEG images (unlabelled) instead.
     #[arg(long, value_name = "DIR", conflicts_with = "toy")]
     pub images: Option<PathBuf>,
@@ -104,6 +110,20 @@ pub struct TrainArgs {
     /// mode-collapse benchmark's: G 4 x 400 with batch norm, D 3 x 200 maxout).
     #[arg(long, value_enum, value_name = "SIZE")]
     pub toy_net: Option<ToyNet>,
+    /// Channel multiplier of the dcgan networks: 2 doubles every convolution's channels (G 64
+    /// and 32, D 32 and 64), which costs about 4x the generator's multiply-adds per image.
+    /// 1 is the small Pico-sized pair.
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+    /// Channel multiplier of the dcgan discriminator alone [default: --width].
+    #[arg(long, value_name = "N")]
+    pub d_width: Option<usize>,
+    /// Keep an exponential moving average of the generator's weights (and batch-norm statistics)
+    /// with this decay per step, for instance 0.999, and export, sample and evaluate it in place
+    /// of the raw weights: the average smooths the step-to-step wobble of GAN training. It leaves
+    /// the training step itself alone. 0 turns it off.
+    #[arg(long, value_name = "DECAY")]
+    pub ema: Option<f64>,
     /// Adam learning rate (both networks).
     #[arg(long)]
     pub lr: Option<f64>,
@@ -166,6 +186,10 @@ pub struct TrainArgs {
         value_parser = clap::builder::PossibleValuesParser::new(["f16", "f32", "i8"])
     )]
     pub export_dtype: Vec<String>,
+    /// Magnification of the sample grids written during the run and beside the exported model:
+    /// each pixel drawn N x N [default: about 112 pixels per image side, 4 for 28-pixel digits].
+    #[arg(long, value_name = "N", value_parser = crate::grid::parse_scale)]
+    pub scale: Option<usize>,
     /// Hide the progress bar (for logs and scripts).
     #[arg(long)]
     pub quiet: bool,
@@ -193,6 +217,16 @@ pub struct TrainConfig {
     /// Size of the toy networks; `small` for configurations written before it existed.
     #[serde(default)]
     pub toy_net: ToyNet,
+    /// Channel multiplier of the dcgan networks; 1 for configurations written before it existed.
+    #[serde(default = "one")]
+    pub width: usize,
+    /// Channel multiplier of the dcgan discriminator when it differs from `width`.
+    #[serde(default)]
+    pub d_width: Option<usize>,
+    /// Decay of the generator's weight average (0: none, and for configurations written before it
+    /// existed).
+    #[serde(default)]
+    pub ema: f64,
     pub adam: AdamConfig,
     pub latent_dim: usize,
     pub seed: u64,
@@ -213,7 +247,7 @@ impl TrainConfig {
     /// data size is known (see [`TrainConfig::resolve_epochs`]).
     pub fn from_args(a: &TrainArgs) -> Result<Self> {
         let classic = a.preset == Preset::Classic;
-        let data = data_source(a);
+        let data = data_source(a)?;
         let is_toy = matches!(data, DataSource::Toy { .. });
         let arch = a.arch.unwrap_or(if is_toy {
             Arch::Toy
@@ -255,6 +289,9 @@ impl TrainConfig {
             batch_size: a.batch_size.unwrap_or(64),
             pack: a.pack.unwrap_or(1),
             toy_net,
+            width: a.width.unwrap_or(1),
+            d_width: a.d_width,
+            ema: a.ema.unwrap_or(0.0),
             mode_seeking: a.mode_seeking.unwrap_or(0.0),
             adam,
             latent_dim,
@@ -352,9 +389,10 @@ impl TrainConfig {
 }
 
 /// The data the options name: an image folder, a toy distribution, or digits (the bundled ones
-/// by default).
-fn data_source(a: &TrainArgs) -> DataSource {
-    if let Some(dir) = &a.images {
+/// by default), single or stacked.
+fn data_source(a: &TrainArgs) -> Result<DataSource> {
+    let digits = || a.data.clone().unwrap_or_else(run_dir::default_data_dir);
+    Ok(if let Some(dir) = &a.images {
         DataSource::Images {
             dir: dir.clone(),
             size: a.image_size.unwrap_or(28),
@@ -362,11 +400,19 @@ fn data_source(a: &TrainArgs) -> DataSource {
         }
     } else if let Some(kind) = a.toy {
         DataSource::Toy { kind }
-    } else {
-        DataSource::Idx {
-            dir: a.data.clone().unwrap_or_else(run_dir::default_data_dir),
+    } else if let Some(n) = a.stack {
+        if n != crate::data::stacked::STACK {
+            return Err(Error::InvalidArgument(format!(
+                "--stack {n}: only 3 is supported (one digit per colour channel, 1,000 modes)"
+            )));
         }
-    }
+        DataSource::Stacked {
+            dir: digits(),
+            seed: a.seed,
+        }
+    } else {
+        DataSource::Idx { dir: digits() }
+    })
 }
 
 /// The run's length: (steps, epochs), steps 0 when given in epochs (the classic preset's 200).

@@ -4,6 +4,7 @@
 //! `--no-export`, `--force`) are taken.
 
 use super::{data_source, Preset, TrainArgs, TrainConfig};
+use crate::data::DataSource;
 use crate::error::{Error, Result};
 
 /// An error naming every option given with `--resume` that contradicts the run's configuration.
@@ -44,10 +45,21 @@ fn given(a: &TrainArgs, cfg: &TrainConfig) -> Vec<(&'static str, String, String)
         cfg.conditional.to_string(),
     );
     add("--loss", a.loss.map(|v| text(&v)), text(&cfg.loss));
-    let data_given = a.data.is_some() || a.images.is_some() || a.toy.is_some();
+    let data_given = a.data.is_some() || a.images.is_some() || a.toy.is_some() || a.stack.is_some();
+    // The stacking's seed is the run's, compared under --seed below.
+    let given = data_source(a).map(|d| match d {
+        DataSource::Stacked { dir, .. } => DataSource::Stacked {
+            dir,
+            seed: cfg.seed,
+        },
+        other => other,
+    });
     add(
-        "--data/--images/--toy",
-        data_given.then(|| format!("{:?}", data_source(a))),
+        "--data/--images/--toy/--stack",
+        data_given.then(|| match given {
+            Ok(d) => format!("{d:?}"),
+            Err(e) => e.to_string(),
+        }),
         format!("{:?}", cfg.data),
     );
     add(
@@ -71,6 +83,17 @@ fn given(a: &TrainArgs, cfg: &TrainConfig) -> Vec<(&'static str, String, String)
         cfg.mode_seeking.to_string(),
     );
     add("--toy-net", a.toy_net.map(|v| text(&v)), text(&cfg.toy_net));
+    add(
+        "--width",
+        a.width.map(|v| v.to_string()),
+        cfg.width.to_string(),
+    );
+    add(
+        "--d-width",
+        a.d_width.map(|v| v.to_string()),
+        text(&cfg.d_width.unwrap_or(cfg.width)),
+    );
+    add("--ema", a.ema.map(|v| v.to_string()), cfg.ema.to_string());
     add("--lr", a.lr.map(|v| v.to_string()), cfg.adam.lr.to_string());
     add(
         "--lr-decay",

@@ -1,11 +1,12 @@
 //! Training data held in memory as f32 samples scaled to the generator's output range.
 //!
-//! Three sources: IDX files (the bundled digits, MNIST, Fashion-MNIST), a folder of images, and the
-//! 2-D toy mixtures used to study mode collapse. All end as one flat `Vec<f32>` so a batch is a
-//! single gather on the device.
+//! Four sources: IDX files (the bundled digits, MNIST, Fashion-MNIST), those digits stacked three to
+//! an image (Stacked MNIST), a folder of images, and the 2-D toy mixtures used to study mode
+//! collapse. All end as one flat `Vec<f32>` so a batch is a single gather on the device.
 
 pub mod idx;
 pub mod images;
+pub mod stacked;
 pub mod toy;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,9 @@ use crate::error::{Error, Result};
 pub enum DataSource {
     /// `train-images-idx3-ubyte[.gz]` and `train-labels-idx1-ubyte[.gz]` in a directory.
     Idx { dir: PathBuf },
+    /// Stacked MNIST: [`stacked::SAMPLES`] 3-channel images, each channel a digit of `dir` drawn
+    /// independently with `seed`; labelled with the 3-digit number.
+    Stacked { dir: PathBuf, seed: u64 },
     /// Every PNG/JPEG file in a directory, resized to `size` x `size`.
     Images {
         dir: PathBuf,
@@ -38,6 +42,9 @@ impl DataSource {
                 .file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "data".into()),
+            DataSource::Stacked { dir, .. } => {
+                format!("stacked-{}", DataSource::Idx { dir: dir.clone() }.name())
+            }
             DataSource::Toy { kind } => kind.name().into(),
         }
     }
@@ -119,6 +126,9 @@ impl Dataset {
 pub fn load(source: &DataSource) -> Result<Dataset> {
     match source {
         DataSource::Idx { dir } => load_idx_dir(dir),
+        DataSource::Stacked { dir, seed } => {
+            stacked::stack(&load_idx_dir(dir)?, stacked::SAMPLES, *seed)
+        }
         DataSource::Images {
             dir,
             size,

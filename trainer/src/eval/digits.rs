@@ -135,7 +135,7 @@ pub fn load_digits(dir: &Path) -> Result<Digits> {
 }
 
 /// The data reader's [-1, 1] values back to the bytes they came from.
-fn signed_to_bytes(values: &[f32]) -> Vec<u8> {
+pub(super) fn signed_to_bytes(values: &[f32]) -> Vec<u8> {
     values
         .iter()
         .map(|&v| ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8)
@@ -245,39 +245,55 @@ pub fn load_images(path: &Path) -> Result<ImageSet> {
 /// Generates `count` images with the runtime from a generator file, latents from
 /// `LatentRng::new(seed)`, classes cycled 0, 1, .. for a conditional generator.
 pub fn generate(model_bytes: &[u8], path: &Path, count: usize, seed: u64) -> Result<ImageSet> {
+    let (pixels, asked) = draw(model_bytes, path, count, seed, 1)?;
+    Ok(ImageSet { pixels, asked })
+}
+
+/// Draws `count` images of `channels` x 28 x 28 with the runtime as grey bytes, channels first,
+/// with the class each was asked to be when the generator is conditional.
+pub fn draw(
+    model_bytes: &[u8],
+    path: &Path,
+    count: usize,
+    seed: u64,
+    channels: usize,
+) -> Result<(Vec<u8>, Option<Vec<usize>>)> {
     let bad = |reason: String| Error::Model {
         path: path.into(),
         reason,
     };
     let g = runtime::Generator::load(model_bytes).map_err(|e| bad(e.to_string()))?;
     let shape = g.output_shape();
-    if (shape.c, shape.h, shape.w) != (1, SIDE, SIDE) {
+    if (shape.c, shape.h, shape.w) != (channels, SIDE, SIDE) {
         return Err(bad(format!(
-            "draws {}x{}x{} images; the digit classifier needs 1x28x28",
+            "draws {}x{}x{} images; the digit classifier reads 1x28x28 digits or 3x28x28 \
+             stacked digits, and this needs {channels}x28x28",
             shape.c, shape.h, shape.w
         )));
     }
     let classes = g.num_classes();
-    if classes > CLASSES {
+    if classes > CLASSES && channels == 1 {
         return Err(bad(format!(
             "has {classes} classes; the digit classifier knows {CLASSES}"
         )));
     }
+    let image_len = channels * PIXELS;
     // The classifier's features of every image are held too (a few hundred floats each).
-    let needed = crate::budget::runtime_bytes(&g)
-        .saturating_add(count as u64 * (PIXELS as u64 + 4 * super::classifier::FEATURES as u64));
+    let needed = crate::budget::runtime_bytes(&g).saturating_add(
+        count as u64 * channels as u64 * (PIXELS as u64 + 4 * super::classifier::FEATURES as u64),
+    );
     crate::budget::check("eval", needed, crate::budget::SAMPLE, "lower --count")?;
     let act = g.output_activation();
     let mut rng = runtime::rng::LatentRng::new(seed);
     let mut z = vec![0.0f32; g.latent_dim()];
     let mut scratch = vec![0.0f32; g.scratch_len()];
     let mut out = vec![0.0f32; g.output_len()];
-    let mut pixels = vec![0u8; count * PIXELS];
+    let mut pixels = vec![0u8; count * image_len];
     let mut asked = Vec::with_capacity(count);
     // Weights reordered once for the fastest kernels (same images).
     let mut prepared = vec![0f32; g.prepared_len()];
     let g = g.prepare(&mut prepared).map_err(|e| bad(e.to_string()))?;
-    for (i, img) in pixels.chunks_exact_mut(PIXELS).enumerate() {
+    for (i, img) in pixels.chunks_exact_mut(image_len).enumerate() {
         rng.fill_normal(&mut z);
         let class = (classes > 0).then_some(i % classes.max(1));
         g.generate(&z, class, &mut scratch, &mut out)
@@ -290,10 +306,7 @@ pub fn generate(model_bytes: &[u8], path: &Path, count: usize, seed: u64) -> Res
             asked.push(c);
         }
     }
-    Ok(ImageSet {
-        pixels,
-        asked: (classes > 0).then_some(asked),
-    })
+    Ok((pixels, (classes > 0).then_some(asked)))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Measures what a GAN is known to get wrong: sample quality, mode collapse and mode dropping.
 //!
-//! Two yardsticks. Digits are judged by a small classifier the trainer trains itself
+//! Two yardsticks. Digits (and Stacked MNIST, a digit per channel) are judged by a small classifier the trainer trains itself
 //! (`trainer classifier`): class histogram, classes covered, KL from the real class distribution,
 //! conditional accuracy, Frechet distance in its features and its confidence. 2-D generators
 //! trained on `ring8` / `grid25` are judged by the literature's protocol (modes captured,
@@ -10,6 +10,7 @@ pub mod classifier;
 pub mod digits;
 pub mod frechet;
 pub mod report;
+pub mod stacked;
 pub mod stats;
 pub mod toy;
 
@@ -18,13 +19,16 @@ use std::time::Instant;
 
 use candle_core::Device;
 
+use crate::data::stacked::STACK;
 use crate::data::toy::ToyKind;
 use crate::error::{Error, Result};
-use digits::{ImageScore, ImageSet, RealReference};
+use digits::{Digits, ImageScore, ImageSet, RealReference};
 use report::{DigitsReport, DigitsSummary, ToyReport, ToyRow, ToySummary};
 
 /// Where `trainer classifier` writes and `trainer eval` reads the classifier, in `models/`.
 pub const CLASSIFIER_FILE: &str = "digits-classifier.safetensors";
+/// Images drawn from a digit generator unless `--count` says otherwise.
+const DIGITS_COUNT: usize = 2_000;
 /// Upper bound on `--count`, to keep a typo from exhausting memory.
 const MAX_COUNT: usize = 1_000_000;
 
@@ -67,9 +71,15 @@ pub struct EvalArgs {
     /// folder of PNG/JPEG images.
     #[arg(long, num_args = 1..)]
     pub images: Vec<PathBuf>,
-    /// Images generated per digit generator (classes cycled for a conditional one).
-    #[arg(long, default_value_t = 2000)]
-    pub count: usize,
+    /// Channels of the --images: 1 (digits) or 3 (Stacked MNIST, a digit per channel; a raw file
+    /// then holds 28x28x3 bytes per image, channels last, as `sample --format raw` writes them).
+    /// Generators say their own.
+    #[arg(long, default_value_t = 1, requires = "images")]
+    pub channels: usize,
+    /// Images generated per digit generator (classes cycled for a conditional one) [default:
+    /// 2,000; 26,000 for a Stacked MNIST generator, the published protocol].
+    #[arg(long)]
+    pub count: Option<usize>,
     /// Seed of the latent vectors (runtime `LatentRng`).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -93,6 +103,10 @@ pub struct EvalArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// With --run: score the raw weights of runs that keep a weight average (`train --ema`),
+    /// instead of the average that `export` writes, to measure what the average adds.
+    #[arg(long)]
+    pub raw_weights: bool,
 }
 
 /// Trains, measures and saves the classifier; prints its held-out accuracy.
@@ -199,11 +213,30 @@ pub fn evaluate(args: &EvalArgs) -> Result<String> {
             "--toy-samples {n} must be between 1 and {MAX_COUNT}"
         )));
     }
-    if !(2..=MAX_COUNT).contains(&args.count) {
+    if let Some(n) = args.count.filter(|n| !(2..=MAX_COUNT).contains(n)) {
         return Err(Error::InvalidArgument(format!(
-            "--count {} must be between 2 and {MAX_COUNT}",
-            args.count
+            "--count {n} must be between 2 and {MAX_COUNT}"
         )));
+    }
+    if !args.images.is_empty() && args.channels == STACK {
+        let sets = args
+            .images
+            .iter()
+            .map(|p| Ok((p.display().to_string(), stacked::load_images(p)?)))
+            .collect::<Result<Vec<_>>>()?;
+        return stacked_report(args, sets);
+    }
+    if args.channels != 1 {
+        return Err(Error::InvalidArgument(format!(
+            "--channels {} must be 1 (digits) or 3 (Stacked MNIST)",
+            args.channels
+        )));
+    }
+    if args.raw_weights && args.run.is_empty() {
+        return Err(Error::InvalidArgument(
+            "--raw-weights chooses between a run's raw and averaged weights; use it with --run"
+                .into(),
+        ));
     }
     if !args.images.is_empty() {
         let sets = args
@@ -228,7 +261,7 @@ pub fn evaluate(args: &EvalArgs) -> Result<String> {
     } else {
         args.run
             .iter()
-            .map(|dir| run_source(dir))
+            .map(|dir| run_source(dir, args.raw_weights))
             .collect::<Result<Vec<_>>>()?
     };
     let first = sources
@@ -240,13 +273,26 @@ pub fn evaluate(args: &EvalArgs) -> Result<String> {
     })?;
     if g.output_len() == 2 {
         toy_report(args, &sources)
-    } else {
+    } else if g.output_shape().c == STACK {
+        let count = args.count.unwrap_or(stacked::PROTOCOL_COUNT);
         let sets = sources
             .iter()
             .map(|s| {
                 Ok((
                     s.name.clone(),
-                    digits::generate(&s.bytes, &s.path, args.count, args.seed)?,
+                    stacked::generate(&s.bytes, &s.path, count, args.seed)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        stacked_report(args, sets)
+    } else {
+        let count = args.count.unwrap_or(DIGITS_COUNT);
+        let sets = sources
+            .iter()
+            .map(|s| {
+                Ok((
+                    s.name.clone(),
+                    digits::generate(&s.bytes, &s.path, count, args.seed)?,
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -279,11 +325,16 @@ fn print_accuracy(predicted: &[usize], labels: &[u8], accuracy: f64, secs: f64) 
 }
 
 /// The generator of a run directory: its newest valid checkpoint, exported in memory in f16
-/// exactly as `trainer export` would (so the runtime draws what the board would draw).
-fn run_source(dir: &Path) -> Result<Source> {
+/// exactly as `trainer export` would (so the runtime draws what the board would draw); with `raw`,
+/// its raw weights even where the run keeps an average.
+fn run_source(dir: &Path, raw: bool) -> Result<Source> {
     let cfg = crate::config::TrainConfig::load(dir)?;
     let loaded = crate::checkpoint::newest_valid(dir)?;
-    let gan = crate::checkpoint::load_gan(&loaded)?;
+    let gan = if raw {
+        crate::checkpoint::load_raw_gan(&loaded)?
+    } else {
+        crate::checkpoint::load_gan(&loaded)?
+    };
     let provenance = [("dataset".to_string(), cfg.data.name())];
     let bytes = crate::export::build_bytes(&gan, &provenance, crate::export::ExportDtype::F16)?;
     let path = loaded.info.path.clone();
@@ -299,8 +350,9 @@ pub fn default_classifier() -> PathBuf {
     crate::run_dir::default_models_dir().join(CLASSIFIER_FILE)
 }
 
-fn digits_report(args: &EvalArgs, sets: Vec<(String, ImageSet)>) -> Result<String> {
-    let device = Device::Cpu;
+/// The yardstick both digit reports need: the classifier, all real digits, and their training and
+/// held-out splits.
+fn yardstick(args: &EvalArgs) -> Result<(classifier::Classifier, Digits, Digits, Digits)> {
     let classifier_path = args.classifier.clone().unwrap_or_else(default_classifier);
     if !classifier_path.is_file() {
         return Err(Error::Classifier {
@@ -309,7 +361,7 @@ fn digits_report(args: &EvalArgs, sets: Vec<(String, ImageSet)>) -> Result<Strin
                 .into(),
         });
     }
-    let model = classifier::Classifier::load(&classifier_path, &device)?;
+    let model = classifier::Classifier::load(&classifier_path, &Device::Cpu)?;
     let all = digits::load_digits(
         &args
             .data
@@ -317,12 +369,62 @@ fn digits_report(args: &EvalArgs, sets: Vec<(String, ImageSet)>) -> Result<Strin
             .unwrap_or_else(crate::run_dir::default_data_dir),
     )?;
     let (train, heldout) = all.split(args.holdout)?;
+    Ok((model, all, train, heldout))
+}
+
+/// The classifier file as the report names it.
+fn classifier_name(args: &EvalArgs) -> String {
+    match &args.classifier {
+        Some(p) => p.display().to_string(),
+        None => format!("models/{CLASSIFIER_FILE}"),
+    }
+}
+
+fn stacked_report(args: &EvalArgs, sets: Vec<(String, stacked::StackedSet)>) -> Result<String> {
+    let (model, _, train, heldout) = yardstick(args)?;
+    let heldout_features = frechet::FeatureStats::from_rows(
+        &model.classify(&heldout.pixels)?.features,
+        classifier::FEATURES,
+    )?;
+    // Real stacked digits of the training split, as many as the first source holds (the Frechet
+    // distance depends on the sample size).
+    let n = sets
+        .first()
+        .map_or(stacked::PROTOCOL_COUNT, |(_, s)| s.len());
+    let real = stacked::real(&train, n.max(2), args.seed)?;
+    let real_baseline = stacked::score(
+        &format!("real stacked digits (training split, {})", real.len()),
+        &real,
+        &model,
+        &heldout_features,
+    )?;
+    let results = sets
+        .iter()
+        .map(|(name, set)| stacked::score(name, set, &model, &heldout_features))
+        .collect::<Result<Vec<_>>>()?;
+    let report = stacked::StackedReport {
+        kind: "stacked",
+        classifier: classifier_name(args),
+        heldout_images: heldout.len(),
+        real_baseline,
+        summary: stacked::StackedSummary::of(&results),
+        results,
+    };
+    if args.json {
+        to_json(&report)
+    } else {
+        Ok(stacked::table(&report))
+    }
+}
+
+fn digits_report(args: &EvalArgs, sets: Vec<(String, ImageSet)>) -> Result<String> {
+    let (model, all, train, heldout) = yardstick(args)?;
     let reference = RealReference::new(&model, &all.labels, &heldout)?;
     // Real training digits, as many as the first source holds (the Frechet distance depends on
     // the sample size): the figures a perfect generator would get.
     let n = sets
         .first()
-        .map_or(args.count, |(_, s)| s.len())
+        .map_or(DIGITS_COUNT, |(_, s)| s.len())
         .clamp(2, train.len());
     let real = ImageSet {
         pixels: train.pixels[..n * classifier::PIXELS].to_vec(),
@@ -340,10 +442,7 @@ fn digits_report(args: &EvalArgs, sets: Vec<(String, ImageSet)>) -> Result<Strin
         .collect::<Result<Vec<ImageScore>>>()?;
     let report = DigitsReport {
         kind: "digits",
-        classifier: match &args.classifier {
-            Some(p) => p.display().to_string(),
-            None => format!("models/{CLASSIFIER_FILE}"),
-        },
+        classifier: classifier_name(args),
         heldout_images: heldout.len(),
         real_baseline: Some(baseline),
         summary: DigitsSummary::of(&results),

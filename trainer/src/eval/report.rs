@@ -25,13 +25,13 @@ impl From<MeanSe> for Aggregate {
 }
 
 /// [`Aggregate`] of a figure picked from each item; `None` when no item has it.
-fn aggregate<T>(items: &[T], pick: impl Fn(&T) -> Option<f64>) -> Option<Aggregate> {
+pub(super) fn aggregate<T>(items: &[T], pick: impl Fn(&T) -> Option<f64>) -> Option<Aggregate> {
     let values: Vec<f64> = items.iter().filter_map(pick).collect();
     mean_se(&values).map(Aggregate::from)
 }
 
 /// `mean ± se` with `digits` decimals (just the mean for one generator).
-fn fmt_agg(a: Option<Aggregate>, digits: usize) -> String {
+pub(super) fn fmt_agg(a: Option<Aggregate>, digits: usize) -> String {
     match a {
         None => "-".into(),
         Some(Aggregate { mean, se: None }) => format!("{mean:.digits$}"),
@@ -233,7 +233,7 @@ pub fn toy_table(r: &ToyReport) -> String {
 }
 
 /// Keeps the end of a long path, which names the file.
-fn shorten(s: &str, width: usize) -> String {
+pub(super) fn shorten(s: &str, width: usize) -> String {
     let n = s.chars().count();
     if n <= width {
         return s.to_string();

@@ -35,6 +35,10 @@ pub struct ExportArgs {
     /// Where to look for the newest run [default: runs/ in the workspace].
     #[arg(long, value_name = "DIR")]
     pub runs_dir: Option<PathBuf>,
+    /// Magnification of the sample picture written beside the model: each pixel drawn N x N
+    /// [default: about 112 pixels per image side, 4 for 28-pixel digits].
+    #[arg(long, value_name = "N", value_parser = crate::grid::parse_scale)]
+    pub scale: Option<usize>,
 }
 
 /// `trainer export`.
@@ -72,6 +76,7 @@ pub fn run(a: &ExportArgs) -> Result<()> {
         force: a.force,
         no_samples: false,
         check_latents: CHECK_LATENTS,
+        scale: a.scale,
     };
     export_run(&gan, cfg.as_ref(), loaded.info.step, &opts).map(|_| ())
 }

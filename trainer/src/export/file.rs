@@ -24,6 +24,8 @@ pub struct ExportOptions {
     pub no_samples: bool,
     /// Latents compared with candle (0: [`CHECK_LATENTS`]).
     pub check_latents: usize,
+    /// Magnification of the sample picture (`None`: [`crate::grid::default_scale`]).
+    pub scale: Option<usize>,
 }
 
 /// What an export measured and wrote.
@@ -178,21 +180,29 @@ pub fn export_gan(
         checked_latents: count,
         quantization,
     };
-    write_model(&out, &bytes, &gen, !opts.no_samples)?;
+    write_model(&out, &bytes, &gen, (!opts.no_samples).then_some(opts.scale))?;
     Ok(report)
 }
 
 /// Writes a model file and (with `samples`) its sample grid `<out>.png`, made by the runtime from
 /// the file's own bytes: the picture the board would draw. Both files are complete before either
 /// is renamed into place: a failure leaves neither.
-pub fn write_model(out: &Path, bytes: &[u8], gen: &Generator<'_>, samples: bool) -> Result<()> {
+/// `samples` is `None` for no picture, else the grid's magnification (`None`: the default).
+pub fn write_model(
+    out: &Path,
+    bytes: &[u8],
+    gen: &Generator<'_>,
+    samples: Option<Option<usize>>,
+) -> Result<()> {
     let mut model = OutputFile::create(out)?;
     model.write_bytes(bytes)?;
     let mut files = vec![model];
-    if samples {
+    if let Some(scale) = samples {
         let png = out.with_extension("png");
         let format = crate::sample::SampleFormat::Png;
-        files.push(crate::sample::render(gen, &png, format, 0, None, None)?);
+        files.push(crate::sample::render(
+            gen, &png, format, 0, None, None, scale,
+        )?);
     }
     output_file::commit_all(files)
 }

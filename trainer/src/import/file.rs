@@ -156,7 +156,7 @@ pub fn write_model(
     if let Some(dir) = opts.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    crate::export::write_model(&opts.out, &bytes, &gen, !opts.no_samples)?;
+    crate::export::write_model(&opts.out, &bytes, &gen, (!opts.no_samples).then_some(None))?;
     Ok(ImportReport {
         path: opts.out.clone(),
         bytes: bytes.len(),

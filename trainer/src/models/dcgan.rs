@@ -41,10 +41,20 @@ fn dcgan_init(p: &ParamStore, rng: &mut ChaCha8Rng) -> Result<()> {
     Ok(())
 }
 
-/// Channels after the dense layer and after the first transposed convolution.
+/// Channels after the dense layer and after the first transposed convolution, at width 1.
 const G_CHANNELS: [usize; 2] = [32, 16];
-/// Channels of the discriminator's convolutions.
+/// Channels of the discriminator's convolutions, at width 1.
 const D_CHANNELS: [usize; 2] = [16, 32];
+
+/// The generator's channels for `spec.g_width` (`--width`): the base channels times the width.
+pub fn g_channels(spec: &ModelSpec) -> [usize; 2] {
+    G_CHANNELS.map(|c| c * spec.g_width)
+}
+
+/// The discriminator's channels for `spec.d_width` (`--d-width`).
+pub fn d_channels(spec: &ModelSpec) -> [usize; 2] {
+    D_CHANNELS.map(|c| c * spec.d_width)
+}
 const BN_EPS: f64 = 1e-5;
 const SLOPE: f64 = 0.2;
 
@@ -68,6 +78,8 @@ pub struct Generator {
     up1: ConvTranspose2d,
     bn1: BatchNorm,
     up2: ConvTranspose2d,
+    /// Channels after the dense layer.
+    c0: usize,
     h4: usize,
     w4: usize,
 }
@@ -82,7 +94,7 @@ impl Generator {
             } else {
                 0
             };
-        let [c0, c1] = G_CHANNELS;
+        let [c0, c1] = g_channels(spec);
         let g = Generator {
             embed,
             fc: Linear::new(p, "fc", in0, c0 * h4 * w4, rng)?,
@@ -90,6 +102,7 @@ impl Generator {
             up1: ConvTranspose2d::new(p, "up1", by_two(c0, c1), rng)?,
             bn1: BatchNorm::new(p, "bn1", c1, BN_EPS)?,
             up2: ConvTranspose2d::new(p, "up2", by_two(c1, spec.channels), rng)?,
+            c0,
             h4,
             w4,
         };
@@ -104,7 +117,7 @@ impl GeneratorNet for Generator {
         let x = self
             .fc
             .forward(&x)?
-            .reshape(((), G_CHANNELS[0], self.h4, self.w4))?;
+            .reshape(((), self.c0, self.h4, self.w4))?;
         // Each activation is fused into the op before it on the CPU (`crate::ops::act::Act`).
         let x = self.bn0.forward_act_t(&x, train, Act::RELU)?;
         let x = self
@@ -121,7 +134,7 @@ impl GeneratorNet for Generator {
         layers.push(self.fc.export(Some((&self.bn0, self.h4 * self.w4)))?);
         layers.push(
             LayerSpec::Reshape {
-                c: G_CHANNELS[0],
+                c: self.c0,
                 h: self.h4,
                 w: self.w4,
             }
@@ -149,7 +162,7 @@ pub struct Discriminator {
 
 impl Discriminator {
     pub fn new(spec: &ModelSpec, p: &mut ParamStore, rng: &mut ChaCha8Rng) -> Result<Self> {
-        let [c1, c2] = D_CHANNELS;
+        let [c1, c2] = d_channels(spec);
         let features = c2 * (spec.height / 4) * (spec.width / 4);
         let project = if spec.conditional() {
             Some(Embedding::new(
@@ -242,6 +255,8 @@ mod tests {
             width: 8,
             pack: 1,
             toy_net: ToyNet::Small,
+            g_width: 1,
+            d_width: 1,
         }
     }
 

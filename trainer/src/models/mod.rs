@@ -5,6 +5,7 @@
 //! network.
 
 pub mod dcgan;
+pub mod ema;
 pub mod layers;
 pub mod mlp;
 pub mod params;
@@ -69,6 +70,13 @@ pub struct ModelSpec {
     /// Size of the `toy` networks (ignored by the image architectures).
     #[serde(default)]
     pub toy_net: ToyNet,
+    /// Channel multiplier of the dcgan generator (1: 32 and 16 channels; 2: 64 and 32; ...).
+    /// 1 for specs written before it existed; other architectures have a fixed size.
+    #[serde(default = "default_width")]
+    pub g_width: usize,
+    /// Channel multiplier of the dcgan discriminator (1: 16 and 32 channels).
+    #[serde(default = "default_width")]
+    pub d_width: usize,
 }
 
 /// The two sizes of the `toy` networks.
@@ -96,8 +104,31 @@ impl ToyNet {
 /// Largest `--pack` accepted: PacGAN uses 2 to 4; beyond a few dozen the first layer is huge.
 pub const MAX_PACK: usize = 64;
 
+/// Largest `--width` / `--d-width`: 16 makes a 512-channel dense layer, far past any board.
+pub const MAX_WIDTH: usize = 16;
+
 fn default_pack() -> usize {
     1
+}
+
+fn default_width() -> usize {
+    1
+}
+
+/// An error unless `width` (given as `option`) is a channel multiplier `arch` can take: 1 to
+/// [`MAX_WIDTH`] for dcgan, 1 for the fixed-size networks.
+pub fn check_width(arch: Arch, option: &str, width: usize) -> Result<()> {
+    if width == 0 || width > MAX_WIDTH {
+        return Err(Error::InvalidArgument(format!(
+            "{option} {width} must be 1..={MAX_WIDTH}"
+        )));
+    }
+    if width != 1 && arch != Arch::Dcgan {
+        return Err(Error::InvalidArgument(format!(
+            "{option} {width} widens the dcgan networks; {arch} has a fixed size"
+        )));
+    }
+    Ok(())
 }
 
 impl ModelSpec {
@@ -137,6 +168,8 @@ impl ModelSpec {
                 self.pack
             )));
         }
+        check_width(self.arch, "--width", self.g_width)?;
+        check_width(self.arch, "--d-width", self.d_width)?;
         match self.arch {
             Arch::Dcgan if !self.height.is_multiple_of(4) || !self.width.is_multiple_of(4) => Err(Error::InvalidArgument(format!(
                 "dcgan needs an image size divisible by 4, the data is {}x{}",

@@ -98,20 +98,22 @@ fn mlp(spec: &ModelSpec) -> (NetSize, NetSize) {
 fn dcgan(spec: &ModelSpec) -> (NetSize, NetSize) {
     let d = dims(spec);
     let (h2, w2, h4, w4) = (d.h / 2, d.w / 2, d.h / 4, d.w / 4);
+    let [g0, g1] = super::dcgan::g_channels(spec).map(|c| c as u64);
+    let [d0, d1] = super::dcgan::d_channels(spec).map(|c| c as u64);
     let mut g = NetSize::default();
     label(&mut g, &d);
-    g.linear(d.latent + d.embed, 32 * h4 * w4);
-    g.batch_norm(32, 32 * h4 * w4);
-    g.conv(32, 16, 4, h2 * w2);
-    g.batch_norm(16, 16 * h2 * w2);
-    g.conv(16, d.c, 4, d.h * d.w);
+    g.linear(d.latent + d.embed, g0 * h4 * w4);
+    g.batch_norm(g0, g0 * h4 * w4);
+    g.conv(g0, g1, 4, h2 * w2);
+    g.batch_norm(g1, g1 * h2 * w2);
+    g.conv(g1, d.c, 4, d.h * d.w);
     let mut dn = NetSize::default();
-    let features = 32 * h4 * w4;
+    let features = d1 * h4 * w4;
     if d.classes > 0 {
         dn.embedding(d.classes, features);
     }
-    dn.conv(d.pack * (d.c + d.classes), 16, 4, h2 * w2);
-    dn.conv(16, 32, 4, h4 * w4);
+    dn.conv(d.pack * (d.c + d.classes), d0, 4, h2 * w2);
+    dn.conv(d0, d1, 4, h4 * w4);
     dn.linear(features, 1);
     (g, dn)
 }
@@ -174,6 +176,8 @@ mod tests {
             width: 28,
             pack: 1,
             toy_net: ToyNet::Small,
+            g_width: 1,
+            d_width: 1,
         };
         let cond = ModelSpec {
             num_classes: 10,
@@ -201,6 +205,12 @@ mod tests {
                 ..cond.clone()
             });
         }
+        specs.push(ModelSpec {
+            arch: Arch::Dcgan,
+            g_width: 2,
+            d_width: 3,
+            ..cond.clone()
+        });
         specs.push(ModelSpec {
             toy_net: ToyNet::Large,
             pack: 3,

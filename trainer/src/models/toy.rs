@@ -165,6 +165,8 @@ mod tests {
             width: 1,
             pack,
             toy_net: net,
+            g_width: 1,
+            d_width: 1,
         }
     }
 

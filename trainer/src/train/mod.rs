@@ -9,7 +9,7 @@ pub use run::{run, train_loop, RunSummary};
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
+use candle_core::{Device, Tensor, Var};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::export::{ExportOptions, ExportReport};
 use crate::grid;
 use crate::losses;
+use crate::models::ema::{self, Ema};
 use crate::models::{Gan, ModelSpec};
 use crate::optim::Adam;
 
@@ -91,6 +92,10 @@ pub struct Trainer {
     pub opt_d: Adam,
     pub device: Device,
     pub step: u64,
+    /// The generator's weight average (`--ema`), exported in place of the raw weights.
+    pub ema: Option<Ema>,
+    /// Magnification of the sample grids (`--scale`; `None`: [`grid::default_scale`]).
+    pub grid_scale: Option<usize>,
     samples: Tensor,
     labels: Option<Tensor>,
     len: usize,
@@ -111,6 +116,8 @@ pub fn model_spec(cfg: &TrainConfig, data: &Dataset) -> ModelSpec {
         width: data.width,
         pack: cfg.pack,
         toy_net: cfg.toy_net,
+        g_width: cfg.width,
+        d_width: cfg.d_width.unwrap_or(cfg.width),
     }
 }
 
@@ -127,7 +134,9 @@ impl Trainer {
             crate::budget::check_image_folder(count, *size, *channels, cfg.max_memory_gib)?;
         }
         let mut data = data::load(&cfg.data)?;
-        if let (true, DataSource::Idx { dir }) = (cfg.conditional, &cfg.data) {
+        if let (true, DataSource::Idx { dir } | DataSource::Stacked { dir, .. }) =
+            (cfg.conditional, &cfg.data)
+        {
             data.check_labels_dense(dir)?;
         }
         if let Some(n) = cfg.limit {
@@ -147,6 +156,10 @@ impl Trainer {
         let gan = Gan::new(&spec, device, cfg.seed)?;
         let opt_g = Adam::new(gan.g_params.trainable(), cfg.adam)?.with_horizon(cfg.steps);
         let opt_d = Adam::new(gan.d_params.trainable(), cfg.adam)?.with_horizon(cfg.steps);
+        let ema = match cfg.ema {
+            0.0 => None,
+            decay => Some(Ema::new(decay, &gan.g_params)?),
+        };
         let len = data.len();
         let samples = Tensor::from_vec(
             data.samples,
@@ -164,6 +177,8 @@ impl Trainer {
             opt_d,
             device: device.clone(),
             step: 0,
+            ema,
+            grid_scale: None,
             samples,
             labels,
             len,
@@ -277,6 +292,9 @@ impl Trainer {
     pub fn train_step(&mut self) -> Result<StepStats> {
         let batch = self.batch(self.step)?;
         let (fake, g_loss) = self.generator_update(&batch)?;
+        if let Some(ema) = &mut self.ema {
+            ema.update(&self.gan.g_params, self.step)?;
+        }
         let (d_loss, d_real, d_fake) = self.discriminator_update(&batch, &fake)?;
         self.step += 1;
         let scalars = Tensor::stack(&[&d_loss, &g_loss, &d_real, &d_fake], 0)?.to_vec1::<f32>()?;
@@ -319,16 +337,51 @@ impl Trainer {
 
     /// Writes a checkpoint of both networks and optimisers at the current step into `run`.
     pub fn save_checkpoint(&self, run: &Path) -> Result<PathBuf> {
-        checkpoint::save(run, &self.gan, &self.opt_g, &self.opt_d, self.step)
+        let opts = (&self.opt_g, &self.opt_d);
+        checkpoint::save(run, &self.gan, opts, self.ema.as_ref(), self.step)
     }
 
-    /// Exports the generator at the current step (the end of `trainer train`).
-    pub fn export(&self, opts: &ExportOptions) -> Result<ExportReport> {
-        crate::export::export_run(&self.gan, Some(&self.cfg), self.step, opts)
+    /// Exports the generator at the current step (the end of `trainer train`): its weight average
+    /// when the run keeps one.
+    pub fn export(&mut self, opts: &ExportOptions) -> Result<ExportReport> {
+        self.with_exported_weights(|t| {
+            crate::export::export_run(&t.gan, Some(&t.cfg), t.step, opts)
+        })
     }
 
-    /// Writes the fixed grid (evaluation-mode batch norm, as the board will draw) to `path`.
-    pub fn save_samples(&self, path: &Path) -> Result<()> {
+    /// Runs `f` with the generator holding the weights that are exported: the average when the
+    /// run keeps one, with its batch-norm statistics measured (the raw weights and statistics are
+    /// put back afterwards, whatever `f` returns).
+    fn with_exported_weights<T>(&mut self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        let Some(mut ema) = self.ema.take() else {
+            return f(self);
+        };
+        let raw = self.gan.g_params.all().clone();
+        let raw: Vec<(Var, Tensor)> = raw
+            .into_values()
+            .map(|v| Ok((v.clone(), v.as_tensor().copy()?)))
+            .collect::<Result<_>>()?;
+        let swapped = ema.swap(&self.gan.g_params);
+        let out = swapped
+            .and_then(|()| ema::recalibrate(&self.gan))
+            .and_then(|()| f(self));
+        // The raw values back; the average back into `ema`.
+        let back = ema
+            .swap(&self.gan.g_params)
+            .and_then(|()| raw.iter().try_for_each(|(var, value)| Ok(var.set(value)?)));
+        self.ema = Some(ema);
+        let out = out?;
+        back?;
+        Ok(out)
+    }
+
+    /// Writes the fixed grid (evaluation-mode batch norm, as the board will draw, and the weight
+    /// average when the run keeps one) to `path`.
+    pub fn save_samples(&mut self, path: &Path) -> Result<()> {
+        self.with_exported_weights(|t| t.write_grid(path))
+    }
+
+    fn write_grid(&self, path: &Path) -> Result<()> {
         let (z, labels, cols) = self.grid_inputs()?;
         let out = self.gan.g.forward_t(&z, labels.as_ref(), false)?;
         let count = out.dim(0)?;
@@ -343,6 +396,16 @@ impl Trainer {
         }
         let s = &self.gan.spec;
         let bytes: Vec<u8> = values.iter().map(|&v| grid::tanh_to_u8(v)).collect();
-        grid::save_grid(path, &bytes, count, s.channels, s.height, s.width, cols)
+        let tiles = grid::Tiles {
+            count,
+            c: s.channels,
+            h: s.height,
+            w: s.width,
+            cols,
+            scale: self
+                .grid_scale
+                .unwrap_or_else(|| grid::default_scale(s.height, s.width)),
+        };
+        grid::save_grid(path, &bytes, &tiles)
     }
 }

@@ -15,6 +15,7 @@ use crate::config::{TrainArgs, TrainConfig};
 use crate::error::{Error, Result};
 use crate::export::{default_out, ExportDtype, ExportOptions};
 use crate::interrupt;
+use crate::models::ema::{self, Ema};
 use crate::run_dir::{self, MetricsLog, RunLock};
 
 /// A line of `metrics.jsonl`: averages over the steps since the previous line.
@@ -92,12 +93,14 @@ pub fn run(args: &TrainArgs) -> Result<RunSummary> {
         None => start(args, &device)?,
     };
     let dtypes = export_dtypes(args)?;
+    t.grid_scale = args.scale;
     let summary = train_loop(&mut t, &run, args.quiet)?;
     for dtype in dtypes {
         let opts = ExportOptions {
             out: Some(default_out(&t.cfg.name, dtype)),
             dtype,
             force: args.force,
+            scale: args.scale,
             ..Default::default()
         };
         t.export(&opts)?;
@@ -207,6 +210,17 @@ fn resume(dir: &Path, args: &TrainArgs, device: &Device) -> Result<(Trainer, Pat
         )));
     }
     checkpoint::restore(&loaded, &t.gan, Some((&mut t.opt_g, &mut t.opt_d)))?;
+    if let Some(ema) = &mut t.ema {
+        if ema::in_checkpoint(&loaded.tensors) {
+            ema.load(&loaded.tensors, &t.device)
+                .map_err(|e| Error::Checkpoint {
+                    path: loaded.info.path.clone(),
+                    reason: e.to_string(),
+                })?;
+        } else {
+            *ema = Ema::new(t.cfg.ema, &t.gan.g_params)?;
+        }
+    }
     t.step = at;
     eprintln!(
         "resuming {} at step {} from {}",
@@ -306,7 +320,7 @@ pub fn train_loop(t: &mut Trainer, run: &Path, quiet: bool) -> Result<RunSummary
 
 /// The last checkpoint and sample grid of a run that reached its step count, and its summary.
 fn finish(
-    t: &Trainer,
+    t: &mut Trainer,
     run: &Path,
     seconds: f64,
     start_step: u64,
