@@ -204,20 +204,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<()> {
 
 /// Runs `trainer eval` and returns what it prints.
 pub fn evaluate(args: &EvalArgs) -> Result<String> {
-    if let Some(n) = args
-        .toy_samples
-        .iter()
-        .find(|n| !(1..=MAX_COUNT).contains(*n))
-    {
-        return Err(Error::InvalidArgument(format!(
-            "--toy-samples {n} must be between 1 and {MAX_COUNT}"
-        )));
-    }
-    if let Some(n) = args.count.filter(|n| !(2..=MAX_COUNT).contains(n)) {
-        return Err(Error::InvalidArgument(format!(
-            "--count {n} must be between 2 and {MAX_COUNT}"
-        )));
-    }
+    check_args(args)?;
     if !args.images.is_empty() && args.channels == STACK {
         let sets = args
             .images
@@ -225,18 +212,6 @@ pub fn evaluate(args: &EvalArgs) -> Result<String> {
             .map(|p| Ok((p.display().to_string(), stacked::load_images(p)?)))
             .collect::<Result<Vec<_>>>()?;
         return stacked_report(args, sets);
-    }
-    if args.channels != 1 {
-        return Err(Error::InvalidArgument(format!(
-            "--channels {} must be 1 (digits) or 3 (Stacked MNIST)",
-            args.channels
-        )));
-    }
-    if args.raw_weights && args.run.is_empty() {
-        return Err(Error::InvalidArgument(
-            "--raw-weights chooses between a run's raw and averaged weights; use it with --run"
-                .into(),
-        ));
     }
     if !args.images.is_empty() {
         let sets = args
@@ -246,24 +221,7 @@ pub fn evaluate(args: &EvalArgs) -> Result<String> {
             .collect::<Result<Vec<_>>>()?;
         return digits_report(args, sets);
     }
-    let sources = if args.run.is_empty() {
-        args.model
-            .iter()
-            .map(|p| {
-                let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
-                Ok(Source {
-                    name: p.display().to_string(),
-                    path: p.clone(),
-                    bytes,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?
-    } else {
-        args.run
-            .iter()
-            .map(|dir| run_source(dir, args.raw_weights))
-            .collect::<Result<Vec<_>>>()?
-    };
+    let sources = generator_sources(args)?;
     let first = sources
         .first()
         .ok_or_else(|| Error::InvalidArgument("nothing to evaluate".into()))?;
@@ -298,6 +256,59 @@ pub fn evaluate(args: &EvalArgs) -> Result<String> {
             .collect::<Result<Vec<_>>>()?;
         digits_report(args, sets)
     }
+}
+
+/// The option values `eval` refuses, each error naming its option.
+fn check_args(args: &EvalArgs) -> Result<()> {
+    if let Some(n) = args
+        .toy_samples
+        .iter()
+        .find(|n| !(1..=MAX_COUNT).contains(*n))
+    {
+        return Err(Error::InvalidArgument(format!(
+            "--toy-samples {n} must be between 1 and {MAX_COUNT}"
+        )));
+    }
+    if let Some(n) = args.count.filter(|n| !(2..=MAX_COUNT).contains(n)) {
+        return Err(Error::InvalidArgument(format!(
+            "--count {n} must be between 2 and {MAX_COUNT}"
+        )));
+    }
+    if args.channels != 1 && args.channels != STACK {
+        return Err(Error::InvalidArgument(format!(
+            "--channels {} must be 1 (digits) or 3 (Stacked MNIST)",
+            args.channels
+        )));
+    }
+    if args.raw_weights && args.run.is_empty() {
+        return Err(Error::InvalidArgument(
+            "--raw-weights chooses between a run's raw and averaged weights; use it with --run"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The generators `--model` files or `--run` directories name, as model-file bytes.
+fn generator_sources(args: &EvalArgs) -> Result<Vec<Source>> {
+    if !args.run.is_empty() {
+        return args
+            .run
+            .iter()
+            .map(|dir| run_source(dir, args.raw_weights))
+            .collect();
+    }
+    args.model
+        .iter()
+        .map(|p| {
+            let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+            Ok(Source {
+                name: p.display().to_string(),
+                path: p.clone(),
+                bytes,
+            })
+        })
+        .collect()
 }
 
 /// The held-out accuracy of a freshly trained classifier, overall and per digit.
