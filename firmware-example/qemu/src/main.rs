@@ -10,6 +10,8 @@ mod semihosting;
 mod stopwatch;
 
 use cortex_m_rt::entry;
+/// The semihosting calls `semihosting.rs` makes.
+use cortex_m_semihosting as semihosting_sys;
 use cortex_m_semihosting::{debug, heprintln, hprintln};
 use gan_app::display::{self, DisplayBuffer};
 use gan_app::files::FrameFile;

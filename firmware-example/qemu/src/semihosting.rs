@@ -1,9 +1,11 @@
-//! Files on the host through ARM semihosting (QEMU `-semihosting-config enable=on`).
+//! Files on the host through semihosting (QEMU `-semihosting-config enable=on`): ARM's, or
+//! RISC-V's, which takes the same calls and numbers. Shared by the QEMU and RISC-V firmware; each
+//! names its semihosting crate `semihosting_sys` at its root.
 //!
-//! cortex-m-semihosting only opens the host's console, so files are opened with the raw
-//! `OPEN`/`WRITE`/`CLOSE` calls.
+//! cortex-m-semihosting and riscv-semihosting only open the host's console, so files are opened
+//! with the raw `OPEN`/`WRITE`/`CLOSE` calls.
 
-use cortex_m_semihosting::{nr, syscall};
+use crate::semihosting_sys::{nr, syscall};
 
 use crate::error::Error;
 

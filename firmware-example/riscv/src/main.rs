@@ -9,12 +9,15 @@
 // The MPS2 firmware's error type: nothing in it is Arm-specific.
 #[path = "../../qemu/src/error.rs"]
 mod error;
+#[path = "../../qemu/src/semihosting.rs"]
 mod semihosting;
 mod stopwatch;
 
 use gan_app::display::{self, DisplayBuffer};
 use gan_app::files::FrameFile;
 use gan_app::{App, Buffers, Config, StaticBuffers, Timing};
+/// The semihosting calls `semihosting.rs` makes.
+use riscv_semihosting as semihosting_sys;
 use riscv_semihosting::{debug, heprintln, hprintln};
 use runtime::Generator;
 
