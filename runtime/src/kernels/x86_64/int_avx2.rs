@@ -52,6 +52,40 @@ fn vnni_available() -> bool {
     }
 }
 
+/// Whether this CPU has AVX-512 F, BW and VNNI on top of AVX2 (the dense
+/// layer's `zmm` form).
+#[inline]
+fn vnni512_available() -> bool {
+    if cfg!(all(
+        target_feature = "avx2",
+        target_feature = "avx512bw",
+        target_feature = "avx512vnni"
+    )) {
+        return true;
+    }
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        false
+    }
+}
+
+/// Integer dense layer, on `zmm` registers by `VPDPWSSD` where the CPU has
+/// AVX-512 BW and VNNI.
+pub fn vnni_dense(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
+    if vnni512_available() {
+        // SAFETY: the CPU has AVX2, AVX-512 F, BW and VNNI (checked above).
+        unsafe { dense_vnni(p, x, y) }
+    } else {
+        dense(p, x, y)
+    }
+}
+
 /// Integer dense layer.
 pub fn dense(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
     if available() {
@@ -94,7 +128,14 @@ fn conv(p: &IntParams<'_>, g: &ConvGeom, x: &[i16], y: &mut [i16], transpose: bo
 
 #[target_feature(enable = "avx2")]
 unsafe fn dense_avx2(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
-    if !int_dense::dense(p, x, y) {
+    if !int_dense::dense::<false>(p, x, y) {
+        portable::dense_body(p, x, y)
+    }
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+unsafe fn dense_vnni(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
+    if !int_dense::dense::<true>(p, x, y) {
         portable::dense_body(p, x, y)
     }
 }

@@ -33,9 +33,10 @@ pub const AVX512: KernelSet = KernelSet {
     dense: avx512::dense,
     conv2d: avx512::conv2d,
     conv_transpose2d: avx512::conv_transpose2d,
-    // The AVX2 integer kernels, the doubling transposed convolutions'
-    // multiply-adds fused by AVX-512 VNNI where the CPU has it.
-    int_dense: int_avx2::dense,
+    // The AVX2 integer kernels, the dense layers on `zmm` and the doubling
+    // transposed convolutions' multiply-adds fused by AVX-512 VNNI where
+    // the CPU has it.
+    int_dense: int_avx2::vnni_dense,
     int_conv2d: int_avx2::conv2d,
     int_conv_transpose2d: int_avx2::vnni_conv_transpose2d,
 };
