@@ -3,9 +3,9 @@
 //! copy), the doubling transposed convolutions of module `int_parity`
 //! (four parity classes) and the other convolutions of module `int_madd`
 //! (input channel pairs by `VPMADDWD`). The AVX-512 set runs the same
-//! kernels, the doubling convolutions' multiply-adds fused into `VPDPWSSD`
-//! where the CPU has AVX-512 VNNI ([`vnni_conv_transpose2d`]; fused, the
-//! dense layer measured no faster, on `ymm` or `zmm` registers).
+//! kernels where the CPU has AVX-512 VNNI, the doubling convolutions'
+//! multiply-adds fused into `VPDPWSSD` ([`vnni_conv_transpose2d`]) and the
+//! dense layer on `zmm` registers ([`vnni_dense`]).
 //! Integer sums are exact, so any vector order equals the plain kernels.
 //! Chosen like the float kernels: at compile time where the build enables
 //! the features, else at run time under `std`, else the portable kernels.
@@ -30,34 +30,13 @@ fn available() -> bool {
     }
 }
 
-/// Whether this CPU has AVX-512 VNNI and VL on top of AVX2.
+/// Whether this CPU has AVX-512 VNNI, VL and BW on top of AVX2 (every CPU
+/// with the first has the others).
 #[inline]
 fn vnni_available() -> bool {
     if cfg!(all(
         target_feature = "avx2",
         target_feature = "avx512vl",
-        target_feature = "avx512vnni"
-    )) {
-        return true;
-    }
-    #[cfg(feature = "std")]
-    {
-        std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("avx512vl")
-            && std::is_x86_feature_detected!("avx512vnni")
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        false
-    }
-}
-
-/// Whether this CPU has AVX-512 F, BW and VNNI on top of AVX2 (the dense
-/// layer's `zmm` form).
-#[inline]
-fn vnni512_available() -> bool {
-    if cfg!(all(
-        target_feature = "avx2",
         target_feature = "avx512bw",
         target_feature = "avx512vnni"
     )) {
@@ -66,6 +45,7 @@ fn vnni512_available() -> bool {
     #[cfg(feature = "std")]
     {
         std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("avx512vl")
             && std::is_x86_feature_detected!("avx512bw")
             && std::is_x86_feature_detected!("avx512vnni")
     }
@@ -78,7 +58,7 @@ fn vnni512_available() -> bool {
 /// Integer dense layer, on `zmm` registers by `VPDPWSSD` where the CPU has
 /// AVX-512 BW and VNNI.
 pub fn vnni_dense(p: &IntParams<'_>, x: &[i16], y: &mut [i16]) {
-    if vnni512_available() {
+    if vnni_available() {
         // SAFETY: the CPU has AVX2, AVX-512 F, BW and VNNI (checked above).
         unsafe { dense_vnni(p, x, y) }
     } else {
