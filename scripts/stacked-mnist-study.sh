@@ -6,7 +6,7 @@
 # $RUNS/eval-<config>.json and one table on stdout.
 #
 # Usage: scripts/stacked-mnist-study.sh [train|eval|all]     (from the workspace root; default all)
-# Environment: CONFIGS ("ns mm pack2 pack4"), SEEDS ("1 2 3"), STEPS (9000), COUNT (26000),
+# Environment: CONFIGS ("ns mm pack2 pack4"; also pack2-w2: packs of 2, networks twice as wide), SEEDS ("1 2 3"), STEPS (9000), COUNT (26000),
 #              RUNS (runs/stacked-mnist), NICE (10), CHECKPOINT_EVERY (1000), TRAINER (default: builds target/release/trainer).
 # Runs are trained seed by seed, so a study cut short still has every configuration at the first
 # seeds; finished runs are kept and skipped. Two instances with different CONFIGS may share RUNS.
@@ -32,7 +32,8 @@ options() {
         mm) echo "--loss mm" ;;
         pack2) echo "--loss ns --pack 2" ;;
         pack4) echo "--loss ns --pack 4" ;;
-        *) echo "unknown configuration $1 (ns, mm, pack2, pack4)" >&2; exit 2 ;;
+        pack2-w2) echo "--loss ns --pack 2 --width 2" ;;
+        *) echo "unknown configuration $1 (ns, mm, pack2, pack4, pack2-w2)" >&2; exit 2 ;;
     esac
 }
 
