@@ -5,17 +5,18 @@
 #![no_std]
 #![no_main]
 
-use gan_app::display;
-use gan_app::{App, Buffers, Config, Frame, StaticBuffers, Stopwatch, Timing};
+use gan_app::{App, Buffers, Config, StaticBuffers, Stopwatch, Timing};
 use panic_halt as _;
 use rp_pico::entry;
 use rp_pico::hal::fugit::RateExtU32;
 use rp_pico::hal::{self, pac, Clock};
 use rtt_target::{rprintln, rtt_init_print};
 use runtime::Generator;
-use ssd1306::mode::{BufferedGraphicsMode, DisplayConfig};
 use ssd1306::prelude::*;
-use ssd1306::{I2CDisplayInterface, Ssd1306};
+use ssd1306::I2CDisplayInterface;
+
+mod screen;
+use screen::{halt, Screen};
 
 /// Buffer sizes of the embedded model, written by build.rs (not all are used here).
 #[allow(dead_code)]
@@ -141,63 +142,5 @@ fn frame_loop(
         while timer.get_counter().ticks().wrapping_sub(began) < FRAME_PERIOD_US {
             cortex_m::asm::nop();
         }
-    }
-}
-
-/// The SSD1306, if one answered at start-up: without one the images are still made and timed,
-/// and the log says so.
-struct Screen<DI> {
-    oled: Ssd1306<DI, DisplaySize128x64, BufferedGraphicsMode<DisplaySize128x64>>,
-    present: bool,
-}
-
-impl<DI: WriteOnlyDataCommand> Screen<DI> {
-    fn new(interface: DI) -> Self {
-        let mut oled = Ssd1306::new(interface, DisplaySize128x64, DisplayRotation::Rotate0)
-            .into_buffered_graphics_mode();
-        let present = match oled.init() {
-            Ok(()) => true,
-            Err(e) => {
-                rprintln!("no SSD1306 answers on I2C0 (GP4/GP5): {:?}", e);
-                false
-            }
-        };
-        Screen { oled, present }
-    }
-
-    /// Logs the frame and draws it (between a walk's keyframes only the image, so that the
-    /// flush sends 448 bytes instead of 1,024).
-    fn show(&mut self, frame: &Frame<'_>) {
-        rprintln!(
-            "frame {} class {:?} step {:?}: {}",
-            frame.index,
-            frame.class,
-            frame.walk_step,
-            frame.timing
-        );
-        if self.present {
-            // Drawing into the buffer cannot fail; flushing can (a loose wire).
-            let _ = frame.draw_update(&mut self.oled);
-            if let Err(e) = self.oled.flush() {
-                rprintln!("display flush failed: {:?}", e);
-            }
-        }
-    }
-
-    /// Logs the error, shows it on the display and stops for good.
-    fn stop(&mut self, e: &gan_app::Error) -> ! {
-        rprintln!("error: {}", e);
-        if self.present {
-            let _ = display::draw_message(&mut self.oled, e);
-            let _ = self.oled.flush();
-        }
-        halt()
-    }
-}
-
-/// Stops here for good (the display keeps showing the last frame or the error).
-fn halt() -> ! {
-    loop {
-        cortex_m::asm::wfi();
     }
 }
