@@ -6,21 +6,20 @@
 #![no_main]
 
 mod error;
+mod frame_loop;
 mod semihosting;
 mod stopwatch;
 
 use cortex_m_rt::entry;
 /// The semihosting calls `semihosting.rs` makes.
 use cortex_m_semihosting as semihosting_sys;
-use cortex_m_semihosting::{debug, heprintln, hprintln};
+use cortex_m_semihosting::{debug, heprintln};
 use gan_app::display::{self, DisplayBuffer};
-use gan_app::files::FrameFile;
-use gan_app::{App, Buffers, Config, StaticBuffers, Timing};
+use gan_app::{Buffers, StaticBuffers};
 use panic_semihosting as _;
-use runtime::Generator;
 
 use crate::error::Error;
-use crate::semihosting::HostFile;
+use crate::frame_loop::write_screen;
 use crate::stopwatch::SysTickStopwatch;
 
 /// Buffer sizes of the embedded model, written by build.rs (not all are used here).
@@ -70,62 +69,16 @@ fn main() -> ! {
     }
 }
 
-fn run(buffers: Buffers<'static>, screen: &mut DisplayBuffer) -> Result<(), Error> {
-    let peripherals = cortex_m::Peripherals::take().ok_or(Error::HostFile)?;
-    let mut stopwatch = SysTickStopwatch::new(peripherals.SYST);
-    let generator = Generator::load(MODEL)?;
-    hprintln!(
-        "{}: model {} ({} bytes): latent {}, {} classes, {} parameters, {} MACs per image",
-        MACHINE,
-        MODEL_NAME,
-        MODEL.len(),
-        generator.latent_dim(),
-        generator.num_classes(),
-        generator.param_count(),
-        generator.macs()
-    );
-    let macs = generator.macs();
-    let config = Config {
-        walk: walk::WALK_STEPS,
-        classes: walk::CLASS.into(),
-        ..Config::default()
-    };
-    let mut app = App::new(generator, config, buffers)?;
-    for _ in 0..frames::FRAMES {
-        let began = SysTickStopwatch::instructions();
-        let frame = app.next_frame(&mut stopwatch)?;
-        let Ok(()) = frame.draw_update(screen);
-        let whole = SysTickStopwatch::instructions() - began;
-        for file in FrameFile::ALL {
-            let mut host = HostFile::create(file.name(MACHINE, frame.index).as_str())?;
-            file.write(&frame, screen, |bytes| host.write_all(bytes))?;
-        }
-        let instructions = match frame.timing {
-            Timing::Instructions(n) => n,
-            _ => 0,
-        };
-        let per_mac_tenths = instructions * 10 / macs.max(1);
-        hprintln!(
-            "{} frame {} class {} step {}: {} instructions per image, {}.{} per MAC, {} per frame (SysTick, -icount shift=0)",
-            MACHINE,
-            frame.index,
-            frame.class.map_or(-1, |k| k as i64),
-            frame.walk_step.map_or(-1, |k| k as i64),
-            instructions,
-            per_mac_tenths / 10,
-            per_mac_tenths % 10,
-            whole
-        );
+impl frame_loop::Counter for SysTickStopwatch {
+    const SOURCE: &'static str = "SysTick";
+
+    fn instructions() -> u64 {
+        SysTickStopwatch::instructions()
     }
-    Ok(())
 }
 
-/// Writes the error screen as `MACHINE-error.pbm`.
-fn write_screen(screen: &DisplayBuffer) -> Result<(), Error> {
-    let mut host = HostFile::create(
-        gan_app::caption::text::<32>(format_args!("{MACHINE}-error.pbm")).as_str(),
-    )?;
-    gan_app::netpbm::write_packed_pbm(display::WIDTH, display::HEIGHT, screen.data(), |b| {
-        host.write_all(b)
-    })
+/// Starts SysTick and runs the frames.
+fn run(buffers: Buffers<'static>, screen: &mut DisplayBuffer) -> Result<(), Error> {
+    let peripherals = cortex_m::Peripherals::take().ok_or(Error::HostFile)?;
+    frame_loop::run(SysTickStopwatch::new(peripherals.SYST), buffers, screen)
 }

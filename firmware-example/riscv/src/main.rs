@@ -11,18 +11,18 @@
 mod error;
 #[path = "../../qemu/src/semihosting.rs"]
 mod semihosting;
+// The MPS2 firmware's frame loop, with this board's instruction counter.
+#[path = "../../qemu/src/frame_loop.rs"]
+mod frame_loop;
 mod stopwatch;
 
 use gan_app::display::{self, DisplayBuffer};
-use gan_app::files::FrameFile;
-use gan_app::{App, Buffers, Config, StaticBuffers, Timing};
+use gan_app::StaticBuffers;
 /// The semihosting calls `semihosting.rs` makes.
 use riscv_semihosting as semihosting_sys;
-use riscv_semihosting::{debug, heprintln, hprintln};
-use runtime::Generator;
+use riscv_semihosting::{debug, heprintln};
 
-use crate::error::Error;
-use crate::semihosting::HostFile;
+use crate::frame_loop::write_screen;
 use crate::stopwatch::InstretStopwatch;
 
 /// Buffer sizes of the embedded model, written by build.rs (not all are used here).
@@ -60,7 +60,7 @@ fn main() -> ! {
             &mut *core::ptr::addr_of_mut!(SCREEN),
         )
     };
-    let status = match run(buffers.buffers(), screen) {
+    let status = match frame_loop::run(InstretStopwatch::new(), buffers.buffers(), screen) {
         Ok(()) => debug::EXIT_SUCCESS,
         Err(e) => {
             heprintln!("error: {}", e);
@@ -76,63 +76,12 @@ fn main() -> ! {
     }
 }
 
-fn run(buffers: Buffers<'static>, screen: &mut DisplayBuffer) -> Result<(), Error> {
-    let mut stopwatch = InstretStopwatch::new();
-    let generator = Generator::load(MODEL)?;
-    hprintln!(
-        "{}: model {} ({} bytes): latent {}, {} classes, {} parameters, {} MACs per image",
-        MACHINE,
-        MODEL_NAME,
-        MODEL.len(),
-        generator.latent_dim(),
-        generator.num_classes(),
-        generator.param_count(),
-        generator.macs()
-    );
-    let macs = generator.macs();
-    let config = Config {
-        walk: walk::WALK_STEPS,
-        classes: walk::CLASS.into(),
-        ..Config::default()
-    };
-    let mut app = App::new(generator, config, buffers)?;
-    for _ in 0..frames::FRAMES {
-        let began = InstretStopwatch::instructions();
-        let frame = app.next_frame(&mut stopwatch)?;
-        let Ok(()) = frame.draw_update(screen);
-        let whole = InstretStopwatch::instructions() - began;
-        for file in FrameFile::ALL {
-            let mut host = HostFile::create(file.name(MACHINE, frame.index).as_str())?;
-            file.write(&frame, screen, |bytes| host.write_all(bytes))?;
-        }
-        let instructions = match frame.timing {
-            Timing::Instructions(n) => n,
-            _ => 0,
-        };
-        let per_mac_tenths = instructions * 10 / macs.max(1);
-        hprintln!(
-            "{} frame {} class {} step {}: {} instructions per image, {}.{} per MAC, {} per frame (minstret, -icount shift=0)",
-            MACHINE,
-            frame.index,
-            frame.class.map_or(-1, |k| k as i64),
-            frame.walk_step.map_or(-1, |k| k as i64),
-            instructions,
-            per_mac_tenths / 10,
-            per_mac_tenths % 10,
-            whole
-        );
-    }
-    Ok(())
-}
+impl frame_loop::Counter for InstretStopwatch {
+    const SOURCE: &'static str = "minstret";
 
-/// Writes the error screen as `MACHINE-error.pbm`.
-fn write_screen(screen: &DisplayBuffer) -> Result<(), Error> {
-    let mut host = HostFile::create(
-        gan_app::caption::text::<32>(format_args!("{MACHINE}-error.pbm")).as_str(),
-    )?;
-    gan_app::netpbm::write_packed_pbm(display::WIDTH, display::HEIGHT, screen.data(), |b| {
-        host.write_all(b)
-    })
+    fn instructions() -> u64 {
+        InstretStopwatch::instructions()
+    }
 }
 
 /// Reports the panic on the host's console and exits QEMU with a failure.
