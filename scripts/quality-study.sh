@@ -7,14 +7,16 @@
 # Usage: scripts/quality-study.sh          (from the workspace root)
 # Environment:
 #   CONFIGS  space-separated NAME=OPTIONS pairs, options joined with commas, for instance
-#            "base= ema=--ema,0.999 w2-ema=--width,2,--ema,0.999
-#             cond-ema=--conditional,--mode-seeking,0.2,--ema,0.999" (the default)
+#            "w1=--width,1 w2=--width,2 w2-mm=--width,2,--loss,mm
+#             cond-w2=--conditional,--mode-seeking,0.2,--width,2" (the default; w2 is what
+#            `train` does by default, w2-mm its minimax twin, cond-w2 the conditional model's
+#            recipe); others measured before: ema=--ema,0.999 and w2-ema=--width,2,--ema,0.999
 #   SEEDS    seeds per configuration (3); STEPS (9000); COUNT (2000 images per evaluation)
 #   RUNS     where the runs go (runs/quality-study); TRAINER (default: builds target/release/trainer)
 # Each run's command and wall time go to $RUNS/times.tsv.
 set -euo pipefail
 
-CONFIGS=${CONFIGS:-"base= ema=--ema,0.999 w2-ema=--width,2,--ema,0.999 cond-ema=--conditional,--mode-seeking,0.2,--ema,0.999"}
+CONFIGS=${CONFIGS:-"w1=--width,1 w2=--width,2 w2-mm=--width,2,--loss,mm cond-w2=--conditional,--mode-seeking,0.2,--width,2"}
 SEEDS=${SEEDS:-3}
 STEPS=${STEPS:-9000}
 COUNT=${COUNT:-2000}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stacked MNIST (1,000 modes): the default dcgan with the non-saturating (ns) and minimax (mm)
+# Stacked MNIST (1,000 modes): the dcgan at width 1 with the non-saturating (ns) and minimax (mm)
 # losses, and PacGAN with packs of 2 and 4, several seeds each, every run scored by `trainer eval`
 # (26,000 images, modes captured of 1,000, KL of the mode histogram to uniform, Frechet distance
 # per channel). Each run's command and wall time go to $RUNS/times.tsv; the scores to
@@ -28,10 +28,10 @@ fi
 # The options of a configuration.
 options() {
     case "$1" in
-        ns) echo "--loss ns" ;;
-        mm) echo "--loss mm" ;;
-        pack2) echo "--loss ns --pack 2" ;;
-        pack4) echo "--loss ns --pack 4" ;;
+        ns) echo "--loss ns --width 1" ;;
+        mm) echo "--loss mm --width 1" ;;
+        pack2) echo "--loss ns --pack 2 --width 1" ;;
+        pack4) echo "--loss ns --pack 4 --width 1" ;;
         pack2-w2) echo "--loss ns --pack 2 --width 2" ;;
         *) echo "unknown configuration $1 (ns, mm, pack2, pack4, pack2-w2)" >&2; exit 2 ;;
     esac
