@@ -25,6 +25,24 @@ fn width_multiplies_the_dcgan_channels_and_the_exported_file_follows() {
 }
 
 #[test]
+fn dcgan_networks_are_twice_as_wide_by_default_and_the_others_keep_their_size() {
+    let dir = tempfile::tempdir().unwrap();
+    for (arch, width) in [(Arch::Dcgan, 2), (Arch::Mlp, 1)] {
+        let a = tiny_args(arch, false, dir.path());
+        assert_eq!(a.width, None);
+        let cfg = trainer::config::TrainConfig::from_args(&a).unwrap();
+        assert_eq!(cfg.width, width, "{arch}");
+    }
+    let a = tiny_args(Arch::Dcgan, false, dir.path());
+    let t = trainer::train::Trainer::new(
+        trainer::config::TrainConfig::from_args(&a).unwrap(),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(t.gan.g_params.all()["up1.weight"].dims(), &[64, 32, 4, 4]);
+}
+
+#[test]
 fn width_is_refused_for_the_fixed_size_networks_and_out_of_range() {
     let dir = tempfile::tempdir().unwrap();
     for (arch, width, needle) in [
@@ -107,10 +125,10 @@ fn the_average_is_checkpointed_resumed_and_exported_in_place_of_the_raw_weights(
     // A resume may not change the decay or the width.
     let mut changed = resume_args(&whole.run_dir, 8);
     changed.ema = Some(0.5);
-    changed.width = Some(2);
+    changed.width = Some(1);
     let err = trainer::train::run(&changed).err().unwrap().to_string();
     assert!(
-        err.contains("--ema 0.5 (the run has 0.9)") && err.contains("--width 2 (the run has 1)"),
+        err.contains("--ema 0.5 (the run has 0.9)") && err.contains("--width 1 (the run has 2)"),
         "{err}"
     );
 }

@@ -294,7 +294,9 @@ impl TrainConfig {
             batch_size: a.batch_size.unwrap_or(64),
             pack: a.pack.unwrap_or(1),
             toy_net,
-            width: a.width.unwrap_or(if arch == Arch::Dcgan { DCGAN_WIDTH } else { 1 }),
+            width: a
+                .width
+                .unwrap_or(if arch == Arch::Dcgan { DCGAN_WIDTH } else { 1 }),
             d_width: a.d_width,
             ema: a.ema.unwrap_or(0.0),
             mode_seeking: a.mode_seeking.unwrap_or(0.0),
