@@ -4,19 +4,11 @@
 use std::path::{Path, PathBuf};
 mod common;
 
-use common::{toy_train_args, trainer};
+use common::{toy_train_args, trainer, trainer_json};
 
 use runtime::format::LayerSpec;
 use runtime::write::ModelBuilder;
 use runtime::Shape;
-use serde_json::Value;
-
-/// Runs `trainer` and parses its JSON output, failing with stderr on error.
-fn trainer_json(args: &[&str]) -> Value {
-    let (code, out, err) = trainer(args);
-    assert_eq!(code, 0, "{args:?} failed: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
-}
 
 fn assert_error(args: &[&str], needle: &str) {
     let (code, _, err) = trainer(args);

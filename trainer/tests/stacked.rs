@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 mod common;
 
-use common::trainer;
+use common::{trainer, trainer_json};
 
 use runtime::format::LayerSpec;
 use runtime::write::ModelBuilder;
@@ -12,12 +12,6 @@ use runtime::Shape;
 use serde_json::Value;
 
 const PIXELS: usize = 784;
-
-fn trainer_json(args: &[&str]) -> Value {
-    let (code, out, err) = trainer(args);
-    assert_eq!(code, 0, "{args:?} failed: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
-}
 
 fn assert_error(args: &[&str], needle: &str) {
     let (code, _, err) = trainer(args);

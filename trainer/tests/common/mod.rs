@@ -24,6 +24,13 @@ pub fn trainer(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs `trainer` and parses its JSON output, failing with stderr on error.
+pub fn trainer_json(args: &[&str]) -> serde_json::Value {
+    let (code, out, err) = trainer(args);
+    assert_eq!(code, 0, "{args:?} failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
+}
+
 /// `trainer train` on the toy ring of 8 Gaussians (2-D points, a small MLP: a hundred steps a
 /// second) for `steps` steps, then the options in `more`.
 pub fn toy_train_args<'a>(steps: &'a str, more: &[&'a str]) -> Vec<&'a str> {
